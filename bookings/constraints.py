@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.contrib.postgres.constraints import ExclusionConstraint
+
+
+class PostgresExclusionConstraint(ExclusionConstraint):
+    """An ExclusionConstraint that PostgreSQL enforces and other databases skip.
+
+    SQLite has no exclusion constraints; there the booking service's write
+    transaction is what keeps two appointments from overlapping.
+    """
+
+    def constraint_sql(self, model, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return None
+        return super().constraint_sql(model, schema_editor)
+
+    def create_sql(self, model, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return None
+        return super().create_sql(model, schema_editor)
+
+    def remove_sql(self, model, schema_editor):
+        if schema_editor.connection.vendor != "postgresql":
+            return None
+        return super().remove_sql(model, schema_editor)
+
+    def validate(self, model, instance, exclude=None, using="default"):
+        from django.db import connections
+
+        if connections[using].vendor != "postgresql":
+            return
+        super().validate(model, instance, exclude=exclude, using=using)

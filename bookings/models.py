@@ -1,0 +1,364 @@
+"""Where and when: locations, technicians and their hours, courses, appointments and
+the outbox of messages each appointment owes its client."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.postgres.fields import RangeOperators
+from django.db import models
+from django.db.models import F, Func, Q
+from django.urls import reverse
+
+from treatments.models import PriceBand
+
+from .constraints import PostgresExclusionConstraint
+
+# No 0/O, 1/I/L or U: references are read out over the phone.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_PREFIX = "SMP-"
+
+
+def generate_reference() -> str:
+    return REFERENCE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(5))
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class Location(models.Model):
+    name = models.CharField(max_length=80)
+    slug = models.SlugField(max_length=80, unique=True)
+    address_line1 = models.CharField(max_length=120)
+    address_line2 = models.CharField(max_length=120, blank=True)
+    city = models.CharField(max_length=80)
+    postcode = models.CharField(max_length=10)
+    phone = models.CharField(max_length=20)
+    email = models.EmailField(blank=True)
+    directions = models.TextField(blank=True, help_text="How to get there, in words: transport, parking, entrance.")
+    latitude = models.DecimalField(max_digits=8, decimal_places=5, null=True, blank=True)
+    longitude = models.DecimalField(max_digits=8, decimal_places=5, null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("treatments:locations") + f"#{self.slug}"
+
+
+class OpeningHours(models.Model):
+    """When a location's doors are open (shown to clients; bookings follow technicians' hours)."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["location", "weekday", "opens"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(closes__gt=F("opens")), name="openinghours_closes_after_opens"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="openinghours_weekday_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location} {self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class Technician(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="technician")
+    display_name = models.CharField(max_length=80)
+    bio = models.TextField(blank=True)
+    locations = models.ManyToManyField(Location, related_name="technicians")
+    treatments = models.ManyToManyField("treatments.Treatment", related_name="technicians", blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["display_name"]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class WorkingHours(models.Model):
+    """A technician's regular weekly hours at one location (local wall-clock times)."""
+
+    technician = models.ForeignKey(Technician, on_delete=models.CASCADE, related_name="working_hours")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+
+    class Meta:
+        ordering = ["technician", "weekday", "start_time"]
+        verbose_name_plural = "working hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="workinghours_end_after_start"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="workinghours_weekday_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.technician} at {self.location}, {self.get_weekday_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M}"
+
+
+class Break(models.Model):
+    """A recurring weekly break, such as lunch."""
+
+    technician = models.ForeignKey(Technician, on_delete=models.CASCADE, related_name="breaks")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+
+    class Meta:
+        ordering = ["technician", "weekday", "start_time"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="break_end_after_start"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="break_weekday_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.technician} break {self.get_weekday_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M}"
+
+
+class TimeOff(models.Model):
+    technician = models.ForeignKey(Technician, on_delete=models.CASCADE, related_name="time_off")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        verbose_name_plural = "time off"
+        constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="timeoff_end_after_start")]
+
+    def __str__(self) -> str:
+        return f"{self.technician} off {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+
+
+class Closure(models.Model):
+    """Days a location (or, with no location, every location) is closed: bank holidays, refits."""
+
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="closures",
+        help_text="Leave empty to close every location.",
+    )
+    start_date = models.DateField()
+    end_date = models.DateField()
+    reason = models.CharField(max_length=120)
+
+    class Meta:
+        ordering = ["start_date"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_date__gte=F("start_date")), name="closure_end_not_before_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.start_date:%d/%m/%Y}-{self.end_date:%d/%m/%Y})"
+
+
+class Course(models.Model):
+    """A client's planned sessions of one treatment."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="courses")
+    treatment = models.ForeignKey("treatments.Treatment", on_delete=models.PROTECT, related_name="courses")
+    planned_sessions = models.PositiveSmallIntegerField(default=3)
+    price_band = models.CharField(max_length=20, blank=True, choices=PriceBand.choices)
+    price_agreed = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(planned_sessions__gte=1) & Q(planned_sessions__lte=5),
+                name="course_planned_sessions_1_to_5",
+            ),
+            models.CheckConstraint(
+                condition=Q(price_agreed__isnull=True) | Q(price_agreed__gte=0),
+                name="course_price_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.treatment} course #{self.pk}"
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = models.DateTimeField()
+
+
+class Appointment(models.Model):
+    class Kind(models.TextChoices):
+        CONSULTATION = "consultation", "Consultation"
+        TREATMENT_SESSION = "session", "Treatment session"
+        TOUCH_UP = "touch_up", "Touch-up"
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CONFIRMED = "confirmed", "Confirmed"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        NO_SHOW = "no_show", "No-show"
+
+    class Channel(models.TextChoices):
+        ONLINE = "online", "Online"
+        PHONE = "phone", "Phone"
+        IN_PERSON = "in_person", "In person"
+        STAFF = "staff", "Staff (admin)"
+
+    # Statuses that hold the technician's time.
+    ACTIVE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.COMPLETED)
+
+    reference = models.CharField(max_length=12, unique=True, default=generate_reference, editable=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="appointments")
+    technician = models.ForeignKey(Technician, on_delete=models.PROTECT, related_name="appointments")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="appointments")
+    treatment = models.ForeignKey(
+        "treatments.Treatment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="appointments",
+        help_text="For a consultation, the treatment the client is interested in (optional).",
+    )
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments")
+    session_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    start = models.DateTimeField(db_index=True)
+    end = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOOKED)
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.STAFF)
+    client_message = models.TextField("client's description", blank=True)
+    staff_notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["technician", "start"]), models.Index(fields=["status", "start"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="appointment_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(session_number__isnull=True) | Q(course__isnull=False, session_number__gte=1),
+                name="appointment_session_number_needs_course",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="consultation") | Q(course__isnull=True),
+                name="appointment_consultation_not_in_course",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="completed") | Q(completed_at__isnull=False),
+                name="appointment_completed_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
+                name="appointment_cancelled_has_time",
+            ),
+            PostgresExclusionConstraint(
+                name="appointment_no_technician_overlap",
+                expressions=[
+                    ("technician", RangeOperators.EQUAL),
+                    (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(status__in=["booked", "confirmed", "completed"]),
+                violation_error_message="The technician already has an appointment at that time.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.get_kind_display()}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+class AftercareReminder(models.Model):
+    """The outbox: one row per message an appointment owes its client (the day-4, 7
+    and 10 aftercare milestones, the 48-hour reminder, follow-up prompts).
+
+    Rows are written in the same transaction as the change that makes them due;
+    a periodic task claims and sends them, so the schedule lives in the database.
+    """
+
+    class Milestone(models.TextChoices):
+        AFTERCARE_DAY_4 = "aftercare_day4", "Aftercare: day 4"
+        AFTERCARE_DAY_7 = "aftercare_day7", "Aftercare: day 7"
+        AFTERCARE_DAY_10 = "aftercare_day10", "Aftercare: day 10"
+        REMINDER_48H = "reminder_48h", "Reminder 48 hours before"
+        NEXT_SESSION_PROMPT = "next_session_prompt", "Next session not booked"
+        TOUCH_UP_RECALL = "touch_up_recall", "Touch-up recall"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        SMS = "sms", "SMS"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    milestone = models.CharField(max_length=30, choices=Milestone.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["due_at"]
+        verbose_name = "client message"
+        indexes = [models.Index(fields=["status", "due_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "milestone"], name="reminder_one_per_appointment_milestone"),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="reminder_sent_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_milestone_display()} for {self.appointment.reference}"

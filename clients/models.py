@@ -1,0 +1,304 @@
+"""Client records: health data. Who may read them is decided per role (see docs/)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+
+from treatments.models import HairLossStage
+
+
+def private_storage():
+    return storages["private"]
+
+
+def photo_upload_to(instance: Photo, filename: str) -> str:
+    # Random names: nothing about the client or the original file leaks into paths.
+    return f"photos/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
+
+
+def thumbnail_upload_to(instance: Photo, filename: str) -> str:
+    return f"thumbs/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
+
+
+class Client(models.Model):
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        SMS = "sms", "Text message (SMS)"
+
+    first_name = models.CharField(max_length=80)
+    last_name = models.CharField(max_length=80)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=20, blank=True, help_text="UK number, e.g. 07700 900123.")
+    date_of_birth = models.DateField(null=True, blank=True)
+    address = models.TextField(blank=True)
+    postcode = models.CharField(max_length=10, blank=True)
+    preferred_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    reminders_opt_in = models.BooleanField(
+        "appointment reminders and aftercare messages",
+        default=True,
+        help_text="Essential aftercare is sent unless the client opts out here.",
+    )
+    marketing_email_opt_in = models.BooleanField("marketing by e-mail", default=False)
+    marketing_sms_opt_in = models.BooleanField("marketing by SMS", default=False)
+    staff_notes = models.TextField(blank=True, help_text="Administrative notes (not clinical).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the client's personal data was erased (UK GDPR)."
+    )
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            # A returning client is matched by e-mail, never duplicated.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=~Q(email=""),
+                name="client_email_unique_ci",
+                violation_error_message="A client with this e-mail address already exists.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.erased_at:
+            return f"Erased client #{self.pk}"
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Assessment(models.Model):
+    """The consultation's findings: what the next sessions are planned on."""
+
+    class HairLossType(models.TextChoices):
+        MALE_PATTERN = "male_pattern", "Male pattern hair loss"
+        FEMALE_PATTERN = "female_pattern", "Female pattern thinning"
+        ALOPECIA_AREATA = "areata", "Alopecia areata (patches)"
+        ALOPECIA_TOTALIS = "totalis", "Alopecia totalis / universalis"
+        SCARRING_ALOPECIA = "scarring", "Scarring alopecia"
+        TRACTION_ALOPECIA = "traction", "Traction alopecia"
+        CHEMOTHERAPY = "chemo", "After chemotherapy or medication"
+        TRANSPLANT_SCAR = "transplant_scar", "Hair-transplant scar (FUT/FUE)"
+        OTHER_SCAR = "scar", "Accident or surgery scar, birthmark"
+        OTHER = "other", "Other"
+
+    class SkinType(models.TextChoices):
+        NORMAL = "normal", "Normal"
+        OILY = "oily", "Oily (fades faster)"
+        DRY = "dry", "Dry"
+        COMBINATION = "combination", "Combination"
+        SENSITIVE = "sensitive", "Sensitive"
+
+    class SkinTone(models.TextChoices):
+        TYPE_1 = "I", "Fitzpatrick I"
+        TYPE_2 = "II", "Fitzpatrick II"
+        TYPE_3 = "III", "Fitzpatrick III"
+        TYPE_4 = "IV", "Fitzpatrick IV"
+        TYPE_5 = "V", "Fitzpatrick V"
+        TYPE_6 = "VI", "Fitzpatrick VI"
+
+    class Suitability(models.TextChoices):
+        PENDING = "pending", "Not yet decided"
+        SUITABLE = "suitable", "Suitable"
+        WITH_CAUTION = "caution", "Suitable with caution"
+        NOT_SUITABLE = "not_suitable", "Not suitable"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="assessments")
+    appointment = models.ForeignKey(
+        "bookings.Appointment", on_delete=models.SET_NULL, null=True, blank=True, related_name="assessments"
+    )
+    assessed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    assessed_at = models.DateTimeField()
+    hair_loss_type = models.CharField(max_length=30, choices=HairLossType.choices)
+    stage = models.CharField("Norwood/Ludwig stage", max_length=4, choices=HairLossStage.choices, blank=True)
+    skin_type = models.CharField(max_length=20, choices=SkinType.choices, blank=True)
+    skin_tone = models.CharField(max_length=4, choices=SkinTone.choices, blank=True)
+    natural_hair_colour = models.CharField(max_length=80, blank=True)
+    pigment_match = models.CharField(max_length=120, blank=True)
+    hairline_design_notes = models.TextField(blank=True)
+    medical_history = models.TextField(blank=True)
+    contraindications = models.TextField(blank=True)
+    allergies = models.TextField(blank=True)
+    suitability = models.CharField(max_length=20, choices=Suitability.choices, default=Suitability.PENDING)
+    suitability_notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-assessed_at"]
+        get_latest_by = "assessed_at"
+
+    def __str__(self) -> str:
+        return f"Assessment #{self.pk} ({self.assessed_at:%d/%m/%Y})"
+
+    @property
+    def has_warnings(self) -> bool:
+        return bool(self.contraindications.strip() or self.allergies.strip())
+
+
+class ConsentWording(models.Model):
+    """One version of the text a client consents to. Versions are never edited once used."""
+
+    class Kind(models.TextChoices):
+        TREATMENT = "treatment", "Treatment"
+        HEALTH_DATA = "health_data", "Keeping health data"
+        CLINICAL_PHOTOS = "clinical_photos", "Clinical photos"
+        MARKETING_PHOTOS = "marketing_photos", "Photos in marketing (results page)"
+        MARKETING_MESSAGES = "marketing_messages", "Marketing messages"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    version = models.PositiveSmallIntegerField()
+    text = models.TextField()
+    effective_from = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="consentwording_unique_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="consentwording_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version}"
+
+
+class ConsentRecord(models.Model):
+    class Method(models.TextChoices):
+        ONLINE = "online", "Online form"
+        TABLET = "tablet", "Signed on the clinic tablet"
+        PAPER = "paper", "Paper form"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="consents")
+    wording = models.ForeignKey(ConsentWording, on_delete=models.PROTECT, related_name="records")
+    given_at = models.DateTimeField()
+    method = models.CharField(max_length=10, choices=Method.choices)
+    signed_name = models.CharField(max_length=160, blank=True)
+    witnessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawal_note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-given_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(withdrawn_at__isnull=True) | Q(withdrawn_at__gte=F("given_at")),
+                name="consentrecord_withdrawn_after_given",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.wording} given {self.given_at:%d/%m/%Y}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.withdrawn_at is None
+
+
+class Photo(models.Model):
+    class Angle(models.TextChoices):
+        FRONT = "front", "Front"
+        HAIRLINE = "hairline", "Hairline"
+        TOP = "top", "Top"
+        CROWN = "crown", "Crown"
+        LEFT = "left", "Left side"
+        RIGHT = "right", "Right side"
+        BACK = "back", "Back"
+
+    class Phase(models.TextChoices):
+        BEFORE = "before", "Before"
+        AFTER = "after", "After"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="photos")
+    appointment = models.ForeignKey(
+        "bookings.Appointment", on_delete=models.SET_NULL, null=True, blank=True, related_name="photos"
+    )
+    image = models.ImageField(
+        storage=private_storage, upload_to=photo_upload_to, width_field="width", height_field="height"
+    )
+    thumbnail = models.ImageField(storage=private_storage, upload_to=thumbnail_upload_to, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    angle = models.CharField(max_length=10, choices=Angle.choices)
+    phase = models.CharField(max_length=10, choices=Phase.choices)
+    taken_at = models.DateTimeField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    marketing_consent = models.BooleanField(
+        "may appear on the results page",
+        default=False,
+        help_text="Only with the client's active written consent to marketing use of photos.",
+    )
+    caption = models.CharField(max_length=160, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-taken_at"]
+
+    def __str__(self) -> str:
+        return f"Photo #{self.pk} {self.get_angle_display()} {self.get_phase_display()}"
+
+
+class SessionNote(models.Model):
+    """What the technician did in one treatment session, for the next session and for the record."""
+
+    class Area(models.TextChoices):
+        HAIRLINE = "hairline", "Hairline"
+        TEMPLES = "temples", "Temples"
+        FRONT = "front", "Front"
+        MID_SCALP = "mid", "Mid-scalp"
+        CROWN = "crown", "Crown"
+        SIDES = "sides", "Sides"
+        BACK = "back", "Back"
+        SCAR = "scar", "Scar"
+        PATCH = "patch", "Patch"
+
+    class Depth(models.TextChoices):
+        SHALLOW = "shallow", "Shallow"
+        STANDARD = "standard", "Standard"
+        DEEPER = "deeper", "Deeper"
+
+    class Reaction(models.TextChoices):
+        REDNESS = "redness", "Redness"
+        SWELLING = "swelling", "Mild swelling"
+        SCABS = "scabs", "Small scabs"
+        ITCHING = "itching", "Itching"
+        BRUISING = "bruising", "Bruising"
+        LYMPH_NODES = "lymph_nodes", "Swollen lymph nodes (back of head)"
+        INFECTION = "infection", "Signs of infection"
+        ALLERGIC = "allergic", "Allergic reaction to pigment"
+
+    appointment = models.OneToOneField("bookings.Appointment", on_delete=models.CASCADE, related_name="session_note")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    areas = models.JSONField("areas treated", default=list, blank=True)
+    pigment_brand = models.CharField(max_length=80, blank=True)
+    pigment_shade = models.CharField(max_length=80, blank=True)
+    pigment_blend = models.CharField(max_length=160, blank=True, help_text="E.g. 70% shade 2, 30% shade 3.")
+    needle = models.CharField(max_length=80, blank=True, help_text="E.g. 1RL 0.18 mm.")
+    depth = models.CharField(max_length=10, choices=Depth.choices, blank=True)
+    machine_settings = models.CharField(max_length=120, blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    numbing_used = models.CharField(max_length=80, blank=True)
+    reactions = models.JSONField("reactions seen", default=list, blank=True)
+    notes = models.TextField(blank=True)
+    next_time_notes = models.TextField("notes for next time", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Session note for {self.appointment.reference}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SmpClinicConfig(AppConfig):
+    name = "smpclinic"
+    verbose_name = "SMP Clinic"

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from . import views
+
+admin.site.site_header = "SMP Clinic"
+admin.site.site_title = "SMP Clinic admin"
+admin.site.index_title = "Run the clinic"
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("treatments.urls")),
+]

@@ -1,0 +1,41 @@
+from django.contrib import admin
+
+from .models import PriceGuide, Treatment
+
+
+class PriceGuideInline(admin.TabularInline):
+    model = PriceGuide
+    extra = 0
+    autocomplete_fields = ["location"]
+
+
+@admin.register(Treatment)
+class TreatmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "category", "sessions_min", "sessions_max", "is_active", "order"]
+    list_editable = ["is_active", "order"]
+    list_filter = ["category", "is_active"]
+    search_fields = ["name", "summary"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [PriceGuideInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "category", "is_active", "order"]}),
+        ("On the site", {"fields": ["summary", "who_for", "description", "aftercare_brief", "meta_description"]}),
+        (
+            "Course",
+            {
+                "fields": [
+                    ("sessions_min", "sessions_max"),
+                    ("spacing_days_min", "spacing_days_max"),
+                    ("session_minutes_min", "session_minutes_max"),
+                    "touch_up_percent",
+                ]
+            },
+        ),
+    ]
+
+
+@admin.register(PriceGuide)
+class PriceGuideAdmin(admin.ModelAdmin):
+    list_display = ["treatment", "band", "location", "price_from", "price_to"]
+    list_filter = ["treatment", "location", "band"]
+    list_select_related = ["treatment", "location"]

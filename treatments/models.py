@@ -1,0 +1,145 @@
+"""The treatment catalogue and its price guides: data staff edit, never constants in code."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+
+class HairLossStage(models.TextChoices):
+    """Norwood (men) and Ludwig (women) stages, used by assessments and price guides."""
+
+    NORWOOD_1 = "N1", "Norwood 1"
+    NORWOOD_2 = "N2", "Norwood 2"
+    NORWOOD_3 = "N3", "Norwood 3"
+    NORWOOD_4 = "N4", "Norwood 4"
+    NORWOOD_5 = "N5", "Norwood 5"
+    NORWOOD_6 = "N6", "Norwood 6"
+    NORWOOD_7 = "N7", "Norwood 7"
+    LUDWIG_1 = "L1", "Ludwig I"
+    LUDWIG_2 = "L2", "Ludwig II"
+    LUDWIG_3 = "L3", "Ludwig III"
+
+
+class PriceBand(models.TextChoices):
+    """What a price guide is priced by: a hair-loss stage or, for small work, the area."""
+
+    NORWOOD_1 = "N1", "Norwood 1"
+    NORWOOD_2 = "N2", "Norwood 2"
+    NORWOOD_3 = "N3", "Norwood 3"
+    NORWOOD_4 = "N4", "Norwood 4"
+    NORWOOD_5 = "N5", "Norwood 5"
+    NORWOOD_6 = "N6", "Norwood 6"
+    NORWOOD_7 = "N7", "Norwood 7"
+    LUDWIG_1 = "L1", "Ludwig I"
+    LUDWIG_2 = "L2", "Ludwig II"
+    LUDWIG_3 = "L3", "Ludwig III"
+    SMALL_AREA = "small", "Small area (a scar or minor patch)"
+    CROWN = "crown", "Crown"
+    HAIRLINE = "hairline", "Hairline"
+    CROWN_AND_HAIRLINE = "crown_hairline", "Crown and hairline"
+    FULL_SCALP = "full", "Full scalp"
+
+
+class Treatment(models.Model):
+    class Category(models.TextChoices):
+        ALOPECIA = "alopecia", "Alopecia"
+        SCAR_CAMOUFLAGE = "scar", "Scar camouflage"
+        HAIRLINE = "hairline", "Hairline design"
+        DENSITY = "density", "Density"
+        TOUCH_UP = "touch_up", "Touch-up"
+
+    name = models.CharField(max_length=80)
+    slug = models.SlugField(max_length=80, unique=True)
+    category = models.CharField(max_length=20, choices=Category.choices)
+    summary = models.CharField(max_length=300, help_text="One or two sentences for cards and search results.")
+    who_for = models.TextField("who it is for")
+    description = models.TextField(blank=True)
+    aftercare_brief = models.TextField("aftercare in brief", blank=True)
+    sessions_min = models.PositiveSmallIntegerField(default=2, validators=[MinValueValidator(1)])
+    sessions_max = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
+    spacing_days_min = models.PositiveSmallIntegerField("days between sessions (min)", default=14)
+    spacing_days_max = models.PositiveSmallIntegerField("days between sessions (max)", default=21)
+    session_minutes_min = models.PositiveSmallIntegerField("session length in minutes (min)", default=120)
+    session_minutes_max = models.PositiveSmallIntegerField("session length in minutes (max)", default=300)
+    touch_up_percent = models.PositiveSmallIntegerField(
+        "touch-up price, % of the original",
+        default=25,
+        validators=[MaxValueValidator(100)],
+    )
+    meta_description = models.CharField(max_length=160, blank=True)
+    is_active = models.BooleanField("shown on the site and bookable", default=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sessions_min__gte=1) & Q(sessions_max__gte=F("sessions_min")),
+                name="treatment_sessions_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(spacing_days_max__gte=F("spacing_days_min")),
+                name="treatment_spacing_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(session_minutes_min__gte=15) & Q(session_minutes_max__gte=F("session_minutes_min")),
+                name="treatment_session_length_range",
+            ),
+            models.CheckConstraint(condition=Q(touch_up_percent__lte=100), name="treatment_touch_up_percent_max"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("treatments:detail", kwargs={"slug": self.slug})
+
+    def touch_up_price(self, price: Decimal) -> Decimal:
+        return (price * self.touch_up_percent / 100).quantize(Decimal("1"))
+
+
+class PriceGuide(models.Model):
+    """A guide price for one band of one treatment, clinic-wide or for one location."""
+
+    treatment = models.ForeignKey(Treatment, on_delete=models.CASCADE, related_name="price_guides")
+    location = models.ForeignKey(
+        "bookings.Location",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="price_guides",
+        help_text="Leave empty for the price at every location without its own.",
+    )
+    band = models.CharField(max_length=20, choices=PriceBand.choices)
+    price_from = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    price_to = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["treatment", "location", "band"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price_from__gte=0), name="priceguide_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(price_to__isnull=True) | Q(price_to__gte=F("price_from")),
+                name="priceguide_price_range",
+            ),
+            models.UniqueConstraint(
+                fields=["treatment", "band"],
+                condition=Q(location__isnull=True),
+                name="priceguide_one_default_per_band",
+            ),
+            models.UniqueConstraint(
+                fields=["treatment", "location", "band"],
+                condition=Q(location__isnull=False),
+                name="priceguide_one_per_location_band",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.location.name if self.location_id else "all locations"
+        return f"{self.treatment} · {self.get_band_display()} · {where}"
