@@ -112,7 +112,8 @@ class WorkingHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.technician} at {self.location}, {self.get_weekday_display()} {self.start_time:%H:%M}-{self.end_time:%H:%M}"
+        hours = f"{self.start_time:%H:%M}-{self.end_time:%H:%M}"
+        return f"{self.technician} at {self.location}, {self.get_weekday_display()} {hours}"
 
 
 class Break(models.Model):

@@ -122,6 +122,8 @@ try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 except (ImproperlyConfigured, ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a usable database URL: {exc}") from None
+if DATABASES["default"]["ENGINE"] not in {"django.db.backends.sqlite3", "django.db.backends.postgresql"}:
+    raise ImproperlyConfigured("DATABASE_URL is not a usable database URL: use postgres://... or sqlite:///...")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -193,6 +195,7 @@ FORMAT_MODULE_PATH = ["smpclinic.formats"]
 # Static files and private media -----------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
 # No MEDIA_URL is served: every upload is health data, reached only through views
@@ -222,11 +225,36 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # E-mail -----------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")
+if not EMAIL_URL and not DEBUG:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be set (e.g. smtp+tls://user:password@host:587) when DJANGO_DEBUG is off."
+    )
 if EMAIL_URL:
-    vars().update(env.email_url("EMAIL_URL"))
+    try:
+        _smtp = env.email_url("EMAIL_URL")
+    except (ValueError, KeyError) as exc:
+        raise ImproperlyConfigured(f"EMAIL_URL is not a usable e-mail URL: {exc}") from None
+    MAILERS = {
+        "default": {
+            "BACKEND": _smtp["EMAIL_BACKEND"],
+            "OPTIONS": {
+                "host": _smtp.get("EMAIL_HOST"),
+                "port": _smtp.get("EMAIL_PORT"),
+                "username": _smtp.get("EMAIL_HOST_USER") or None,
+                "password": _smtp.get("EMAIL_HOST_PASSWORD") or None,
+                "use_tls": bool(_smtp.get("EMAIL_USE_TLS")),
+                "use_ssl": bool(_smtp.get("EMAIL_USE_SSL")),
+                "timeout": 20,
+            },
+        }
+    }
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = str(Path(env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))))
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))},
+        }
+    }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SMP Clinic <hello@smpclinic.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -254,7 +282,7 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", default=not DEBUG)
 if env_bool("DJANGO_BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -1,0 +1,54 @@
+# SMP Clinic: `make run` for a laptop clinic, `make test` for the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+
+# The first interpreter >= 3.12 found: PYTHON=..., python3.13, python3.12, pyenv's, python3.
+define FIND_PYTHON
+for c in $${PYTHON:-} python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[3-9]*/bin/python3 $$HOME/.pyenv/versions/3.12*/bin/python3 2>/dev/null) python3; do \
+  if command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then command -v "$$c"; exit 0; fi; \
+done; exit 1
+endef
+
+.PHONY: help run test lint format install bench clean
+
+help:
+	@echo "make run    - install, migrate, seed the demo clinic, start web + Celery worker/beat"
+	@echo "make test   - install, lint (ruff) and run the whole test suite"
+	@echo "make bench  - run the benchmarks in bench/ (needs DATABASE_URL and REDIS_URL)"
+
+$(STAMP): requirements.txt
+	@python="$$( $(FIND_PYTHON) )" || { echo "SMP Clinic needs Python 3.12 or newer: install it or set PYTHON=/path/to/python3.12" >&2; exit 1; }; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	  echo "Creating $(VENV) with $$python"; rm -rf $(VENV); "$$python" -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runclinic --addr $${ADDR:-127.0.0.1:8000}
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/availability.py
+	$(PY) bench/reminders.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import factory
+from django.contrib.auth import get_user_model
+
+from bookings.models import AftercareReminder, Appointment, Closure, Course, Location, Technician, WorkingHours
+from clients.tests.factories import ClientFactory
+from treatments.tests.factories import TreatmentFactory
+
+LONDON = ZoneInfo("Europe/London")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@smpclinic.example")
+    password = factory.django.Password("a-long-test-password")
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Location
+        django_get_or_create = ["slug"]
+
+    name = factory.Sequence(lambda n: f"Clinic {n}")
+    slug = factory.Sequence(lambda n: f"clinic-{n}")
+    address_line1 = "1 High Street"
+    city = "Manchester"
+    postcode = "M1 1AA"
+    phone = "0161 496 0000"
+
+
+class TechnicianFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Technician
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory)
+    display_name = factory.Sequence(lambda n: f"Technician {n}")
+
+    @factory.post_generation
+    def locations(self, create, extracted, **kwargs):
+        if create:
+            self.locations.set(extracted if extracted is not None else [LocationFactory()])
+
+
+class WorkingHoursFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkingHours
+
+    technician = factory.SubFactory(TechnicianFactory)
+    location = factory.SubFactory(LocationFactory)
+    weekday = 0
+    start_time = time(9)
+    end_time = time(17)
+
+
+class ClosureFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Closure
+
+    start_date = factory.LazyFunction(lambda: datetime(2026, 12, 25).date())
+    end_date = factory.SelfAttribute("start_date")
+    reason = "Christmas Day"
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Course
+
+    client = factory.SubFactory(ClientFactory)
+    treatment = factory.SubFactory(TreatmentFactory)
+    planned_sessions = 3
+
+
+class AppointmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Appointment
+
+    kind = Appointment.Kind.CONSULTATION
+    client = factory.SubFactory(ClientFactory)
+    technician = factory.SubFactory(TechnicianFactory)
+    location = factory.SubFactory(LocationFactory)
+    start = factory.Sequence(lambda n: datetime(2026, 12, 1, 10, tzinfo=LONDON) + timedelta(days=n))
+    end = factory.LazyAttribute(lambda a: a.start + timedelta(minutes=45))
+
+
+class AftercareReminderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AftercareReminder
+
+    appointment = factory.SubFactory(AppointmentFactory, kind=Appointment.Kind.TREATMENT_SESSION)
+    milestone = AftercareReminder.Milestone.AFTERCARE_DAY_4
+    due_at = factory.LazyAttribute(lambda r: r.appointment.start + timedelta(days=4))

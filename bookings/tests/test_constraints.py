@@ -1,0 +1,166 @@
+"""Each database constraint rejects what it forbids, at the database, not only in forms."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from bookings.models import AftercareReminder, Appointment, Break, Closure, Course, TimeOff, WorkingHours
+from bookings.tests.factories import (
+    AftercareReminderFactory,
+    AppointmentFactory,
+    CourseFactory,
+    LocationFactory,
+    TechnicianFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def rejected(fn, *, constraint: str) -> None:
+    with pytest.raises(IntegrityError) as excinfo, transaction.atomic():
+        fn()
+    # SQLite names CHECK constraints in its messages; PostgreSQL names every constraint.
+    assert constraint in str(excinfo.value) or "UNIQUE" in str(excinfo.value)
+
+
+def test_it_rejects_an_appointment_that_ends_before_it_starts():
+    appointment = AppointmentFactory()
+    appointment.end = appointment.start - timedelta(minutes=1)
+    rejected(appointment.save, constraint="appointment_end_after_start")
+
+
+def test_it_rejects_a_zero_length_appointment():
+    appointment = AppointmentFactory()
+    appointment.end = appointment.start
+    rejected(appointment.save, constraint="appointment_end_after_start")
+
+
+def test_it_rejects_a_session_number_without_a_course():
+    appointment = AppointmentFactory(kind=Appointment.Kind.TREATMENT_SESSION)
+    appointment.session_number = 1
+    rejected(appointment.save, constraint="appointment_session_number_needs_course")
+
+
+def test_it_rejects_a_completed_appointment_without_completion_time():
+    appointment = AppointmentFactory()
+    appointment.status = Appointment.Status.COMPLETED
+    rejected(appointment.save, constraint="appointment_completed_has_time")
+
+
+def test_it_rejects_two_reminders_for_one_milestone():
+    reminder = AftercareReminderFactory()
+    rejected(
+        lambda: AftercareReminder.objects.create(
+            appointment=reminder.appointment, milestone=reminder.milestone, due_at=reminder.due_at
+        ),
+        constraint="reminder_one_per_appointment_milestone",
+    )
+
+
+def test_it_rejects_a_sent_reminder_without_sent_time():
+    reminder = AftercareReminderFactory()
+    reminder.status = AftercareReminder.Status.SENT
+    rejected(reminder.save, constraint="reminder_sent_has_time")
+
+
+def test_it_rejects_a_course_of_zero_sessions():
+    course = CourseFactory()
+    course.planned_sessions = 0
+    rejected(course.save, constraint="course_planned_sessions_1_to_5")
+
+
+def test_it_rejects_working_hours_that_end_before_they_start():
+    tech = TechnicianFactory()
+    rejected(
+        lambda: WorkingHours.objects.create(
+            technician=tech, location=LocationFactory(), weekday=0, start_time="17:00", end_time="09:00"
+        ),
+        constraint="workinghours_end_after_start",
+    )
+
+
+def test_it_rejects_a_break_that_ends_before_it_starts():
+    tech = TechnicianFactory()
+    rejected(
+        lambda: Break.objects.create(technician=tech, weekday=0, start_time="13:00", end_time="12:00"),
+        constraint="break_end_after_start",
+    )
+
+
+def test_it_rejects_time_off_that_ends_before_it_starts():
+    tech = TechnicianFactory()
+    now = timezone.now()
+    rejected(
+        lambda: TimeOff.objects.create(technician=tech, start=now, end=now - timedelta(hours=1)),
+        constraint="timeoff_end_after_start",
+    )
+
+
+def test_it_rejects_a_closure_that_ends_before_it_starts():
+    today = timezone.localdate()
+    rejected(
+        lambda: Closure.objects.create(start_date=today, end_date=today - timedelta(days=1), reason="x"),
+        constraint="closure_end_not_before_start",
+    )
+
+
+class TestNoTechnicianOverlap:
+    """On PostgreSQL the exclusion constraint makes double booking impossible."""
+
+    def test_it_rejects_overlapping_appointments_of_one_technician(self, postgres):
+        first = AppointmentFactory()
+        rejected(
+            lambda: AppointmentFactory(
+                technician=first.technician,
+                start=first.start + timedelta(minutes=30),
+                end=first.end + timedelta(minutes=30),
+            ),
+            constraint="appointment_no_technician_overlap",
+        )
+
+    def test_it_allows_back_to_back_appointments(self, postgres):
+        first = AppointmentFactory()
+        second = AppointmentFactory(technician=first.technician, start=first.end, end=first.end + timedelta(hours=1))
+        assert second.pk
+
+    def test_it_allows_the_same_time_for_another_technician(self, postgres):
+        first = AppointmentFactory()
+        other = AppointmentFactory(start=first.start, end=first.end)
+        assert other.technician_id != first.technician_id
+
+    def test_a_cancelled_appointment_frees_its_time(self, postgres):
+        first = AppointmentFactory()
+        Appointment.objects.filter(pk=first.pk).update(status="cancelled", cancelled_at=timezone.now())
+        again = AppointmentFactory(technician=first.technician, start=first.start, end=first.end)
+        assert again.pk
+
+    def test_it_rejects_reactivating_a_cancelled_appointment_into_a_taken_slot(self, postgres):
+        first = AppointmentFactory(status="cancelled", cancelled_at=timezone.now())
+        AppointmentFactory(technician=first.technician, start=first.start, end=first.end)
+        rejected(
+            lambda: Appointment.objects.filter(pk=first.pk).update(status="booked", cancelled_at=None),
+            constraint="appointment_no_technician_overlap",
+        )
+
+    def test_model_validation_reports_the_overlap_in_words(self, postgres):
+        from django.core.exceptions import ValidationError
+
+        first = AppointmentFactory()
+        clash = Appointment(
+            kind=first.kind,
+            client=first.client,
+            technician=first.technician,
+            location=first.location,
+            start=first.start,
+            end=first.end,
+        )
+        with pytest.raises(ValidationError, match="already has an appointment"):
+            clash.full_clean()
+
+
+def test_course_statuses_exist():
+    assert {"planned", "in_progress", "completed", "cancelled"} == set(Course.Status.values)

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import factory
+from django.utils import timezone
+
+from clients.models import Assessment, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"client{n}@example.com")
+    phone = factory.Sequence(lambda n: f"07700 9{n % 100000:05d}")
+
+
+class AssessmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Assessment
+
+    client = factory.SubFactory(ClientFactory)
+    assessed_at = factory.LazyFunction(timezone.now)
+    hair_loss_type = Assessment.HairLossType.MALE_PATTERN
+    stage = "N3"
+
+
+class ConsentWordingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConsentWording
+        django_get_or_create = ["kind", "version"]
+
+    kind = ConsentWording.Kind.HEALTH_DATA
+    version = 1
+    text = "I consent."
+    effective_from = factory.LazyFunction(timezone.now)
+
+
+class ConsentRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConsentRecord
+
+    client = factory.SubFactory(ClientFactory)
+    wording = factory.SubFactory(ConsentWordingFactory)
+    given_at = factory.LazyFunction(timezone.now)
+    method = ConsentRecord.Method.ONLINE
+
+
+class PhotoFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Photo
+
+    client = factory.SubFactory(ClientFactory)
+    image = factory.django.ImageField(width=64, height=48, format="JPEG")
+    angle = Photo.Angle.FRONT
+    phase = Photo.Phase.BEFORE
+    taken_at = factory.LazyFunction(timezone.now)
+
+
+class SessionNoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SessionNote
+
+    appointment = factory.SubFactory("bookings.tests.factories.AppointmentFactory", kind="session")
+    areas = factory.LazyFunction(lambda: ["hairline"])
+    pigment_shade = "2"
