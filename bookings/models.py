@@ -7,8 +7,10 @@ import secrets
 
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
+from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import F, Func, Q
+from django.db.models import F, Func, Q, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from treatments.models import PriceBand
@@ -363,3 +365,54 @@ class AftercareReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_milestone_display()} for {self.appointment.reference}"
+
+
+class BookingPolicy(models.Model):
+    """How bookings work: one clinic-wide row (no location) and optional per-location overrides."""
+
+    location = models.OneToOneField(
+        Location,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="booking_policy",
+        help_text="Leave empty for the clinic-wide policy; a location's own policy overrides it.",
+    )
+    slot_step_minutes = models.PositiveSmallIntegerField(
+        "offer a start time every (minutes)", default=15, validators=[MinValueValidator(5)]
+    )
+    buffer_before_minutes = models.PositiveSmallIntegerField("preparation before each appointment (minutes)", default=0)
+    buffer_after_minutes = models.PositiveSmallIntegerField("clean-up after each appointment (minutes)", default=15)
+    minimum_notice_hours = models.PositiveSmallIntegerField("minimum notice for online bookings (hours)", default=12)
+    horizon_days = models.PositiveSmallIntegerField(
+        "how far ahead clients may book (days)", default=90, validators=[MinValueValidator(1)]
+    )
+    consultation_minutes = models.PositiveSmallIntegerField(
+        "consultation length (minutes)", default=45, validators=[MinValueValidator(15)]
+    )
+    touch_up_minutes = models.PositiveSmallIntegerField(
+        "touch-up length when no treatment is given (minutes)", default=120, validators=[MinValueValidator(15)]
+    )
+    change_notice_hours = models.PositiveSmallIntegerField(
+        "clients may move or cancel online until (hours before)", default=24
+    )
+
+    class Meta:
+        verbose_name = "booking policy"
+        verbose_name_plural = "booking policies"
+        constraints = [
+            # At most one clinic-wide row: the location's OneToOne covers the per-location rows.
+            models.UniqueConstraint(
+                Coalesce("location", Value(0)),
+                name="bookingpolicy_one_clinic_wide",
+                violation_error_message="There is already a clinic-wide booking policy.",
+            ),
+            models.CheckConstraint(condition=Q(slot_step_minutes__gte=5), name="bookingpolicy_step_at_least_5"),
+            models.CheckConstraint(condition=Q(horizon_days__gte=1), name="bookingpolicy_horizon_positive"),
+            models.CheckConstraint(
+                condition=Q(consultation_minutes__gte=15), name="bookingpolicy_consultation_at_least_15"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Booking policy: {self.location or 'all locations'}"

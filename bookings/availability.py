@@ -1,0 +1,206 @@
+"""The availability engine: free start times from schedules, with no database access.
+
+Everything here is a pure function of its inputs, so it can be tested exhaustively
+(see tests/test_availability_properties.py) and reused by the booking service, the
+API and course planning alike.
+
+Working hours and breaks are local wall-clock times (Europe/London); appointments,
+time off and the results are aware instants. All arithmetic on instants is done in
+UTC: adding a timedelta to a datetime carrying a ZoneInfo is wall-clock arithmetic
+in Python, which is wrong across a clock change.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+LONDON = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    """A bookable time: start and end are aware datetimes (UTC)."""
+
+    start: datetime
+    end: datetime
+    technician_id: int
+
+
+@dataclass(frozen=True)
+class WeeklyTime:
+    """A recurring local wall-clock span on one weekday (0 = Monday)."""
+
+    weekday: int
+    start: time
+    end: time
+
+
+@dataclass
+class TechnicianSchedule:
+    """What the engine needs to know about one technician.
+
+    ``working_hours`` are at the location being booked; ``appointments`` and ``time_off``
+    are everywhere (a technician cannot be in two clinics at once).
+    """
+
+    technician_id: int
+    working_hours: Sequence[WeeklyTime] = ()
+    breaks: Sequence[WeeklyTime] = ()
+    time_off: Sequence[tuple[datetime, datetime]] = ()
+    appointments: Sequence[tuple[datetime, datetime]] = ()
+
+
+@dataclass(frozen=True)
+class Rules:
+    length: timedelta
+    step: timedelta = timedelta(minutes=15)
+    buffer_before: timedelta = timedelta(0)
+    buffer_after: timedelta = timedelta(0)
+    earliest: datetime | None = None  # now + minimum notice
+    latest: datetime | None = None  # now + horizon: no start after this
+    tz: ZoneInfo = field(default=LONDON)
+
+
+def local_instant(day: date, at: time, *, tz: ZoneInfo = LONDON, later: bool = False) -> datetime:
+    """The UTC instant of a local wall-clock time on a day, deliberate about clock changes.
+
+    - A time that does not exist (the spring-forward gap, 01:00-02:00 on the last Sunday of
+      March in London) becomes the first instant after the gap: a shift starting at 01:30
+      starts when the clocks read 02:00.
+    - A time that happens twice (01:00-02:00 on the last Sunday of October) is taken at its
+      first occurrence, or with ``later=True`` at its second: window ends pass later=True so a
+      window covers its whole wall-clock span.
+    """
+    naive = datetime.combine(day, at)
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    first_utc = first.astimezone(UTC)
+    second_utc = second.astimezone(UTC)
+    if first_utc.astimezone(tz).replace(tzinfo=None) != naive:
+        # Nonexistent: the two readings (pre-gap and post-gap offsets) straddle the
+        # transition, and the transition is the first instant after the gap.
+        return _transition_after(min(first_utc, second_utc), tz)
+    if first_utc != second_utc:
+        return second_utc if later else first_utc
+    return first_utc
+
+
+def _transition_after(after: datetime, tz: ZoneInfo) -> datetime:
+    """The first UTC instant after ``after`` where the zone's offset changes (minute precision)."""
+    offset = after.astimezone(tz).utcoffset()
+    low, high = after, after + timedelta(hours=6)
+    while high - low > timedelta(minutes=1):
+        mid = low + (high - low) / 2
+        if mid.astimezone(tz).utcoffset() == offset:
+            low = mid
+        else:
+            high = mid
+    return high.replace(second=0, microsecond=0)
+
+
+def _overlaps(start: datetime, end: datetime, starts: list[datetime], ends: list[datetime], max_len: timedelta) -> bool:
+    """Whether [start, end) overlaps any interval in the list sorted by start.
+
+    Intervals starting at or after ``end`` cannot overlap; of the rest only those starting
+    after ``start - max_len`` can still be running.
+    """
+    hi = bisect.bisect_left(starts, end)
+    lo = bisect.bisect_right(starts, start - max_len)
+    return any(ends[i] > start for i in range(lo, hi))
+
+
+class _Intervals:
+    def __init__(self, items: Iterable[tuple[datetime, datetime]]):
+        pairs = sorted((s.astimezone(UTC), e.astimezone(UTC)) for s, e in items if e > s)
+        self.starts = [s for s, _ in pairs]
+        self.ends = [e for _, e in pairs]
+        self.max_len = max((e - s for s, e in pairs), default=timedelta(0))
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return bool(self.starts) and _overlaps(start, end, self.starts, self.ends, self.max_len)
+
+
+def free_slots(
+    *,
+    schedules: Iterable[TechnicianSchedule],
+    start_date: date,
+    days: int,
+    rules: Rules,
+    closed_dates: Iterable[date] = (),
+) -> dict[date, list[Slot]]:
+    """Free start times per local day, for every technician, sorted by start then technician.
+
+    A start time is offered when the appointment [start, start + length):
+    - lies inside one of the technician's working windows that day;
+    - overlaps none of their breaks or time off, and the day is not a closure;
+    - with buffers, [start - before, end + after] overlaps no existing appointment's
+      [start - before, end + after] (so two appointments are at least after + before apart);
+    - starts no earlier than ``rules.earliest`` and no later than ``rules.latest``.
+    Candidate starts step from each window's start by ``rules.step`` in real time.
+    """
+    closed = set(closed_dates)
+    dates = [start_date + timedelta(days=n) for n in range(days)]
+    result: dict[date, list[Slot]] = {d: [] for d in dates}
+    length, step = rules.length, rules.step
+    before, after = rules.buffer_before, rules.buffer_after
+    earliest = rules.earliest.astimezone(UTC) if rules.earliest else None
+    latest = rules.latest.astimezone(UTC) if rules.latest else None
+    if length <= timedelta(0) or step <= timedelta(0):
+        raise ValueError("length and step must be positive")
+
+    for schedule in schedules:
+        hours_by_day: dict[int, list[WeeklyTime]] = {}
+        for wh in schedule.working_hours:
+            hours_by_day.setdefault(wh.weekday, []).append(wh)
+        breaks_by_day: dict[int, list[WeeklyTime]] = {}
+        for br in schedule.breaks:
+            breaks_by_day.setdefault(br.weekday, []).append(br)
+        time_off = _Intervals(schedule.time_off)
+        booked = _Intervals((s - before, e + after) for s, e in schedule.appointments)
+
+        for day in dates:
+            if day in closed:
+                continue
+            windows = hours_by_day.get(day.weekday())
+            if not windows:
+                continue
+            day_breaks = _Intervals(
+                (local_instant(day, br.start, tz=rules.tz), local_instant(day, br.end, tz=rules.tz, later=True))
+                for br in breaks_by_day.get(day.weekday(), ())
+            )
+            seen: set[datetime] = set()
+            for window in windows:
+                w_start = local_instant(day, window.start, tz=rules.tz)
+                w_end = local_instant(day, window.end, tz=rules.tz, later=True)
+                candidate = w_start
+                while candidate + length <= w_end:
+                    end = candidate + length
+                    if (
+                        (earliest is None or candidate >= earliest)
+                        and (latest is None or candidate <= latest)
+                        and candidate not in seen
+                        and not day_breaks.overlaps(candidate, end)
+                        and not time_off.overlaps(candidate, end)
+                        and not booked.overlaps(candidate - before, end + after)
+                    ):
+                        seen.add(candidate)
+                        result[day].append(Slot(candidate, end, schedule.technician_id))
+                    if latest is not None and candidate > latest:
+                        break
+                    candidate += step
+    for slots in result.values():
+        slots.sort()
+    return result
+
+
+def nearest(slots: Iterable[Slot], target: datetime, *, count: int = 3) -> list[Slot]:
+    """The ``count`` distinct start times nearest the target (one slot per start time)."""
+    by_start: dict[datetime, Slot] = {}
+    for slot in sorted(slots):
+        by_start.setdefault(slot.start, slot)
+    ranked = sorted(by_start.values(), key=lambda s: (abs(s.start - target), s.start))
+    return sorted(ranked[:count])
