@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import PriceGuide, Treatment
+from .models import AftercareMilestone, Page, PageSection, PriceGuide, Treatment
 
 
 class PriceGuideInline(admin.TabularInline):
@@ -39,3 +39,30 @@ class PriceGuideAdmin(admin.ModelAdmin):
     list_display = ["treatment", "band", "location", "price_from", "price_to"]
     list_filter = ["treatment", "location", "band"]
     list_select_related = ["treatment", "location"]
+
+
+@admin.register(AftercareMilestone)
+class AftercareMilestoneAdmin(admin.ModelAdmin):
+    list_display = ["label", "title", "anchor", "order"]
+    list_editable = ["order"]
+    search_fields = ["label", "title", "body"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Aftercare messages already sent link to /aftercare/#<anchor>: a saved anchor stays put.
+        return ["anchor"] if obj is not None else []
+
+
+class PageSectionInline(admin.StackedInline):
+    model = PageSection
+    extra = 0
+    fields = ["heading", "body", "order"]
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "title", "updated_at"]
+    fields = ["key", "title", "meta_description", "intro"]
+    inlines = [PageSectionInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["key"] if obj is not None else []

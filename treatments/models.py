@@ -143,3 +143,63 @@ class PriceGuide(models.Model):
     def __str__(self) -> str:
         where = self.location.name if self.location_id else "all locations"
         return f"{self.treatment} · {self.get_band_display()} · {where}"
+
+
+class AftercareMilestone(models.Model):
+    """One step of the aftercare timeline on /aftercare/; aftercare messages link to its anchor."""
+
+    anchor = models.SlugField(
+        max_length=20,
+        unique=True,
+        help_text="The #id other pages and aftercare messages link to (e.g. day-4). Don't change it once used.",
+    )
+    label = models.CharField(max_length=40, help_text="When, e.g. 'Days 0-4' or 'For life'.")
+    title = models.CharField(max_length=120)
+    body = models.TextField(help_text="One instruction per line; each line becomes a bullet point.")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("treatments:aftercare") + f"#{self.anchor}"
+
+
+class Page(models.Model):
+    """The editable copy of one public page: title, meta description, introduction, sections."""
+
+    class Key(models.TextChoices):
+        HOME = "home", "Home"
+        TREATMENTS = "treatments", "Treatments"
+        AFTERCARE = "aftercare", "Aftercare"
+        RESULTS = "results", "Results"
+        LOCATIONS = "locations", "Locations"
+        PRIVACY = "privacy", "Privacy notice"
+
+    key = models.CharField(max_length=20, choices=Key.choices, unique=True)
+    title = models.CharField(max_length=120, help_text="The page heading and browser title.")
+    meta_description = models.CharField(max_length=160, blank=True, help_text="Shown by search engines.")
+    intro = models.TextField("introduction", blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.get_key_display()
+
+
+class PageSection(models.Model):
+    page = models.ForeignKey(Page, on_delete=models.CASCADE, related_name="sections")
+    heading = models.CharField(max_length=120)
+    body = models.TextField(help_text="Blank lines separate paragraphs.")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "pk"]
+
+    def __str__(self) -> str:
+        return self.heading

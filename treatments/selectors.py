@@ -1,15 +1,221 @@
+"""Reads for the public site. Each returns everything a page needs in a fixed number of queries."""
+
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass, field
+from decimal import Decimal
 
-from bookings.models import Location
+from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from .models import Treatment
+from bookings.models import Location, OpeningHours, Weekday
+from clients.models import ConsentRecord, ConsentWording, Photo
+
+from .models import AftercareMilestone, Page, PageSection, PriceBand, PriceGuide, Treatment
+
+BAND_ORDER = {value: index for index, value in enumerate(PriceBand.values)}
 
 
 def treatment_list_public() -> QuerySet[Treatment]:
-    return Treatment.objects.filter(is_active=True).exclude(category=Treatment.Category.TOUCH_UP)
+    """The courses shown on the site, cheapest-first price attached; touch-ups are listed apart."""
+    return (
+        Treatment.objects.filter(is_active=True)
+        .exclude(category=Treatment.Category.TOUCH_UP)
+        .annotate(price_from=Min("price_guides__price_from"))
+    )
+
+
+def treatment_touch_ups_public() -> QuerySet[Treatment]:
+    return Treatment.objects.filter(is_active=True, category=Treatment.Category.TOUCH_UP).annotate(
+        price_from=Min("price_guides__price_from")
+    )
+
+
+def treatment_get_public(*, slug: str) -> Treatment | None:
+    """One active treatment with its price guides for active locations (two queries)."""
+    guides = PriceGuide.objects.filter(Q(location__isnull=True) | Q(location__is_active=True))
+    return (
+        Treatment.objects.filter(is_active=True, slug=slug)
+        .prefetch_related(Prefetch("price_guides", queryset=guides.select_related("location")))
+        .first()
+    )
 
 
 def location_list_public() -> QuerySet[Location]:
     return Location.objects.filter(is_active=True)
+
+
+def location_list_with_hours() -> QuerySet[Location]:
+    return location_list_public().prefetch_related(
+        Prefetch("opening_hours", queryset=OpeningHours.objects.order_by("weekday", "opens"))
+    )
+
+
+@dataclass(frozen=True)
+class DayHours:
+    weekday: int
+    name: str
+    intervals: list[OpeningHours]
+
+
+def location_week(location: Location) -> list[DayHours]:
+    """Monday to Sunday, each day with its opening intervals (empty: closed). Uses prefetched hours."""
+    by_day: dict[int, list[OpeningHours]] = {}
+    for hours in location.opening_hours.all():
+        by_day.setdefault(hours.weekday, []).append(hours)
+    return [DayHours(day.value, day.label, by_day.get(day.value, [])) for day in Weekday]
+
+
+# Price guides -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceCell:
+    price_from: Decimal
+    price_to: Decimal | None
+    touch_up_from: Decimal | None = None
+    touch_up_to: Decimal | None = None
+
+
+@dataclass
+class PriceRow:
+    band: str
+    label: str
+    cells: list[PriceCell | None]
+
+
+@dataclass
+class PriceTable:
+    columns: list[str]
+    rows: list[PriceRow] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+def treatment_price_table(*, treatment: Treatment, locations: list[Location]) -> PriceTable:
+    """Price guide by band, one column per location; a location's own price overrides the
+    clinic-wide one for that band. With no overrides at all, one column serves every clinic."""
+    guides = list(treatment.price_guides.all())  # prefetched by treatment_get_public
+    active_ids = {location.pk for location in locations}
+    clinic_wide = {guide.band: guide for guide in guides if guide.location_id is None}
+    overrides = {
+        (guide.location_id, guide.band): guide
+        for guide in guides
+        if guide.location_id is not None and guide.location_id in active_ids
+    }
+    with_touch_up = treatment.category != Treatment.Category.TOUCH_UP
+
+    def cell(guide: PriceGuide | None) -> PriceCell | None:
+        if guide is None:
+            return None
+        if not with_touch_up:
+            return PriceCell(guide.price_from, guide.price_to)
+        return PriceCell(
+            guide.price_from,
+            guide.price_to,
+            treatment.touch_up_price(guide.price_from),
+            treatment.touch_up_price(guide.price_to) if guide.price_to is not None else None,
+        )
+
+    bands = sorted({*clinic_wide, *(band for _, band in overrides)}, key=lambda band: BAND_ORDER.get(band, 99))
+    labels = dict(PriceBand.choices)
+    if not overrides or not locations:
+        table = PriceTable(columns=["All clinics"])
+        for band in bands:
+            if band in clinic_wide:
+                table.rows.append(PriceRow(band, labels.get(band, band), [cell(clinic_wide[band])]))
+        return table
+    table = PriceTable(columns=[location.name for location in locations])
+    for band in bands:
+        cells = [cell(overrides.get((location.pk, band), clinic_wide.get(band))) for location in locations]
+        table.rows.append(PriceRow(band, labels.get(band, band), cells))
+    return table
+
+
+# Page copy and aftercare ---------------------------------------------------------
+
+
+@dataclass
+class PageContent:
+    key: str
+    title: str
+    meta_description: str = ""
+    intro: str = ""
+    sections: list[PageSection] = field(default_factory=list)
+
+
+def page_content(*, key: str) -> PageContent:
+    """The staff-edited copy of a page; if a manager deleted it, the page still renders with a title."""
+    page = Page.objects.filter(key=key).prefetch_related("sections").first()
+    if page is None:
+        return PageContent(key=key, title=Page.Key(key).label)
+    return PageContent(
+        key=key,
+        title=page.title,
+        meta_description=page.meta_description,
+        intro=page.intro,
+        sections=list(page.sections.all()),
+    )
+
+
+def aftercare_milestone_list() -> QuerySet[AftercareMilestone]:
+    return AftercareMilestone.objects.all()
+
+
+# Results: before/after photos ------------------------------------------------------
+
+
+def photo_list_public() -> QuerySet[Photo]:
+    """Photos that may appear on /results/ right now, and nothing else.
+
+    All three must hold at the moment of the request: the photo is marked for marketing, the
+    client has an unwithdrawn consent to marketing use of photos, and the client is not erased.
+    """
+    consent = ConsentRecord.objects.filter(
+        client=OuterRef("client"),
+        wording__kind=ConsentWording.Kind.MARKETING_PHOTOS,
+        withdrawn_at__isnull=True,
+        given_at__lte=timezone.now(),
+    )
+    return Photo.objects.filter(marketing_consent=True, client__erased_at__isnull=True).filter(Exists(consent))
+
+
+@dataclass(frozen=True)
+class ResultPair:
+    before: Photo
+    after: Photo
+
+    @property
+    def treatment(self) -> Treatment | None:
+        for photo in (self.after, self.before):
+            if photo.appointment_id and photo.appointment.treatment_id:
+                return photo.appointment.treatment
+        return None
+
+
+def result_pair_list(*, treatment_slug: str | None = None, limit: int | None = None) -> list[ResultPair]:
+    """Before/after pairs: per client and angle, the first 'before' and the latest 'after' photo.
+
+    One query; pairing happens in Python because a pair spans two rows.
+    """
+    photos = (
+        photo_list_public().select_related("appointment__treatment").order_by("client_id", "angle", "taken_at", "pk")
+    )
+    firsts: dict[tuple[int, str], Photo] = {}
+    lasts: dict[tuple[int, str], Photo] = {}
+    for photo in photos:
+        key = (photo.client_id, photo.angle)
+        if photo.phase == Photo.Phase.BEFORE:
+            firsts.setdefault(key, photo)
+        else:
+            lasts[key] = photo
+    pairs = [ResultPair(firsts[key], after) for key, after in lasts.items() if key in firsts]
+    if treatment_slug:
+        pairs = [pair for pair in pairs if pair.treatment is not None and pair.treatment.slug == treatment_slug]
+    pairs.sort(key=lambda pair: (pair.after.taken_at, pair.after.pk), reverse=True)
+    return pairs[:limit] if limit is not None else pairs
+
+
+def photo_get_public(*, pk: int) -> Photo | None:
+    return photo_list_public().filter(pk=pk).first()
