@@ -1,9 +1,105 @@
+"""Client records in the admin. Model permissions decide who sees each model (Reception has none
+on clinical ones); clinical inlines are hidden from anyone without view_clinical, and every change
+made here leaves an audit event like a change made through the services."""
+
 from django.contrib import admin
 
-from .models import Assessment, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+from . import access
+from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+from .services import audit_record
 
 
-class AssessmentInline(admin.StackedInline):
+class AuditedAdminMixin:
+    """Admin saves and deletes write the audit trail (field names only, never the values)."""
+
+    def _client_id(self, obj):
+        if isinstance(obj, Client):
+            return obj.pk
+        if isinstance(obj, SessionNote):
+            return obj.appointment.client_id
+        return getattr(obj, "client_id", None)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change or form.changed_data:
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
+                object_type=obj._meta.model_name,
+                object_id=obj.pk,
+                client_id=self._client_id(obj),
+                fields=form.changed_data,
+                detail="admin",
+            )
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.CREATE,
+                object_type=obj._meta.model_name,
+                object_id=obj.pk,
+                client_id=self._client_id(obj),
+                detail="admin",
+            )
+        for obj, fields in formset.changed_objects:
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.UPDATE,
+                object_type=obj._meta.model_name,
+                object_id=obj.pk,
+                client_id=self._client_id(obj),
+                fields=fields,
+                detail="admin",
+            )
+        for obj in formset.deleted_objects:
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.DELETE,
+                object_type=obj._meta.model_name,
+                object_id=obj.pk,
+                client_id=self._client_id(obj),
+                detail="admin",
+            )
+
+    def delete_model(self, request, obj):
+        client_id, pk = self._client_id(obj), obj.pk
+        super().delete_model(request, obj)
+        audit_record(
+            actor=request.user,
+            action=AuditEvent.Action.DELETE,
+            object_type=obj._meta.model_name,
+            object_id=pk,
+            client_id=client_id,
+            detail="admin",
+        )
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class ClinicalAdminMixin(AuditedAdminMixin):
+    """Clinical models: the model permission and view_clinical are both needed."""
+
+    def has_view_permission(self, request, obj=None):
+        return access.can_view_clinical(request.user) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return access.can_view_clinical(request.user) and super().has_change_permission(request, obj)
+
+    def has_add_permission(self, request, *args):
+        return access.can_view_clinical(request.user) and super().has_add_permission(request, *args)
+
+    def has_delete_permission(self, request, obj=None):
+        return access.can_view_clinical(request.user) and super().has_delete_permission(request, obj)
+
+    def has_module_permission(self, request):
+        return access.can_view_clinical(request.user) and super().has_module_permission(request)
+
+
+class AssessmentInline(ClinicalAdminMixin, admin.StackedInline):
     model = Assessment
     extra = 0
     fk_name = "client"
@@ -17,12 +113,17 @@ class ConsentRecordInline(admin.TabularInline):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "email", "phone", "preferred_channel", "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     list_filter = ["preferred_channel", "marketing_email_opt_in"]
     readonly_fields = ["created_at", "updated_at", "erased_at"]
     inlines = [AssessmentInline, ConsentRecordInline]
+
+    def get_inlines(self, request, obj):
+        if access.can_view_clinical(request.user):
+            return self.inlines
+        return [i for i in self.inlines if not issubclass(i, ClinicalAdminMixin)]
 
 
 @admin.register(ConsentWording)
@@ -30,20 +131,56 @@ class ConsentWordingAdmin(admin.ModelAdmin):
     list_display = ["kind", "version", "effective_from"]
     list_filter = ["kind"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A wording that someone has signed is never edited: add a new version instead.
+        if obj is not None and obj.records.exists():
+            return ["kind", "version", "text", "effective_from"]
+        return []
+
 
 @admin.register(Photo)
-class PhotoAdmin(admin.ModelAdmin):
+class PhotoAdmin(ClinicalAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "client", "angle", "phase", "taken_at", "marketing_consent"]
     list_filter = ["angle", "phase", "marketing_consent"]
     list_select_related = ["client"]
     search_fields = ["client__last_name"]
     autocomplete_fields = ["client", "appointment"]
-    readonly_fields = ["width", "height"]
+    # Files arrive only through the staff upload, which checks and strips them.
+    readonly_fields = ["image", "thumbnail", "width", "height"]
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(SessionNote)
-class SessionNoteAdmin(admin.ModelAdmin):
+class SessionNoteAdmin(ClinicalAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "pigment_shade", "needle", "depth", "created_at"]
     list_select_related = ["appointment"]
     search_fields = ["appointment__reference"]
     autocomplete_fields = ["appointment"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail is written by the services, never edited."""
+
+    list_display = ["at", "actor", "action", "object_type", "object_id", "client_id_ref", "detail"]
+    list_filter = ["action", "object_type"]
+    list_select_related = ["actor"]
+    search_fields = ["object_id", "=client_id_ref", "actor__username"]
+    date_hierarchy = "at"
+
+    def has_view_permission(self, request, obj=None):
+        return access.is_manager(request.user)
+
+    def has_module_permission(self, request):
+        return access.is_manager(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -10,6 +10,7 @@ from django.core.files.storage import storages
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from treatments.models import HairLossStage
 
@@ -56,6 +57,11 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
+        permissions = [
+            ("view_clinical", "Can view clinical records (assessments, session notes, photos)"),
+            ("export_client", "Can export a client's complete record (UK GDPR)"),
+            ("erase_client", "Can erase a client's personal data (UK GDPR)"),
+        ]
         constraints = [
             # A returning client is matched by e-mail, never duplicated.
             models.UniqueConstraint(
@@ -302,3 +308,39 @@ class SessionNote(models.Model):
 
     def __str__(self) -> str:
         return f"Session note for {self.appointment.reference}"
+
+
+class AuditEvent(models.Model):
+    """Who changed or looked at which part of a client record, and when.
+
+    Written by the services (and the admin) that make the change; holds field names,
+    never the health text itself, so the trail is not a second copy of the record.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Changed"
+        DELETE = "delete", "Deleted"
+        VIEW = "view", "Viewed"
+        WITHDRAW = "withdraw", "Consent withdrawn"
+        EXPORT = "export", "Exported (UK GDPR)"
+        ERASE = "erase", "Erased (UK GDPR)"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices)
+    # Plain ids rather than foreign keys: the trail outlives deleted photos and erased clients.
+    client_id_ref = models.BigIntegerField("client id", null=True, blank=True, db_index=True)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=40, blank=True)
+    fields = models.JSONField("fields changed or viewed", default=list, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.object_type} #{self.object_id}"

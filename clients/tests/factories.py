@@ -65,3 +65,16 @@ class SessionNoteFactory(factory.django.DjangoModelFactory):
     appointment = factory.SubFactory("bookings.tests.factories.AppointmentFactory", kind="session")
     areas = factory.LazyFunction(lambda: ["hairline"])
     pigment_shade = "2"
+
+
+def staff_user(*, role: str, username: str | None = None, **kwargs):
+    """A user in one of the role groups the roles migration creates (Manager, Reception, Technician)."""
+    from django.contrib.auth.models import Group
+
+    from bookings.tests.factories import UserFactory
+
+    user = UserFactory(**({"username": username} if username else {}), **kwargs)
+    user.is_staff = role in {"Manager", "Reception"}
+    user.save(update_fields=["is_staff"])
+    user.groups.add(Group.objects.get(name=role))
+    return user

@@ -1,0 +1,355 @@
+"""Every write to a client record, each one leaving an audit event (who, what, when)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.forms.models import model_to_dict
+from django.utils import timezone
+
+from bookings.models import Appointment
+
+from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+from .photos import MAX_UPLOAD_BYTES, photo_clean
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+# Never copied into the audit trail or the logs; only the field names are.
+AUDIT_SKIP = {"id", "created_at", "updated_at"}
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | None,
+    action: str,
+    object_type: str,
+    object_id: Any = "",
+    client_id: int | None,
+    fields: Iterable[str] = (),
+    detail: str = "",
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        client_id_ref=client_id,
+        fields=sorted(fields),
+        detail=detail[:200],
+    )
+
+
+def audit_view(*, actor: AbstractBaseUser, client: Client, what: str, object_id: Any = "", fields=()) -> AuditEvent:
+    """Record that someone looked at clinical notes or photos."""
+    return audit_record(
+        actor=actor,
+        action=AuditEvent.Action.VIEW,
+        object_type=what,
+        object_id=object_id,
+        client_id=client.pk,
+        fields=fields,
+    )
+
+
+def _changed_fields(before: dict[str, Any] | None, instance: models.Model) -> list[str]:
+    after = model_to_dict(instance)
+    if before is None:
+        return [k for k, v in after.items() if k not in AUDIT_SKIP and v not in (None, "", [], False)]
+    return [k for k in after if k not in AUDIT_SKIP and before.get(k) != after.get(k)]
+
+
+def _save_with_audit(*, instance: models.Model, before: dict | None, by, client_id: int) -> None:
+    instance.full_clean()
+    instance.save()
+    changed = _changed_fields(before, instance)
+    if before is None or changed:
+        audit_record(
+            actor=by,
+            action=AuditEvent.Action.CREATE if before is None else AuditEvent.Action.UPDATE,
+            object_type=instance._meta.model_name,
+            object_id=instance.pk,
+            client_id=client_id,
+            fields=changed,
+        )
+
+
+@transaction.atomic
+def assessment_save(*, appointment: Appointment, data: dict[str, Any], by: AbstractBaseUser) -> Assessment:
+    """Create or update the consultation's assessment for this appointment."""
+    assessment = Assessment.objects.filter(appointment=appointment).first()
+    before = model_to_dict(assessment) if assessment else None
+    if assessment is None:
+        assessment = Assessment(
+            client=appointment.client, appointment=appointment, assessed_by=by, assessed_at=timezone.now()
+        )
+    for field, value in data.items():
+        setattr(assessment, field, value)
+    _save_with_audit(instance=assessment, before=before, by=by, client_id=appointment.client_id)
+    return assessment
+
+
+@transaction.atomic
+def session_note_save(*, appointment: Appointment, data: dict[str, Any], by: AbstractBaseUser) -> SessionNote:
+    """Create or update the note of one treatment session."""
+    if appointment.kind == Appointment.Kind.CONSULTATION:
+        raise ValidationError("A consultation has an assessment, not a session note.")
+    note = SessionNote.objects.filter(appointment=appointment).first()
+    before = model_to_dict(note) if note else None
+    if note is None:
+        note = SessionNote(appointment=appointment, author=by)
+    for field, value in data.items():
+        setattr(note, field, value)
+    _save_with_audit(instance=note, before=before, by=by, client_id=appointment.client_id)
+    return note
+
+
+@dataclass(frozen=True)
+class PhotoUpload:
+    file: UploadedFile
+    angle: str
+
+
+def photos_add(
+    *,
+    client: Client,
+    appointment: Appointment | None,
+    uploads: Sequence[PhotoUpload],
+    phase: str,
+    by: AbstractBaseUser,
+) -> list[Photo]:
+    """Check every upload first, then store them all (all or nothing)."""
+    if not uploads:
+        raise ValidationError("Choose at least one photo.")
+    angles = {a for a, _ in Photo.Angle.choices}
+    if phase not in {p for p, _ in Photo.Phase.choices}:
+        raise ValidationError("Choose before or after.")
+    errors: list[str] = []
+    cleaned = []
+    for index, upload in enumerate(uploads, start=1):
+        label = f"Photo {index} ({upload.file.name})"
+        if upload.angle not in angles:
+            errors.append(f"{label}: choose its angle.")
+            continue
+        if upload.file.size > MAX_UPLOAD_BYTES:
+            errors.append(f"{label}: it is {upload.file.size / 1024 / 1024:.0f} MB; the limit is 15 MB.")
+            continue
+        try:
+            cleaned.append((upload, photo_clean(data=upload.file.read())))
+        except ValidationError as exc:
+            errors.append(f"{label}: {' '.join(exc.messages)}")
+    if errors:
+        raise ValidationError(errors)
+
+    now = timezone.now()
+    photos = []
+    with transaction.atomic():
+        for upload, clean in cleaned:
+            photo = Photo(
+                client=client,
+                appointment=appointment,
+                angle=upload.angle,
+                phase=phase,
+                taken_at=now,
+                uploaded_by=by,
+            )
+            photo.image.save("photo.jpg", clean.image, save=False)
+            photo.thumbnail.save("thumb.jpg", clean.thumbnail, save=False)
+            photo.save()
+            audit_record(
+                actor=by,
+                action=AuditEvent.Action.CREATE,
+                object_type="photo",
+                object_id=photo.pk,
+                client_id=client.pk,
+                fields=["image", "angle", "phase"],
+            )
+            photos.append(photo)
+    logger.info(
+        "photos stored client=%s appointment=%s count=%s", client.pk, getattr(appointment, "pk", None), len(photos)
+    )
+    return photos
+
+
+def consent_wordings_current() -> list[ConsentWording]:
+    """The newest version in force of each kind of consent."""
+    latest: dict[str, ConsentWording] = {}
+    for wording in ConsentWording.objects.filter(effective_from__lte=timezone.now()).order_by("kind", "-version"):
+        latest.setdefault(wording.kind, wording)
+    return list(latest.values())
+
+
+@transaction.atomic
+def consent_sign(
+    *, client: Client, wordings: Sequence[ConsentWording], signed_name: str, witness: AbstractBaseUser
+) -> list[ConsentRecord]:
+    """The client signs on the tablet with a typed name; the staff user is the witness."""
+    signed_name = signed_name.strip()
+    if len(signed_name) < 2:
+        raise ValidationError("Type the client's full name to sign.")
+    if not wordings:
+        raise ValidationError("Tick at least one consent.")
+    now = timezone.now()
+    records = []
+    for wording in wordings:
+        record = ConsentRecord(
+            client=client,
+            wording=wording,
+            given_at=now,
+            method=ConsentRecord.Method.TABLET,
+            signed_name=signed_name,
+            witnessed_by=witness,
+        )
+        record.full_clean()
+        record.save()
+        audit_record(
+            actor=witness,
+            action=AuditEvent.Action.CREATE,
+            object_type="consentrecord",
+            object_id=record.pk,
+            client_id=client.pk,
+            fields=["wording", "signed_name", "witnessed_by"],
+            detail=f"{wording.kind} v{wording.version}",
+        )
+        records.append(record)
+    return records
+
+
+@transaction.atomic
+def consent_withdraw(*, record: ConsentRecord, by: AbstractBaseUser, note: str = "") -> ConsentRecord:
+    """Withdrawal is recorded and takes effect at once (marketing photos leave the results page)."""
+    # Lock the row: two withdrawals at once must not both stamp it.
+    record = ConsentRecord.objects.select_for_update().select_related("wording").get(pk=record.pk)
+    if record.withdrawn_at is not None:
+        return record
+    record.withdrawn_at = timezone.now()
+    record.withdrawal_note = note[:200]
+    record.full_clean()
+    record.save(update_fields=["withdrawn_at", "withdrawal_note"])
+    kind = record.wording.kind
+    affected = 0
+    if kind == ConsentWording.Kind.MARKETING_PHOTOS:
+        affected = Photo.objects.filter(client_id=record.client_id, marketing_consent=True).update(
+            marketing_consent=False
+        )
+    elif kind == ConsentWording.Kind.MARKETING_MESSAGES:
+        affected = Client.objects.filter(pk=record.client_id).update(
+            marketing_email_opt_in=False, marketing_sms_opt_in=False
+        )
+    audit_record(
+        actor=by,
+        action=AuditEvent.Action.WITHDRAW,
+        object_type="consentrecord",
+        object_id=record.pk,
+        client_id=record.client_id,
+        fields=["withdrawn_at"],
+        detail=f"{kind} v{record.wording.version}; {affected} rows updated",
+    )
+    return record
+
+
+def _rows(queryset, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+    return [
+        {k: v for k, v in model_to_dict(obj).items() if k not in exclude}
+        | {"id": obj.pk, **({"created_at": obj.created_at} if hasattr(obj, "created_at") else {})}
+        for obj in queryset
+    ]
+
+
+def client_export(*, client: Client, by: AbstractBaseUser) -> IO[bytes]:
+    """The client's complete record as one zip (record.json plus the photos), in a temporary file."""
+    record = {
+        "exported_at": timezone.now(),
+        "client": model_to_dict(client) | {"id": client.pk, "created_at": client.created_at},
+        "appointments": _rows(client.appointments.all()),
+        "courses": _rows(client.courses.all()),
+        "assessments": _rows(client.assessments.all()),
+        "session_notes": _rows(SessionNote.objects.filter(appointment__client=client)),
+        "consents": [
+            row | {"wording_kind": r.wording.kind, "wording_version": r.wording.version, "wording_text": r.wording.text}
+            for r, row in ((r, _rows([r])[0]) for r in client.consents.select_related("wording"))
+        ],
+        "photos": [],
+    }
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned to the caller
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for photo in client.photos.all():
+            arcname = f"photos/{photo.pk}-{photo.angle}-{photo.phase}.jpg"
+            record["photos"].append(_rows([photo], exclude={"image", "thumbnail"})[0] | {"file": arcname})
+            with photo.image.open("rb") as fh:
+                archive.writestr(arcname, fh.read())
+        archive.writestr("record.json", json.dumps(record, cls=DjangoJSONEncoder, indent=2))
+    audit_record(
+        actor=by, action=AuditEvent.Action.EXPORT, object_type="client", object_id=client.pk, client_id=client.pk
+    )
+    logger.info("client exported client=%s photos=%s", client.pk, len(record["photos"]))
+    spool.seek(0)
+    return spool
+
+
+ERASED_TEXT = ""
+
+
+@transaction.atomic
+def client_erase(*, client: Client, by: AbstractBaseUser) -> Client:
+    """UK GDPR erasure: photos and contact details go; the treatment record that must be kept
+    (for complaints and insurance) stays, stripped of free text that could identify the client."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.erased_at:
+        return client
+    files = []
+    for photo in client.photos.all():
+        files.extend(f for f in (photo.image, photo.thumbnail) if f)
+    photo_count = client.photos.all().delete()[0]
+
+    Client.objects.filter(pk=client.pk).update(
+        first_name="Erased",
+        last_name="client",
+        email="",
+        phone="",
+        date_of_birth=None,
+        address="",
+        postcode="",
+        staff_notes="",
+        reminders_opt_in=False,
+        marketing_email_opt_in=False,
+        marketing_sms_opt_in=False,
+        erased_at=timezone.now(),
+    )
+    client.assessments.update(
+        natural_hair_colour="", hairline_design_notes="", medical_history="", suitability_notes=""
+    )
+    SessionNote.objects.filter(appointment__client=client).update(notes="", next_time_notes="")
+    client.consents.update(signed_name="")
+    client.appointments.update(client_message="", staff_notes="")
+    client.courses.update(notes="")
+    audit_record(
+        actor=by,
+        action=AuditEvent.Action.ERASE,
+        object_type="client",
+        object_id=client.pk,
+        client_id=client.pk,
+        detail=f"{photo_count} photos deleted",
+    )
+    # Files go only once the rows are gone for good.
+    transaction.on_commit(lambda: _delete_files(files))
+    logger.info("client erased client=%s photos=%s", client.pk, photo_count)
+    client.refresh_from_db()
+    return client
+
+
+def _delete_files(files) -> None:
+    for f in files:
+        f.storage.delete(f.name)

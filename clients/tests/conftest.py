@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from bookings.models import Appointment
+from bookings.tests.factories import AppointmentFactory, LocationFactory, TechnicianFactory
+from clients.tests.factories import AssessmentFactory, ClientFactory, PhotoFactory, SessionNoteFactory, staff_user
+
+PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture
+def clinic(db):
+    """Two locations; a technician at each; a client with a consultation and a session today at the first."""
+    here, elsewhere = LocationFactory(name="Manchester"), LocationFactory(name="Nottingham")
+    technician = TechnicianFactory(user=staff_user(role="Technician", username="tech"), locations=[here])
+    other = TechnicianFactory(user=staff_user(role="Technician", username="othertech"), locations=[elsewhere])
+    client = ClientFactory()
+    now = timezone.localtime()
+    start = now.replace(hour=10, minute=0, second=0, microsecond=0)
+    consultation = AppointmentFactory(
+        client=client,
+        technician=technician,
+        location=here,
+        start=start - timedelta(days=30),
+        end=start - timedelta(days=30) + timedelta(minutes=45),
+    )
+    assessment = AssessmentFactory(
+        client=client, appointment=consultation, contraindications="Keloid scarring", allergies="Nickel"
+    )
+    session = AppointmentFactory(
+        client=client,
+        technician=technician,
+        location=here,
+        kind=Appointment.Kind.TREATMENT_SESSION,
+        start=start,
+        end=start + timedelta(hours=3),
+    )
+    photo = PhotoFactory(client=client, appointment=consultation)
+    note = SessionNoteFactory(
+        appointment=AppointmentFactory(
+            client=client,
+            technician=technician,
+            location=here,
+            kind=Appointment.Kind.TREATMENT_SESSION,
+            start=start - timedelta(days=14),
+            end=start - timedelta(days=14) + timedelta(hours=3),
+            status=Appointment.Status.COMPLETED,
+            completed_at=start - timedelta(days=14),
+        ),
+        next_time_notes="Darken the crown slightly",
+    )
+    return {
+        "here": here,
+        "elsewhere": elsewhere,
+        "technician": technician,
+        "other": other,
+        "client": client,
+        "consultation": consultation,
+        "session": session,
+        "assessment": assessment,
+        "photo": photo,
+        "note": note,
+        "manager": staff_user(role="Manager", username="boss"),
+        "reception": staff_user(role="Reception", username="desk"),
+    }
