@@ -6,7 +6,18 @@ from zoneinfo import ZoneInfo
 import factory
 from django.contrib.auth import get_user_model
 
-from bookings.models import AftercareReminder, Appointment, Closure, Course, Location, Technician, WorkingHours
+from bookings.models import (
+    AftercareReminder,
+    Appointment,
+    BookingPolicy,
+    Break,
+    Closure,
+    Course,
+    Location,
+    Technician,
+    TimeOff,
+    WorkingHours,
+)
 from clients.tests.factories import ClientFactory
 from treatments.tests.factories import TreatmentFactory
 
@@ -98,3 +109,48 @@ class AftercareReminderFactory(factory.django.DjangoModelFactory):
     appointment = factory.SubFactory(AppointmentFactory, kind=Appointment.Kind.TREATMENT_SESSION)
     milestone = AftercareReminder.Milestone.AFTERCARE_DAY_4
     due_at = factory.LazyAttribute(lambda r: r.appointment.start + timedelta(days=4))
+
+
+class BreakFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Break
+
+    technician = factory.SubFactory(TechnicianFactory)
+    weekday = 0
+    start_time = time(13)
+    end_time = time(13, 45)
+
+
+class TimeOffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TimeOff
+
+    technician = factory.SubFactory(TechnicianFactory)
+    start = factory.LazyFunction(lambda: datetime(2026, 12, 1, 9, tzinfo=LONDON))
+    end = factory.LazyAttribute(lambda t: t.start + timedelta(hours=4))
+    reason = "Training"
+
+
+class BookingPolicyFactory(factory.django.DjangoModelFactory):
+    """The clinic-wide policy unless a location is given (one per location, one clinic-wide)."""
+
+    class Meta:
+        model = BookingPolicy
+        django_get_or_create = ["location"]
+
+    location = None
+    slot_step_minutes = 15
+    buffer_before_minutes = 0
+    buffer_after_minutes = 15
+    minimum_notice_hours = 12
+    horizon_days = 90
+    consultation_minutes = 45
+    change_notice_hours = 24
+
+
+def technician_working(*, location: Location, weekdays=range(7), start=time(9), end=time(17), **kwargs) -> Technician:
+    """A technician at the location with the same hours on the given weekdays."""
+    technician = TechnicianFactory(locations=[location], **kwargs)
+    for weekday in weekdays:
+        WorkingHoursFactory(technician=technician, location=location, weekday=weekday, start_time=start, end_time=end)
+    return technician

@@ -1,0 +1,132 @@
+"""Forms of the public booking pages."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from treatments.models import Treatment
+
+from .availability import LONDON
+from .models import Location
+
+MAX_DAYS_SHOWN = 7
+
+
+def normalise_uk_phone(value: str) -> str:
+    """A UK phone number as 0XXXX XXXXXX, or ValidationError.
+
+    Accepts spaces, dashes, brackets and a +44 / 0044 prefix; the number after the leading
+    0 has 9 or 10 digits and starts 1, 2, 3, 5, 7, 8 or 9 (UK numbering plan).
+    """
+    compact = re.sub(r"[\s\-().]", "", value or "")
+    match = re.fullmatch(r"(?:\+44|0044|0)([1235789]\d{8,9})", compact)
+    if not match:
+        raise ValidationError("Enter a UK phone number, e.g. 07700 900123 or 0161 496 0000.")
+    digits = "0" + match.group(1)
+    if digits.startswith("07") and len(digits) == 11:
+        return f"{digits[:5]} {digits[5:]}"
+    return f"{digits[:4]} {digits[4:]}" if len(digits) == 11 else digits
+
+
+def parse_start(value: str) -> datetime:
+    """An ISO 8601 time with a UTC offset (as the pages and the API give them)."""
+    try:
+        parsed = datetime.fromisoformat((value or "").strip())
+    except ValueError:
+        raise ValidationError("Choose a time from the list.") from None
+    if timezone.is_naive(parsed):
+        raise ValidationError("Choose a time from the list.")
+    return parsed
+
+
+class TimeField(forms.CharField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return None
+        return parse_start(value)
+
+
+def _locations():
+    return Location.objects.filter(is_active=True)
+
+
+def _treatments():
+    return Treatment.objects.filter(is_active=True)
+
+
+class SlotSearchForm(forms.Form):
+    """Step 1 (a GET form): where, for what, and from which day."""
+
+    location = forms.ModelChoiceField(
+        queryset=_locations(), to_field_name="slug", empty_label="Choose a clinic", label="Clinic"
+    )
+    treatment = forms.ModelChoiceField(
+        queryset=_treatments(),
+        to_field_name="slug",
+        required=False,
+        empty_label="Not sure yet",
+        label="Treatment you are interested in (optional)",
+    )
+    start = forms.DateField(
+        required=False, label="Show times from", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    def clean_start(self) -> date:
+        today = timezone.localdate()
+        start = self.cleaned_data.get("start") or today
+        if start < today:
+            return today
+        if start > today + timedelta(days=366):
+            raise ValidationError("Choose a day within the next year.")
+        return start
+
+
+class BookingForm(forms.Form):
+    """Step 2 (a POST form): the chosen time and the client's details."""
+
+    location = forms.ModelChoiceField(queryset=_locations(), to_field_name="slug", widget=forms.HiddenInput)
+    treatment = forms.ModelChoiceField(
+        queryset=_treatments(), to_field_name="slug", required=False, widget=forms.HiddenInput
+    )
+    start = TimeField(error_messages={"required": "Choose a time."})
+    first_name = forms.CharField(max_length=80, label="First name")
+    last_name = forms.CharField(max_length=80, label="Last name")
+    email = forms.EmailField(label="E-mail")
+    phone = forms.CharField(max_length=30, label="Mobile or phone (UK)")
+    description = forms.CharField(
+        max_length=1000,
+        required=False,
+        label="Tell us briefly about your hair loss (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    health_consent = forms.BooleanField(
+        label="I agree that the clinic may keep the health information I share, to assess and treat me.",
+        error_messages={"required": "We can only book you in with your consent to keep your health information."},
+    )
+    marketing_opt_in = forms.BooleanField(required=False, label="Send me occasional news and offers by e-mail.")
+    # Honeypot: hidden from people, filled in by bots.
+    website = forms.CharField(required=False, label="Leave this field empty")
+
+    def clean_phone(self) -> str:
+        return normalise_uk_phone(self.cleaned_data["phone"])
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip()
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.data.get("website"))
+
+
+class RescheduleForm(forms.Form):
+    start = TimeField(error_messages={"required": "Choose a new time."})
+
+
+def local_label(instant: datetime) -> str:
+    return instant.astimezone(LONDON).strftime("%H:%M")

@@ -1,0 +1,212 @@
+"""Reads for bookings: the booking policy, appointment lengths and free times.
+
+``availability_for`` loads everything the engine needs in a fixed number of queries
+(policy, technicians, working hours, breaks, time off, appointments, closures),
+whatever the window, the number of technicians or the number of appointments.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from treatments.models import Treatment
+
+from .availability import LONDON, Rules, Slot, TechnicianSchedule, WeeklyTime, free_slots, local_instant
+from .models import Appointment, BookingPolicy, Break, Closure, Location, Technician, TimeOff, WorkingHours
+
+__all__ = [
+    "BookingRequestError",
+    "Slot",
+    "appointment_length",
+    "availability_for",
+    "booking_policy_for",
+]
+
+MAX_DAYS = 92
+
+
+class BookingRequestError(ValueError):
+    """A request the engine cannot answer; ``field`` names the offending parameter."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def booking_policy_for(location: Location | None) -> BookingPolicy:
+    """The location's own policy, else the clinic-wide one, else the defaults (unsaved)."""
+    query = Q(location__isnull=True)
+    if location is not None:
+        query |= Q(location=location)
+    policies = list(BookingPolicy.objects.filter(query))
+    policies.sort(key=lambda p: p.location_id is None)
+    return policies[0] if policies else BookingPolicy(location=None)
+
+
+def appointment_length(
+    *, kind: str, policy: BookingPolicy, treatment: Treatment | None = None, length_minutes: int | None = None
+) -> timedelta:
+    """How long an appointment of this kind lasts.
+
+    A consultation lasts the policy's consultation length; a treatment session lasts the
+    treatment's longest session unless a length within its range is chosen (long sessions
+    must fit whole); a touch-up lasts a touch-up treatment's session or the policy's length.
+    """
+    if kind == Appointment.Kind.CONSULTATION:
+        minutes = length_minutes or policy.consultation_minutes
+    elif kind == Appointment.Kind.TREATMENT_SESSION:
+        if treatment is None:
+            raise BookingRequestError("treatment", "A treatment session needs a treatment.")
+        minutes = length_minutes or treatment.session_minutes_max
+        if not treatment.session_minutes_min <= minutes <= treatment.session_minutes_max:
+            raise BookingRequestError(
+                "length_minutes",
+                f"A {treatment.name} session lasts {treatment.session_minutes_min}-"
+                f"{treatment.session_minutes_max} minutes.",
+            )
+    elif kind == Appointment.Kind.TOUCH_UP:
+        if length_minutes:
+            minutes = length_minutes
+        elif treatment is not None and treatment.category == Treatment.Category.TOUCH_UP:
+            minutes = treatment.session_minutes_max
+        else:
+            minutes = policy.touch_up_minutes
+    else:
+        raise BookingRequestError("kind", f"Unknown kind {kind!r}: use one of {', '.join(Appointment.Kind.values)}.")
+    if minutes < 15 or minutes > 12 * 60:
+        raise BookingRequestError("length_minutes", "An appointment lasts between 15 minutes and 12 hours.")
+    return timedelta(minutes=minutes)
+
+
+def availability_for(
+    *,
+    location: Location,
+    kind: str,
+    treatment: Treatment | None = None,
+    start_date: date,
+    days: int,
+    technician: Technician | None = None,
+    length_minutes: int | None = None,
+) -> dict[date, list[Slot]]:
+    """Free times per local day for clients booking online (notice and horizon applied)."""
+    return availability_compute(
+        location=location,
+        kind=kind,
+        treatment=treatment,
+        start_date=start_date,
+        days=days,
+        technician=technician,
+        length_minutes=length_minutes,
+    )
+
+
+def availability_compute(
+    *,
+    location: Location,
+    kind: str,
+    treatment: Treatment | None = None,
+    start_date: date,
+    days: int,
+    technician: Technician | None = None,
+    length_minutes: int | None = None,
+    apply_notice: bool = True,
+    exclude_appointment_id: int | None = None,
+    policy: BookingPolicy | None = None,
+    now: datetime | None = None,
+) -> dict[date, list[Slot]]:
+    """``availability_for`` with the knobs the booking service needs.
+
+    ``apply_notice=False`` (staff bookings) drops the minimum notice and the horizon but
+    never offers the past; ``exclude_appointment_id`` ignores the appointment being moved.
+    """
+    if not 1 <= days <= MAX_DAYS:
+        raise BookingRequestError("days", f"days must be between 1 and {MAX_DAYS}.")
+    policy = policy or booking_policy_for(location)
+    length = appointment_length(kind=kind, policy=policy, treatment=treatment, length_minutes=length_minutes)
+    now = now or timezone.now()
+    rules = Rules(
+        length=length,
+        step=timedelta(minutes=policy.slot_step_minutes),
+        buffer_before=timedelta(minutes=policy.buffer_before_minutes),
+        buffer_after=timedelta(minutes=policy.buffer_after_minutes),
+        earliest=now + timedelta(hours=policy.minimum_notice_hours) if apply_notice else now,
+        latest=now + timedelta(days=policy.horizon_days) if apply_notice else None,
+        tz=LONDON,
+    )
+    last_date = start_date + timedelta(days=days - 1)
+    range_start = local_instant(start_date, time(0))
+    range_end = local_instant(last_date + timedelta(days=1), time(0))
+
+    technicians = Technician.objects.filter(is_active=True, locations=location)
+    if kind != Appointment.Kind.CONSULTATION and treatment is not None:
+        technicians = technicians.filter(treatments=treatment)
+    if technician is not None:
+        technicians = technicians.filter(pk=technician.pk)
+    ids = list(technicians.values_list("pk", flat=True).distinct())
+    if not ids:
+        return {start_date + timedelta(days=n): [] for n in range(days)}
+
+    schedules = {pk: TechnicianSchedule(pk, [], [], [], []) for pk in ids}
+    for tech_id, weekday, start, end in WorkingHours.objects.filter(
+        location=location, technician_id__in=ids
+    ).values_list("technician_id", "weekday", "start_time", "end_time"):
+        schedules[tech_id].working_hours.append(WeeklyTime(weekday, start, end))
+    for tech_id, weekday, start, end in Break.objects.filter(technician_id__in=ids).values_list(
+        "technician_id", "weekday", "start_time", "end_time"
+    ):
+        schedules[tech_id].breaks.append(WeeklyTime(weekday, start, end))
+    for tech_id, start, end in TimeOff.objects.filter(
+        technician_id__in=ids, start__lt=range_end, end__gt=range_start
+    ).values_list("technician_id", "start", "end"):
+        schedules[tech_id].time_off.append((start, end))
+    margin = rules.buffer_before + rules.buffer_after
+    appointments = Appointment.objects.filter(
+        technician_id__in=ids,
+        status__in=Appointment.ACTIVE_STATUSES,
+        start__lt=range_end + length + margin,
+        end__gt=range_start - margin,
+    )
+    if exclude_appointment_id is not None:
+        appointments = appointments.exclude(pk=exclude_appointment_id)
+    for tech_id, start, end in appointments.values_list("technician_id", "start", "end"):
+        schedules[tech_id].appointments.append((start, end))
+
+    closed: set[date] = set()
+    for first, last in Closure.objects.filter(
+        Q(location=location) | Q(location__isnull=True), start_date__lte=last_date, end_date__gte=start_date
+    ).values_list("start_date", "end_date"):
+        day = max(first, start_date)
+        while day <= min(last, last_date):
+            closed.add(day)
+            day += timedelta(days=1)
+
+    return free_slots(schedules=schedules.values(), start_date=start_date, days=days, rules=rules, closed_dates=closed)
+
+
+def booked_minutes_on(*, technician_ids: list[int], day: date) -> dict[int, int]:
+    """Minutes each technician has booked on a local day, anywhere (for fair assignment)."""
+    day_start = local_instant(day, time(0))
+    day_end = local_instant(day + timedelta(days=1), time(0))
+    minutes: dict[int, int] = defaultdict(int)
+    for tech_id, start, end in Appointment.objects.filter(
+        technician_id__in=technician_ids,
+        status__in=Appointment.ACTIVE_STATUSES,
+        start__lt=day_end,
+        end__gt=day_start,
+    ).values_list("technician_id", "start", "end"):
+        overlap = min(end, day_end) - max(start, day_start)
+        minutes[tech_id] += int(overlap.total_seconds() // 60)
+    return {pk: minutes.get(pk, 0) for pk in technician_ids}
+
+
+def local_date(instant: datetime) -> date:
+    return instant.astimezone(LONDON).date()
+
+
+def utc(instant: datetime) -> datetime:
+    return instant.astimezone(UTC)

@@ -1,0 +1,437 @@
+"""Book, move and cancel appointments without ever double-booking a technician.
+
+Two layers keep one technician from holding two overlapping appointments:
+1. the service locks the technician's row (SELECT ... FOR UPDATE) before re-checking the
+   time with the availability engine, so bookings for one technician queue up and each
+   sees everything committed before it; on SQLite the IMMEDIATE write transaction does the
+   same by letting one writer in at a time;
+2. PostgreSQL's exclusion constraint (appointment_no_technician_overlap) refuses whatever
+   slips past (a staff edit in the admin, say); the service turns it into SlotTaken.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+from icalendar import Calendar, Event
+
+from bookings.availability import Slot, nearest
+from bookings.models import Appointment, BookingPolicy, Course, Location, Technician
+from bookings.selectors import (
+    BookingRequestError,
+    appointment_length,
+    availability_compute,
+    booked_minutes_on,
+    booking_policy_for,
+    local_date,
+)
+from bookings.services.messaging import reminders_sync
+from clients.models import Client, ConsentRecord, ConsentWording
+from treatments.models import Treatment
+
+logger = logging.getLogger(__name__)
+
+OVERLAP_CONSTRAINT = "appointment_no_technician_overlap"
+
+
+class SlotTaken(Exception):
+    """The time is no longer free; ``alternatives`` are the nearest free times."""
+
+    def __init__(self, message: str = "That time was just taken.", *, alternatives: list[Slot] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.alternatives = alternatives or []
+
+
+class ChangeNotAllowed(Exception):
+    """A client may not change this booking online (too close, already over or cancelled)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _is_overlap_violation(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    diag = getattr(cause, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None) == OVERLAP_CONSTRAINT:
+        return True
+    return OVERLAP_CONSTRAINT in str(exc)
+
+
+def _alternatives(
+    *,
+    location: Location,
+    kind: str,
+    treatment: Treatment | None,
+    start: datetime,
+    technician: Technician | None,
+    length_minutes: int | None,
+    apply_notice: bool,
+    exclude_appointment_id: int | None,
+    policy: BookingPolicy,
+) -> list[Slot]:
+    day = local_date(start)
+    first = max(day - timedelta(days=3), timezone.localdate())
+    slots = availability_compute(
+        location=location,
+        kind=kind,
+        treatment=treatment,
+        start_date=first,
+        days=(day - first).days + 8,
+        technician=technician,
+        length_minutes=length_minutes,
+        apply_notice=apply_notice,
+        exclude_appointment_id=exclude_appointment_id,
+        policy=policy,
+    )
+    return nearest((s for day_slots in slots.values() for s in day_slots), start, count=3)
+
+
+def _claim_technician(
+    *,
+    location: Location,
+    kind: str,
+    treatment: Treatment | None,
+    start: datetime,
+    technician: Technician | None,
+    length_minutes: int | None,
+    apply_notice: bool,
+    policy: BookingPolicy,
+    exclude_appointment_id: int | None = None,
+    prefer_id: int | None = None,
+) -> Technician:
+    """Lock and return a technician free at ``start``; SlotTaken if none is.
+
+    Call inside transaction.atomic: the row lock is held until the booking commits.
+    """
+    day = local_date(start)
+    common = {
+        "location": location,
+        "kind": kind,
+        "treatment": treatment,
+        "start_date": day,
+        "days": 1,
+        "length_minutes": length_minutes,
+        "apply_notice": apply_notice,
+        "exclude_appointment_id": exclude_appointment_id,
+        "policy": policy,
+    }
+    free_ids = [s.technician_id for s in availability_compute(technician=technician, **common)[day] if s.start == start]
+    if free_ids and technician is None:
+        # Fair: the technician with the fewest booked minutes that day, then the lowest id;
+        # when moving a booking, its own technician first so the client keeps them.
+        booked = booked_minutes_on(technician_ids=free_ids, day=day)
+        free_ids.sort(key=lambda pk: (pk != prefer_id, booked[pk], pk))
+    for tech_id in free_ids:
+        # Lock the technician: bookings for them queue here, and the re-check below then
+        # sees every appointment committed before ours (READ COMMITTED reads afresh).
+        locked = Technician.objects.select_for_update().get(pk=tech_id)
+        recheck = availability_compute(technician=locked, **common)[day]
+        if any(s.start == start for s in recheck):
+            return locked
+    raise SlotTaken(
+        alternatives=_alternatives(
+            location=location,
+            kind=kind,
+            treatment=treatment,
+            start=start,
+            technician=technician,
+            length_minutes=length_minutes,
+            apply_notice=apply_notice,
+            exclude_appointment_id=exclude_appointment_id,
+            policy=policy,
+        )
+    )
+
+
+def _save_claimed(appointment: Appointment, *, on_conflict) -> None:
+    """Validate and save; an overlap the database refuses becomes SlotTaken."""
+    try:
+        appointment.full_clean()
+    except ValidationError as exc:
+        messages = exc.message_dict.get(NON_FIELD_ERRORS, [])
+        if any("already has an appointment" in m for m in messages):
+            raise on_conflict() from exc
+        raise
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError as exc:
+        if _is_overlap_violation(exc):
+            raise on_conflict() from exc
+        raise
+
+
+def appointment_book(
+    *,
+    client: Client,
+    location: Location,
+    kind: str,
+    start: datetime,
+    treatment: Treatment | None = None,
+    technician: Technician | None = None,
+    course: Course | None = None,
+    session_number: int | None = None,
+    length_minutes: int | None = None,
+    channel: str,
+    client_message: str = "",
+) -> Appointment:
+    """Book a free time; with no technician, the fairest free one is chosen.
+
+    Online bookings respect the policy's minimum notice and horizon; staff channels may book
+    any free time from now on. Raises SlotTaken (with alternatives) when the time is gone and
+    BookingRequestError for a request that can never succeed (bad kind or length).
+    """
+    if timezone.is_naive(start):
+        raise BookingRequestError("start", "The start time must carry a time zone.")
+    start = start.astimezone(UTC)
+    policy = booking_policy_for(location)
+    length = appointment_length(kind=kind, policy=policy, treatment=treatment, length_minutes=length_minutes)
+    apply_notice = channel == Appointment.Channel.ONLINE
+    minutes = int(length.total_seconds() // 60)
+    claim = {
+        "location": location,
+        "kind": kind,
+        "treatment": treatment,
+        "start": start,
+        "length_minutes": minutes,
+        "apply_notice": apply_notice,
+        "policy": policy,
+    }
+    with transaction.atomic():
+        chosen = _claim_technician(technician=technician, **claim)
+        appointment = Appointment(
+            kind=kind,
+            client=client,
+            technician=chosen,
+            location=location,
+            treatment=treatment,
+            course=course,
+            session_number=session_number,
+            start=start,
+            end=start + length,
+            channel=channel,
+            client_message=client_message,
+        )
+        _save_claimed(
+            appointment,
+            on_conflict=lambda: SlotTaken(
+                alternatives=_alternatives(technician=technician, exclude_appointment_id=None, **claim)
+            ),
+        )
+        reminders_sync(appointment=appointment)
+    logger.info("appointment booked ref=%s technician=%s channel=%s", appointment.reference, chosen.pk, channel)
+    return appointment
+
+
+def client_may_change(*, appointment: Appointment, policy: BookingPolicy, now: datetime | None = None) -> str | None:
+    """None if the client may move or cancel online, else the reason they may not."""
+    now = now or timezone.now()
+    if appointment.status == Appointment.Status.CANCELLED:
+        return "This booking has been cancelled."
+    if not appointment.is_active or appointment.status == Appointment.Status.COMPLETED or appointment.start <= now:
+        return "This appointment has already taken place."
+    if appointment.start - now < timedelta(hours=policy.change_notice_hours):
+        return (
+            f"Bookings can't be moved or cancelled online within {policy.change_notice_hours} hours of the "
+            f"appointment. Please call {appointment.location.name} on {appointment.location.phone}."
+        )
+    return None
+
+
+def appointment_reschedule(
+    *, appointment: Appointment, start: datetime, technician: Technician | None = None, by_client: bool = False
+) -> Appointment:
+    """Move an appointment to another free time, keeping its length.
+
+    With no technician, the appointment keeps its technician if they are free then, else the
+    fairest free one. ``by_client`` applies the policy's notice for changes and for bookings.
+    """
+    if timezone.is_naive(start):
+        raise BookingRequestError("start", "The start time must carry a time zone.")
+    start = start.astimezone(UTC)
+    with transaction.atomic():
+        # Lock the appointment: a move and a cancel of one booking must not interleave.
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("location", "treatment", "technician")
+            .get(pk=appointment.pk)
+        )
+        policy = booking_policy_for(appointment.location)
+        if by_client:
+            reason = client_may_change(appointment=appointment, policy=policy)
+            if reason:
+                raise ChangeNotAllowed(reason)
+        elif not appointment.is_active or appointment.status == Appointment.Status.COMPLETED:
+            raise ChangeNotAllowed("Only booked or confirmed appointments can be moved.")
+        claim = {
+            "location": appointment.location,
+            "kind": appointment.kind,
+            "treatment": appointment.treatment,
+            "start": start,
+            "length_minutes": appointment.duration_minutes,
+            "apply_notice": by_client,
+            "policy": policy,
+        }
+        chosen = _claim_technician(
+            technician=technician,
+            exclude_appointment_id=appointment.pk,
+            prefer_id=appointment.technician_id,
+            **claim,
+        )
+        length = appointment.end - appointment.start
+        appointment.technician = chosen
+        appointment.start = start
+        appointment.end = start + length
+        _save_claimed(
+            appointment,
+            on_conflict=lambda: SlotTaken(
+                alternatives=_alternatives(technician=technician, exclude_appointment_id=appointment.pk, **claim)
+            ),
+        )
+        reminders_sync(appointment=appointment)
+    logger.info("appointment moved ref=%s technician=%s", appointment.reference, chosen.pk)
+    return appointment
+
+
+def appointment_cancel(*, appointment: Appointment, by_client: bool) -> Appointment:
+    """Cancel an appointment (idempotent); a client must respect the policy's notice."""
+    with transaction.atomic():
+        # Lock the appointment: a move and a cancel of one booking must not interleave.
+        appointment = (
+            Appointment.objects.select_for_update(of=("self",)).select_related("location").get(pk=appointment.pk)
+        )
+        if appointment.status == Appointment.Status.CANCELLED:
+            return appointment
+        if by_client:
+            reason = client_may_change(appointment=appointment, policy=booking_policy_for(appointment.location))
+            if reason:
+                raise ChangeNotAllowed(reason)
+        elif not appointment.is_active or appointment.status == Appointment.Status.COMPLETED:
+            raise ChangeNotAllowed("Only booked or confirmed appointments can be cancelled.")
+        appointment.status = Appointment.Status.CANCELLED
+        appointment.cancelled_at = timezone.now()
+        appointment.save(update_fields=["status", "cancelled_at", "updated_at"])
+        reminders_sync(appointment=appointment)
+    logger.info("appointment cancelled ref=%s by_client=%s", appointment.reference, by_client)
+    return appointment
+
+
+def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: str) -> Client:
+    """The client with this e-mail (any case), created if new: returning clients are matched."""
+    existing = (
+        Client.objects.select_for_update().filter(email__iexact=email, erased_at__isnull=True).order_by("pk").first()
+    )
+    if existing is not None:
+        if not existing.phone and phone:
+            existing.phone = phone
+            existing.save(update_fields=["phone", "updated_at"])
+        return existing
+    client = Client(first_name=first_name, last_name=last_name, email=email, phone=phone)
+    try:
+        with transaction.atomic():
+            client.save()
+    except IntegrityError:
+        # Another request created this client a moment ago (the e-mail is unique, any case).
+        return Client.objects.get(email__iexact=email)
+    return client
+
+
+def online_consultation_book(
+    *,
+    location: Location,
+    start: datetime,
+    treatment: Treatment | None,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str,
+    description: str,
+    health_consent: bool,
+    marketing_opt_in: bool,
+) -> Appointment:
+    """A client books a free consultation online: match or create the client, record
+    consent to keep health data, and book with any technician. All or nothing."""
+    if not health_consent:
+        raise BookingRequestError("health_consent", "We need your consent to keep your health information.")
+    now = timezone.now()
+    wording = (
+        ConsentWording.objects.filter(kind=ConsentWording.Kind.HEALTH_DATA, effective_from__lte=now)
+        .order_by("-version")
+        .first()
+    )
+    if wording is None:
+        logger.error("online booking refused: no health-data consent wording is in force")
+        raise BookingRequestError("health_consent", "Online booking is unavailable right now: please call us.")
+    with transaction.atomic():
+        client = _client_for_booking(first_name=first_name, last_name=last_name, email=email, phone=phone)
+        appointment = appointment_book(
+            client=client,
+            location=location,
+            kind=Appointment.Kind.CONSULTATION,
+            start=start,
+            treatment=treatment,
+            channel=Appointment.Channel.ONLINE,
+            client_message=description,
+        )
+        ConsentRecord.objects.create(
+            client=client,
+            wording=wording,
+            given_at=now,
+            method=ConsentRecord.Method.ONLINE,
+            signed_name=f"{first_name} {last_name}".strip(),
+        )
+        if marketing_opt_in and not client.marketing_email_opt_in:
+            client.marketing_email_opt_in = True
+            client.save(update_fields=["marketing_email_opt_in", "updated_at"])
+    return appointment
+
+
+def booking_ics(*, appointment: Appointment, manage_url: str) -> bytes:
+    """A calendar file for the appointment, times in UTC so every calendar app shows the
+    right local time (including across clock changes)."""
+    cal = Calendar()
+    cal.add("prodid", f"-//{settings.CLINIC_NAME}//Bookings//EN")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"{appointment.reference}@smpclinic")
+    event.add("dtstamp", timezone.now().astimezone(UTC))
+    event.add("dtstart", appointment.start.astimezone(UTC))
+    event.add("dtend", appointment.end.astimezone(UTC))
+    event.add("summary", f"{appointment.get_kind_display()} at {settings.CLINIC_NAME} ({appointment.reference})")
+    loc = appointment.location
+    event.add("location", ", ".join(p for p in (loc.name, loc.address_line1, loc.city, loc.postcode) if p))
+    event.add("description", f"Reference {appointment.reference}. See, move or cancel: {manage_url}")
+    event.add("url", manage_url)
+    cal.add_component(event)
+    return cal.to_ical()
+
+
+def booking_confirmation_send(*, appointment: Appointment, manage_url: str, subject_prefix: str = "") -> None:
+    """E-mail the client their booking (text + HTML) with an .ics attachment and the manage link."""
+    if not appointment.client.email:
+        return
+    context = {"appointment": appointment, "manage_url": manage_url, "CLINIC_NAME": settings.CLINIC_NAME}
+    subject = f"{subject_prefix}Your {appointment.get_kind_display().lower()} is booked: {appointment.reference}"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("emails/booking_confirmation.txt", context),
+        to=[appointment.client.email],
+    )
+    message.attach_alternative(render_to_string("emails/booking_confirmation.html", context), "text/html")
+    message.attach(
+        f"{appointment.reference}.ics",
+        booking_ics(appointment=appointment, manage_url=manage_url),
+        "text/calendar",
+    )
+    message.send()
+    logger.info("booking confirmation sent ref=%s", appointment.reference)

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "bookings"
+
+urlpatterns = [
+    path("api/availability/", views.api_availability, name="api_availability"),
+    path("book/", views.book, name="book"),
+    path("book/booked/<str:token>/", views.booked, name="booked"),
+    path("booking/<str:token>/", views.manage, name="manage"),
+]

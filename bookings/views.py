@@ -1,0 +1,365 @@
+"""Public booking pages and the availability API. Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from treatments.models import Treatment
+
+from .availability import LONDON, Slot
+from .forms import MAX_DAYS_SHOWN, BookingForm, RescheduleForm, SlotSearchForm
+from .models import Appointment, Location, Technician
+from .ratelimit import booking_email_limited, booking_ip_limited
+from .selectors import MAX_DAYS, BookingRequestError, availability_compute, booking_policy_for
+from .services.booking import (
+    ChangeNotAllowed,
+    SlotTaken,
+    appointment_cancel,
+    appointment_reschedule,
+    booking_confirmation_send,
+    client_may_change,
+    online_consultation_book,
+)
+from .tokens import TokenInvalid, booking_token_load, booking_token_make
+
+logger = logging.getLogger(__name__)
+
+
+def _iso(instant) -> str:
+    return instant.astimezone(LONDON).isoformat()
+
+
+def _group(slots_by_day: dict[date, list[Slot]]) -> list[dict]:
+    """Per day, each free start time once, with the technicians free then."""
+    days = []
+    for day, slots in sorted(slots_by_day.items()):
+        times: dict = {}
+        for slot in slots:
+            entry = times.setdefault(slot.start, {"slot": slot, "technicians": []})
+            entry["technicians"].append(slot.technician_id)
+        days.append(
+            {
+                "date": day,
+                "times": [
+                    {
+                        "start": _iso(e["slot"].start),
+                        "end": _iso(e["slot"].end),
+                        "label": e["slot"].start.astimezone(LONDON).strftime("%H:%M"),
+                        "technicians": e["technicians"],
+                    }
+                    for e in times.values()
+                ],
+            }
+        )
+    return days
+
+
+def _bad(field: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"parameter": field, "message": message}}, status=400)
+
+
+@require_GET
+def api_availability(request: HttpRequest) -> JsonResponse:
+    """Free times per day (Europe/London, ISO 8601 with UTC offsets) for one location."""
+    params = request.GET
+    slug = params.get("location", "").strip()
+    if not slug:
+        return _bad("location", "location is required (a clinic's slug).")
+    location = Location.objects.filter(slug=slug, is_active=True).first()
+    if location is None:
+        return _bad("location", f"No clinic has the slug {slug!r}.")
+    kind = params.get("kind", Appointment.Kind.CONSULTATION)
+    if kind not in Appointment.Kind.values:
+        return _bad("kind", f"kind must be one of {', '.join(Appointment.Kind.values)}.")
+    treatment = None
+    if params.get("treatment"):
+        treatment = Treatment.objects.filter(slug=params["treatment"], is_active=True).first()
+        if treatment is None:
+            return _bad("treatment", f"No treatment has the slug {params['treatment']!r}.")
+    try:
+        start = date.fromisoformat(params["start"]) if params.get("start") else timezone.localdate()
+    except ValueError:
+        return _bad("start", "start must be a date as YYYY-MM-DD.")
+    try:
+        days = int(params.get("days", "14"))
+    except ValueError:
+        return _bad("days", "days must be a whole number.")
+    if not 1 <= days <= MAX_DAYS:
+        return _bad("days", f"days must be between 1 and {MAX_DAYS}.")
+    technician = None
+    if params.get("technician"):
+        try:
+            technician_id = int(params["technician"])
+        except ValueError:
+            return _bad("technician", "technician must be a technician's id.")
+        technician = Technician.objects.filter(pk=technician_id, is_active=True, locations=location).first()
+        if technician is None:
+            return _bad("technician", f"No technician {technician_id} works at {location.slug}.")
+    length_minutes = None
+    if params.get("length_minutes"):
+        try:
+            length_minutes = int(params["length_minutes"])
+        except ValueError:
+            return _bad("length_minutes", "length_minutes must be a whole number.")
+    policy = booking_policy_for(location)
+    try:
+        slots = availability_compute(
+            location=location,
+            kind=kind,
+            treatment=treatment,
+            start_date=start,
+            days=days,
+            technician=technician,
+            length_minutes=length_minutes,
+            policy=policy,
+        )
+    except BookingRequestError as exc:
+        return _bad(exc.field, exc.message)
+    return JsonResponse(
+        {
+            "location": location.slug,
+            "kind": kind,
+            "treatment": treatment.slug if treatment else None,
+            "technician": technician.pk if technician else None,
+            "timezone": "Europe/London",
+            "start": start.isoformat(),
+            "days": [
+                {
+                    "date": d["date"].isoformat(),
+                    "times": [{k: v for k, v in t.items() if k != "label"} for t in d["times"]],
+                }
+                for d in _group(slots)
+            ],
+        }
+    )
+
+
+def _client_ip(request: HttpRequest) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
+    return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def _times_context(*, location: Location, treatment: Treatment | None, start: date) -> dict:
+    slots = availability_compute(
+        location=location,
+        kind=Appointment.Kind.CONSULTATION,
+        treatment=treatment,
+        start_date=start,
+        days=MAX_DAYS_SHOWN,
+    )
+    today = timezone.localdate()
+    return {
+        "days": _group(slots),
+        "later": start + timedelta(days=MAX_DAYS_SHOWN),
+        "earlier": max(today, start - timedelta(days=MAX_DAYS_SHOWN)) if start > today else None,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def book(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _book_post(request)
+    search = SlotSearchForm(request.GET or None)
+    context: dict = {"search": search, "form": None, "days": None}
+    if search.is_bound and search.is_valid():
+        location, treatment = search.cleaned_data["location"], search.cleaned_data["treatment"]
+        start = search.cleaned_data["start"]
+        context["form"] = BookingForm(
+            initial={"location": location.slug, "treatment": treatment.slug if treatment else ""}
+        )
+        context.update(_times_context(location=location, treatment=treatment, start=start))
+        context.update({"location": location, "treatment": treatment, "start": start})
+    return render(request, "bookings/book.html", _with_selection(context, request.GET))
+
+
+def _book_post(request: HttpRequest) -> HttpResponse:
+    if booking_ip_limited(_client_ip(request)):
+        return render(request, "bookings/rate_limited.html", status=429)
+    form = BookingForm(request.POST)
+    if form.is_bot:
+        logger.info("booking honeypot triggered")
+        return render(request, "bookings/rejected.html", status=400)
+    location = treatment = None
+    status = 200
+    taken = None
+    if form.is_valid():
+        data = form.cleaned_data
+        location, treatment = data["location"], data["treatment"]
+        if booking_email_limited(data["email"]):
+            return render(request, "bookings/rate_limited.html", status=429)
+        try:
+            appointment = online_consultation_book(
+                location=location,
+                start=data["start"],
+                treatment=treatment,
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                description=data["description"],
+                health_consent=data["health_consent"],
+                marketing_opt_in=data["marketing_opt_in"],
+            )
+        except SlotTaken as exc:
+            taken = exc
+            status = 409
+        except BookingRequestError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            status = 400
+        else:
+            token = booking_token_make(appointment=appointment)
+            _send_confirmation(request, appointment, token)
+            return redirect("bookings:booked", token=token)
+    else:
+        status = 400
+        location = form.cleaned_data.get("location")
+        treatment = form.cleaned_data.get("treatment")
+    context: dict = {"form": form, "taken": taken, "search": None, "location": location, "treatment": treatment}
+    if location is not None:
+        start = form.cleaned_data.get("start")
+        first = start.astimezone(LONDON).date() if start else timezone.localdate()
+        first = max(first, timezone.localdate())
+        context["search"] = SlotSearchForm(
+            initial={"location": location.slug, "treatment": treatment.slug if treatment else "", "start": first}
+        )
+        context.update(_times_context(location=location, treatment=treatment, start=first))
+        context["start"] = first
+        if taken is not None:
+            context["alternatives"] = [
+                {"start": _iso(s.start), "label": s.start.astimezone(LONDON)} for s in taken.alternatives
+            ]
+    else:
+        context["search"] = SlotSearchForm()
+    return render(request, "bookings/book.html", _with_selection(context, request.POST), status=status)
+
+
+def _with_selection(context: dict, data) -> dict:
+    """What the step-1 form shows as chosen, and the query string for the day links."""
+    location, treatment = context.get("location"), context.get("treatment")
+    sel_location = location.slug if location else data.get("location", "")
+    sel_treatment = treatment.slug if treatment else data.get("treatment", "")
+    start = context.get("start")
+    context.update(
+        {
+            "sel_location": sel_location,
+            "sel_treatment": sel_treatment,
+            "sel_start": start.isoformat() if start else (data.get("start", "") or timezone.localdate().isoformat()),
+            "nav_query": urlencode({"location": sel_location, "treatment": sel_treatment}) + "&",
+        }
+    )
+    return context
+
+
+def _manage_url(request: HttpRequest, token: str) -> str:
+    return request.build_absolute_uri(reverse("bookings:manage", kwargs={"token": token}))
+
+
+def _send_confirmation(request: HttpRequest, appointment: Appointment, token: str, *, prefix: str = "") -> None:
+    try:
+        booking_confirmation_send(
+            appointment=appointment, manage_url=_manage_url(request, token), subject_prefix=prefix
+        )
+    except (OSError, smtplib.SMTPException):
+        # The booking stands; the client still sees the reference and the manage link.
+        logger.exception("booking confirmation not sent ref=%s", appointment.reference)
+
+
+def _token_page(request: HttpRequest, token: str) -> tuple[Appointment | None, HttpResponse | None]:
+    try:
+        appointment = booking_token_load(token)
+    except TokenInvalid:
+        return None, render(request, "bookings/link_invalid.html", status=404)
+    if appointment.end <= timezone.now():
+        return None, render(request, "bookings/link_expired.html", {"location": appointment.location}, status=410)
+    return appointment, None
+
+
+@require_GET
+def booked(request: HttpRequest, token: str) -> HttpResponse:
+    appointment, error = _token_page(request, token)
+    if error:
+        return error
+    return render(
+        request,
+        "bookings/booked.html",
+        {"appointment": appointment, "manage_url": reverse("bookings:manage", kwargs={"token": token})},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def manage(request: HttpRequest, token: str) -> HttpResponse:
+    appointment, error = _token_page(request, token)
+    if error:
+        return error
+    policy = booking_policy_for(appointment.location)
+    reason = client_may_change(appointment=appointment, policy=policy)
+    context: dict = {"appointment": appointment, "token": token, "reason": reason, "policy": policy}
+    status = 200
+    if request.method == "POST" and reason is None:
+        action = request.POST.get("action")
+        try:
+            if action == "cancel":
+                appointment_cancel(appointment=appointment, by_client=True)
+                return redirect(reverse("bookings:manage", kwargs={"token": token}) + "?done=cancelled")
+            if action == "reschedule":
+                form = RescheduleForm(request.POST)
+                if form.is_valid():
+                    moved = appointment_reschedule(
+                        appointment=appointment, start=form.cleaned_data["start"], by_client=True
+                    )
+                    _send_confirmation(request, moved, token, prefix="Moved: ")
+                    return redirect(reverse("bookings:manage", kwargs={"token": token}) + "?done=moved")
+                context["reschedule_errors"] = form.errors.get("start")
+                status = 400
+            else:
+                context["reschedule_errors"] = ["Choose to move or to cancel the booking."]
+                status = 400
+        except SlotTaken as exc:
+            context["taken"] = exc
+            context["alternatives"] = [
+                {"start": _iso(s.start), "label": s.start.astimezone(LONDON)} for s in exc.alternatives
+            ]
+            status = 409
+        except ChangeNotAllowed as exc:
+            context["reason"] = exc.message
+            status = 409
+        except BookingRequestError as exc:
+            context["reschedule_errors"] = [exc.message]
+            status = 400
+    elif request.method == "POST":
+        status = 409
+    if context["reason"] is None:
+        try:
+            start = date.fromisoformat(request.GET["start"]) if request.GET.get("start") else timezone.localdate()
+        except ValueError:
+            start = timezone.localdate()
+        start = max(start, timezone.localdate())
+        slots = availability_compute(
+            location=appointment.location,
+            kind=appointment.kind,
+            treatment=appointment.treatment,
+            start_date=start,
+            days=MAX_DAYS_SHOWN,
+            length_minutes=appointment.duration_minutes,
+            exclude_appointment_id=appointment.pk,
+            policy=policy,
+        )
+        today = timezone.localdate()
+        context.update(
+            {
+                "days": _group(slots),
+                "later": start + timedelta(days=MAX_DAYS_SHOWN),
+                "earlier": max(today, start - timedelta(days=MAX_DAYS_SHOWN)) if start > today else None,
+            }
+        )
+    context["done"] = request.GET.get("done")
+    return render(request, "bookings/manage.html", context, status=status)
