@@ -183,7 +183,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "staff:login"
+LOGIN_REDIRECT_URL = "staff:schedule"
+LOGOUT_REDIRECT_URL = "staff:login"
 
 # Time and language ------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

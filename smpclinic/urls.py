@@ -10,5 +10,6 @@ admin.site.index_title = "Run the clinic"
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("staff/", include("clients.urls")),
     path("", include("treatments.urls")),
 ]

@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from bookings.models import Appointment
-from bookings.tests.factories import AppointmentFactory, LocationFactory, TechnicianFactory
+from bookings.tests.factories import AppointmentFactory, CourseFactory, LocationFactory, TechnicianFactory
+from treatments.tests.factories import TreatmentFactory
 from clients.tests.factories import AssessmentFactory, ClientFactory, PhotoFactory, SessionNoteFactory, staff_user
 
 PASSWORD = "a-long-test-password"
@@ -20,7 +21,10 @@ def clinic(db):
     other = TechnicianFactory(user=staff_user(role="Technician", username="othertech"), locations=[elsewhere])
     client = ClientFactory()
     now = timezone.localtime()
-    start = now.replace(hour=10, minute=0, second=0, microsecond=0)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Today's session started a little while ago (so it can be completed), never yesterday.
+    start = max(now - timedelta(minutes=30), midnight + timedelta(minutes=1)).replace(second=0, microsecond=0)
+    course = CourseFactory(client=client, treatment=TreatmentFactory(slug="hairline-design"), planned_sessions=3)
     consultation = AppointmentFactory(
         client=client,
         technician=technician,
@@ -36,6 +40,9 @@ def clinic(db):
         technician=technician,
         location=here,
         kind=Appointment.Kind.TREATMENT_SESSION,
+        treatment=course.treatment,
+        course=course,
+        session_number=2,
         start=start,
         end=start + timedelta(hours=3),
     )
@@ -46,6 +53,9 @@ def clinic(db):
             technician=technician,
             location=here,
             kind=Appointment.Kind.TREATMENT_SESSION,
+            treatment=course.treatment,
+            course=course,
+            session_number=1,
             start=start - timedelta(days=14),
             end=start - timedelta(days=14) + timedelta(hours=3),
             status=Appointment.Status.COMPLETED,
@@ -64,6 +74,7 @@ def clinic(db):
         "assessment": assessment,
         "photo": photo,
         "note": note,
+        "course": course,
         "manager": staff_user(role="Manager", username="boss"),
         "reception": staff_user(role="Reception", username="desk"),
     }

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+from django import forms
+
+from treatments.models import PriceBand, Treatment
+
+from .models import Assessment, ConsentWording, Photo, SessionNote
+
+TOUCH = {"class": "form-control form-control-lg"}
+
+
+class AssessmentForm(forms.ModelForm):
+    class Meta:
+        model = Assessment
+        fields = [
+            "hair_loss_type",
+            "stage",
+            "skin_type",
+            "skin_tone",
+            "natural_hair_colour",
+            "pigment_match",
+            "hairline_design_notes",
+            "medical_history",
+            "contraindications",
+            "allergies",
+            "suitability",
+            "suitability_notes",
+        ]
+        widgets = {
+            "hairline_design_notes": forms.Textarea(attrs={"rows": 3}),
+            "medical_history": forms.Textarea(attrs={"rows": 3}),
+            "contraindications": forms.Textarea(attrs={"rows": 2}),
+            "allergies": forms.Textarea(attrs={"rows": 2}),
+            "suitability_notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class SessionNoteForm(forms.ModelForm):
+    # Checkboxes: quicker than typing on a tablet, and the values stay comparable.
+    areas = forms.MultipleChoiceField(
+        label="Areas treated", choices=SessionNote.Area.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    reactions = forms.MultipleChoiceField(
+        label="Reactions seen",
+        choices=SessionNote.Reaction.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = SessionNote
+        fields = [
+            "areas",
+            "pigment_brand",
+            "pigment_shade",
+            "pigment_blend",
+            "needle",
+            "depth",
+            "machine_settings",
+            "duration_minutes",
+            "numbing_used",
+            "reactions",
+            "notes",
+            "next_time_notes",
+        ]
+        widgets = {
+            "depth": forms.RadioSelect,
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "next_time_notes": forms.Textarea(attrs={"rows": 3}),
+            "duration_minutes": forms.NumberInput(attrs={"inputmode": "numeric", "min": 0, "max": 600}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["depth"].choices = SessionNote.Depth.choices
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotoUploadForm(forms.Form):
+    """Several photos at once; each gets its own angle (chosen per file by staff.js, else the default)."""
+
+    photos = forms.FileField(
+        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/*", "capture": "environment"}),
+        help_text="JPEG, PNG or WebP, up to 15 MB each.",
+    )
+    phase = forms.ChoiceField(choices=Photo.Phase.choices, widget=forms.RadioSelect, initial=Photo.Phase.BEFORE)
+    default_angle = forms.ChoiceField(
+        label="Angle (for photos without their own)", choices=Photo.Angle.choices, initial=Photo.Angle.FRONT
+    )
+
+    def clean_photos(self):
+        files = self.files.getlist(self.add_prefix("photos"))
+        if not files:
+            raise forms.ValidationError("Choose at least one photo.")
+        if len(files) > 20:
+            raise forms.ValidationError("At most 20 photos at a time.")
+        return files
+
+    def angles(self, data) -> list[str]:
+        default = self.cleaned_data["default_angle"]
+        given = data.getlist("angles")
+        return [(given[i] if i < len(given) and given[i] else default) for i in range(len(self.cleaned_data["photos"]))]
+
+
+class ConsentSignForm(forms.Form):
+    wordings = forms.ModelMultipleChoiceField(
+        queryset=ConsentWording.objects.none(), widget=forms.CheckboxSelectMultiple, label="The client consents to"
+    )
+    signed_name = forms.CharField(
+        label="Client's full name (typed signature)",
+        max_length=160,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, wordings=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["wordings"].queryset = ConsentWording.objects.filter(pk__in=[w.pk for w in wordings])
+        self.fields["wordings"].label_from_instance = lambda w: f"{w.get_kind_display()} (version {w.version})"
+
+
+class CompareForm(forms.Form):
+    angle = forms.ChoiceField(choices=Photo.Angle.choices, initial=Photo.Angle.FRONT)
+
+
+class NextSessionForm(forms.Form):
+    slot = forms.ChoiceField(label="Next session", widget=forms.RadioSelect)
+
+    def __init__(self, *args, proposals=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["slot"].choices = [(p.value, p.value) for p in proposals]
+
+
+class CoursePlanForm(forms.Form):
+    """Step 1 proposes a time per session; step 2 (with the times) books them all."""
+
+    treatment = forms.ModelChoiceField(queryset=None)
+    planned_sessions = forms.IntegerField(min_value=1, max_value=5, initial=3)
+    price_band = forms.ChoiceField(choices=[("", "Not set"), *PriceBand.choices], required=False)
+    price_agreed = forms.DecimalField(
+        min_value=0, max_digits=8, decimal_places=2, required=False, label="Price agreed (£)"
+    )
+    first_date = forms.DateField(label="First session on or after", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["treatment"].queryset = Treatment.objects.filter(is_active=True)
+        for n in range(1, 6):
+            self.fields[f"start_{n}"] = forms.DateTimeField(
+                label=f"Session {n}",
+                required=False,
+                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+                input_formats=["%Y-%m-%dT%H:%M"],
+            )
+
+    def starts(self) -> list:
+        n = self.cleaned_data["planned_sessions"]
+        return [self.cleaned_data.get(f"start_{i}") for i in range(1, n + 1)]

@@ -1,0 +1,232 @@
+"""The course planner: proposes free times at the treatment's spacing (same technician first)
+and books a course's sessions, one at a time or all at once (all or nothing)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from bookings.models import Appointment, Course, Location, Technician
+from bookings.selectors import BookingRequestError, Slot, availability_compute
+from bookings.services.booking import SlotTaken, appointment_book
+from treatments.models import Treatment
+
+from .models import AuditEvent, Client
+from .services import audit_record
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+SLOTS_PER_DAY = 3
+MAX_PROPOSALS = 18
+
+
+@dataclass(frozen=True)
+class Proposal:
+    slot: Slot
+    same_technician: bool
+    technician_name: str
+
+    @property
+    def value(self) -> str:
+        return f"{self.slot.start.isoformat()}|{self.slot.technician_id}"
+
+
+class CourseBookingError(Exception):
+    """One session of a course could not be booked, so none was."""
+
+    def __init__(self, *, session_number: int, start: datetime, message: str, alternatives=()):
+        local = timezone.localtime(start)
+        super().__init__(f"Session {session_number} ({local:%a %d %b %Y %H:%M}): {message} Nothing was booked.")
+        self.session_number = session_number
+        self.alternatives = list(alternatives)
+
+
+def _window(after: date, treatment: Treatment) -> tuple[date, int]:
+    first = after + timedelta(days=treatment.spacing_days_min)
+    return first, treatment.spacing_days_max - treatment.spacing_days_min + 1
+
+
+def _pick(days: dict[date, list[Slot]], technician_id: int | None) -> list[Slot]:
+    picked = []
+    for day in sorted(days):
+        slots = [s for s in days[day] if technician_id is None or s.technician_id == technician_id]
+        picked.extend(slots[:SLOTS_PER_DAY])
+    return picked
+
+
+def next_session_proposals(*, appointment: Appointment) -> list[Proposal]:
+    """Free times spacing_days_min..max after this session; this technician's first, then others'."""
+    treatment = appointment.treatment or (appointment.course.treatment if appointment.course_id else None)
+    if treatment is None:
+        return []
+    start_date, days = _window(timezone.localdate(appointment.start), treatment)
+    free = availability_compute(
+        location=appointment.location,
+        kind=Appointment.Kind.TREATMENT_SESSION,
+        treatment=treatment,
+        start_date=start_date,
+        days=days,
+        apply_notice=False,
+    )
+    own = _pick(free, appointment.technician_id)
+    others = [s for s in _pick(free, None) if s.technician_id != appointment.technician_id]
+    names = dict(
+        Technician.objects.filter(pk__in={s.technician_id for s in own + others}).values_list("pk", "display_name")
+    )
+    return [
+        Proposal(
+            slot=s,
+            same_technician=s.technician_id == appointment.technician_id,
+            technician_name=names.get(s.technician_id, ""),
+        )
+        for s in (own + others)[:MAX_PROPOSALS]
+    ]
+
+
+def parse_proposal(value: str) -> tuple[datetime, int]:
+    try:
+        raw_start, raw_technician = value.split("|")
+        start = datetime.fromisoformat(raw_start)
+        technician_id = int(raw_technician)
+    except ValueError:
+        raise ValidationError("Choose one of the proposed times.") from None
+    if timezone.is_naive(start):
+        raise ValidationError("Choose one of the proposed times.")
+    return start, technician_id
+
+
+def _check_spacing(previous: date, start: datetime, treatment: Treatment, *, label: str) -> None:
+    gap = (timezone.localdate(start) - previous).days
+    if not treatment.spacing_days_min <= gap <= treatment.spacing_days_max:
+        raise ValidationError(
+            f"{label} is {gap} days after the previous session; {treatment.name} needs "
+            f"{treatment.spacing_days_min}-{treatment.spacing_days_max} days between sessions."
+        )
+
+
+def next_session_book(
+    *, appointment: Appointment, start: datetime, technician: Technician, by: AbstractBaseUser
+) -> Appointment:
+    """Book the course's next session after this one."""
+    course = appointment.course
+    if course is None:
+        raise ValidationError("This appointment is not part of a course: plan a course first.")
+    _check_spacing(timezone.localdate(appointment.start), start, course.treatment, label="The next session")
+    with transaction.atomic():
+        # Lock the course: two devices booking "the next session" at once must not both take number n+1.
+        course = Course.objects.select_for_update().get(pk=course.pk)
+        last = course.appointments.exclude(status=Appointment.Status.CANCELLED).aggregate(n=Max("session_number"))["n"]
+        number = (last or 0) + 1
+        if number > course.planned_sessions:
+            raise ValidationError(f"All {course.planned_sessions} planned sessions of this course are booked.")
+        booked = appointment_book(
+            client=appointment.client,
+            location=appointment.location,
+            kind=Appointment.Kind.TREATMENT_SESSION,
+            start=start,
+            treatment=course.treatment,
+            technician=technician,
+            course=course,
+            session_number=number,
+            channel=Appointment.Channel.STAFF,
+        )
+    logger.info("next session booked course=%s ref=%s", course.pk, booked.reference)
+    return booked
+
+
+def course_plan(
+    *, location: Location, treatment: Treatment, technician: Technician, first_date: date, sessions: int
+) -> list[Slot | None]:
+    """A first free time for each session: session 1 from first_date, each next one within the spacing window
+    after the previous, this technician only (None where the technician has nothing free)."""
+    plan: list[Slot | None] = []
+    day, days = first_date, 14
+    for _ in range(sessions):
+        free = availability_compute(
+            location=location,
+            kind=Appointment.Kind.TREATMENT_SESSION,
+            treatment=treatment,
+            start_date=day,
+            days=days,
+            technician=technician,
+            apply_notice=False,
+        )
+        slot = next(iter(_pick(free, technician.pk)), None)
+        plan.append(slot)
+        anchor = timezone.localdate(slot.start) if slot else day
+        day, days = _window(anchor, treatment)
+    return plan
+
+
+@transaction.atomic
+def course_create_and_book(
+    *,
+    client: Client,
+    treatment: Treatment,
+    location: Location,
+    technician: Technician,
+    planned_sessions: int,
+    price_band: str,
+    price_agreed: Decimal | None,
+    starts: Sequence[datetime],
+    by: AbstractBaseUser,
+) -> Course:
+    """Create the course and book every session in one transaction: if any time is taken, nothing is kept."""
+    if not treatment.sessions_min <= planned_sessions <= treatment.sessions_max:
+        raise ValidationError(
+            f"{treatment.name} is planned as {treatment.sessions_min}-{treatment.sessions_max} sessions."
+        )
+    if len(starts) != planned_sessions:
+        raise ValidationError(f"Give a time for each of the {planned_sessions} sessions.")
+    for number in range(1, len(starts)):
+        _check_spacing(timezone.localdate(starts[number - 1]), starts[number], treatment, label=f"Session {number + 1}")
+    course = Course(
+        client=client,
+        treatment=treatment,
+        planned_sessions=planned_sessions,
+        price_band=price_band,
+        price_agreed=price_agreed,
+    )
+    course.full_clean()
+    course.save()
+    for number, start in enumerate(starts, start=1):
+        try:
+            appointment_book(
+                client=client,
+                location=location,
+                kind=Appointment.Kind.TREATMENT_SESSION,
+                start=start,
+                treatment=treatment,
+                technician=technician,
+                course=course,
+                session_number=number,
+                channel=Appointment.Channel.STAFF,
+            )
+        except SlotTaken as exc:
+            raise CourseBookingError(
+                session_number=number, start=start, message=exc.message, alternatives=exc.alternatives
+            ) from exc
+        except BookingRequestError as exc:
+            raise CourseBookingError(session_number=number, start=start, message=exc.message) from exc
+    audit_record(
+        actor=by,
+        action=AuditEvent.Action.CREATE,
+        object_type="course",
+        object_id=course.pk,
+        client_id=client.pk,
+        fields=["treatment", "planned_sessions", "price_band", "price_agreed"],
+    )
+    logger.info("course created course=%s sessions=%s", course.pk, planned_sessions)
+    return course

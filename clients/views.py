@@ -1,0 +1,338 @@
+"""The technician workspace at /staff/: thin views; access through clients.access, writes through services."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from bookings.models import Technician
+from bookings.services import appointments
+from bookings.services.booking import SlotTaken
+
+from . import access, planner, selectors, services
+from .forms import (
+    AssessmentForm,
+    CompareForm,
+    ConsentSignForm,
+    CoursePlanForm,
+    NextSessionForm,
+    PhotoUploadForm,
+    SessionNoteForm,
+)
+from .models import Assessment, ConsentRecord, Photo, SessionNote
+
+logger = logging.getLogger(__name__)
+
+
+def staff_view(view):
+    """Login required, never cached (health data must not sit in shared caches)."""
+    return login_required(never_cache(view))
+
+
+@staff_view
+def schedule(request: HttpRequest) -> HttpResponse:
+    access.require_workspace(request.user)
+    technician = access.technician_for(request.user)
+    today = timezone.localdate()
+    days = selectors.schedule_for(technician=technician, today=today)
+    return render(request, "staff/schedule.html", {"today": today, "days": days, "technician": technician})
+
+
+@staff_view
+def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = access.require_appointment(request.user, pk)
+    record = selectors.client_record(client=appointment.client)
+    services.audit_view(
+        actor=request.user,
+        client=appointment.client,
+        what="client_record",
+        object_id=appointment.client_id,
+        fields=["assessment", "session_notes", "photos"],
+    )
+    return render(
+        request,
+        "staff/appointment.html",
+        {
+            "appointment": appointment,
+            "record": record,
+            "client": appointment.client,
+            "can_manage": access.is_manager(request.user),
+            "is_consultation": appointment.kind == appointment.Kind.CONSULTATION,
+        },
+    )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def assessment_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = access.require_appointment(request.user, pk)
+    instance = Assessment.objects.filter(appointment=appointment).first()
+    form = AssessmentForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.assessment_save(appointment=appointment, data=form.cleaned_data, by=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Assessment saved.")
+            return redirect("staff:appointment", pk=appointment.pk)
+    return render(request, "staff/assessment_form.html", {"form": form, "appointment": appointment})
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def session_note_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = access.require_appointment(request.user, pk)
+    if appointment.kind == appointment.Kind.CONSULTATION:
+        raise Http404("A consultation has an assessment, not a session note.")
+    instance = SessionNote.objects.filter(appointment=appointment).first()
+    form = SessionNoteForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.session_note_save(appointment=appointment, data=form.cleaned_data, by=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Session note saved.")
+            return redirect("staff:appointment", pk=appointment.pk)
+    return render(request, "staff/session_note_form.html", {"form": form, "appointment": appointment})
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def photo_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = access.require_appointment(request.user, pk)
+    form = PhotoUploadForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            uploads = [
+                services.PhotoUpload(file=f, angle=angle)
+                for f, angle in zip(form.cleaned_data["photos"], form.angles(request.POST), strict=True)
+            ]
+            try:
+                photos = services.photos_add(
+                    client=appointment.client,
+                    appointment=appointment,
+                    uploads=uploads,
+                    phase=form.cleaned_data["phase"],
+                    by=request.user,
+                )
+            except ValidationError as exc:
+                for message in exc.messages:
+                    form.add_error("photos", message)
+            else:
+                messages.success(request, f"{len(photos)} photo{'s' if len(photos) != 1 else ''} saved.")
+                return redirect("staff:appointment", pk=appointment.pk)
+        status = 400
+    return render(
+        request,
+        "staff/photo_upload.html",
+        {"form": form, "appointment": appointment, "angles": Photo.Angle.choices},
+        status=status,
+    )
+
+
+@staff_view
+def photo_file(request: HttpRequest, pk: int, variant: str) -> FileResponse:
+    """The only way to a photo's bytes: permission checked, the view logged."""
+    access.require_workspace(request.user)
+    photo = get_object_or_404(Photo, pk=pk)
+    client = access.require_client(request.user, photo.client_id)
+    field = photo.thumbnail if variant == "thumb" and photo.thumbnail else photo.image
+    if variant not in {"thumb", "full"} or not field:
+        raise Http404("No such photo.")
+    services.audit_view(actor=request.user, client=client, what="photo", object_id=photo.pk, fields=[variant])
+    response = FileResponse(field.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["Content-Disposition"] = f'inline; filename="photo-{photo.pk}-{variant}.jpg"'
+    return response
+
+
+@staff_view
+def photo_compare(request: HttpRequest, client_id: int) -> HttpResponse:
+    client = access.require_client(request.user, client_id)
+    form = CompareForm(request.GET or None)
+    angle = form.cleaned_data["angle"] if form.is_valid() else Photo.Angle.FRONT
+    rows = selectors.photos_by_angle(client=client, angle=angle)
+    services.audit_view(actor=request.user, client=client, what="photo_compare", object_id=client.pk, fields=[angle])
+    return render(
+        request,
+        "staff/compare.html",
+        {"client": client, "rows": rows, "angle": angle, "form": form, "angles": Photo.Angle.choices},
+    )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def consent_sign(request: HttpRequest, client_id: int) -> HttpResponse:
+    client = access.require_client(request.user, client_id)
+    wordings = services.consent_wordings_current()
+    form = ConsentSignForm(request.POST or None, wordings=wordings)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_sign(
+                client=client,
+                wordings=list(form.cleaned_data["wordings"]),
+                signed_name=form.cleaned_data["signed_name"],
+                witness=request.user,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Consent recorded.")
+            return redirect("staff:consents", client_id=client.pk)
+    records = ConsentRecord.objects.filter(client=client).select_related("wording", "witnessed_by")
+    return render(
+        request,
+        "staff/consents.html",
+        {"client": client, "form": form, "wordings": wordings, "records": records},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_view
+@require_POST
+def consent_withdraw(request: HttpRequest, client_id: int, record_id: int) -> HttpResponse:
+    client = access.require_client(request.user, client_id)
+    record = get_object_or_404(ConsentRecord, pk=record_id, client=client)
+    services.consent_withdraw(record=record, by=request.user, note=request.POST.get("note", ""))
+    messages.success(request, "Consent withdrawn; it takes effect now.")
+    return redirect("staff:consents", client_id=client.pk)
+
+
+@staff_view
+def client_export(request: HttpRequest, client_id: int) -> FileResponse:
+    access.require_export(request.user)
+    client = access.require_client(request.user, client_id)
+    archive = services.client_export(client=client, by=request.user)
+    response = FileResponse(
+        archive, as_attachment=True, filename=f"client-{client.pk}-record.zip", content_type="application/zip"
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def client_erase(request: HttpRequest, client_id: int) -> HttpResponse:
+    access.require_erase(request.user)
+    client = access.require_client(request.user, client_id)
+    if request.method == "POST":
+        if request.POST.get("confirm") != "ERASE":
+            messages.error(request, "Type ERASE to confirm.")
+            return render(request, "staff/erase.html", {"client": client}, status=400)
+        services.client_erase(client=client, by=request.user)
+        messages.success(request, f"Client #{client.pk} erased.")
+        return redirect("staff:schedule")
+    return render(request, "staff/erase.html", {"client": client})
+
+
+@staff_view
+@require_POST
+def appointment_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = access.require_appointment(request.user, pk)
+    try:
+        appointments.appointment_complete(appointment=appointment, by=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Session marked completed: aftercare messages are on their way.")
+    return redirect("staff:appointment", pk=appointment.pk)
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def next_session(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = access.require_appointment(request.user, pk)
+    if appointment.course_id is None:
+        messages.error(request, "This appointment is not part of a course: plan a course first.")
+        return redirect("staff:course_plan", pk=appointment.pk)
+    proposals = planner.next_session_proposals(appointment=appointment)
+    form = NextSessionForm(request.POST or None, proposals=proposals)
+    if request.method == "POST" and form.is_valid():
+        try:
+            start, technician_id = planner.parse_proposal(form.cleaned_data["slot"])
+            booked = planner.next_session_book(
+                appointment=appointment,
+                start=start,
+                technician=get_object_or_404(Technician, pk=technician_id, is_active=True),
+                by=request.user,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        except SlotTaken as exc:
+            form.add_error(None, exc.message + " Choose another time.")
+        else:
+            local = timezone.localtime(booked.start)
+            messages.success(request, f"Session {booked.session_number} booked for {local:%a %d %b %Y at %H:%M}.")
+            return redirect("staff:appointment", pk=appointment.pk)
+    return render(
+        request,
+        "staff/next_session.html",
+        {"appointment": appointment, "form": form, "proposals": proposals},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = access.require_appointment(request.user, pk)
+    assessment = Assessment.objects.filter(client=appointment.client).order_by("-assessed_at").first()
+    initial = {
+        "treatment": appointment.treatment,
+        "price_band": assessment.stage if assessment else "",
+        "first_date": timezone.localdate() + timedelta(days=7),
+    }
+    form = CoursePlanForm(request.POST or None, initial=initial)
+    proposed = False
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if request.POST.get("action") == "book":
+            try:
+                course = planner.course_create_and_book(
+                    client=appointment.client,
+                    treatment=data["treatment"],
+                    location=appointment.location,
+                    technician=appointment.technician,
+                    planned_sessions=data["planned_sessions"],
+                    price_band=data["price_band"],
+                    price_agreed=data["price_agreed"],
+                    starts=[s for s in form.starts() if s is not None],
+                    by=request.user,
+                )
+            except (ValidationError, planner.CourseBookingError) as exc:
+                form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
+            else:
+                messages.success(request, f"Course booked: {course.planned_sessions} sessions.")
+                return redirect("staff:appointment", pk=appointment.pk)
+        else:
+            plan = planner.course_plan(
+                location=appointment.location,
+                treatment=data["treatment"],
+                technician=appointment.technician,
+                first_date=data["first_date"],
+                sessions=data["planned_sessions"],
+            )
+            values = form.data.copy()
+            for n, slot in enumerate(plan, start=1):
+                values[f"start_{n}"] = timezone.localtime(slot.start).strftime("%Y-%m-%dT%H:%M") if slot else ""
+            form = CoursePlanForm(values, initial=initial)
+            form.is_valid()
+            proposed = True
+    return render(
+        request,
+        "staff/course_plan.html",
+        {"appointment": appointment, "form": form, "proposed": proposed},
+        status=400 if form.errors else 200,
+    )

@@ -1,0 +1,40 @@
+// Technician workspace: give each photo picked from the camera its own angle selector.
+(function () {
+  "use strict";
+  var form = document.getElementById("photo-form");
+  if (!form) { return; }
+  var input = form.querySelector("input[type=file]");
+  var holder = document.getElementById("photo-angles");
+  var angles = holder.getAttribute("data-angles").split(";").map(function (pair) {
+    var parts = pair.split("=");
+    return { value: parts[0], label: parts[1] };
+  });
+  var fallback = form.querySelector("select[name=default_angle]");
+
+  input.addEventListener("change", function () {
+    holder.textContent = "";
+    Array.prototype.forEach.call(input.files, function (file, index) {
+      var wrap = document.createElement("div");
+      wrap.className = "mb-2";
+      var id = "photo-angle-" + index;
+      var label = document.createElement("label");
+      label.className = "form-label";
+      label.htmlFor = id;
+      label.textContent = "Angle for photo " + (index + 1) + " (" + file.name + ")";
+      var select = document.createElement("select");
+      select.className = "form-select form-select-lg";
+      select.name = "angles";
+      select.id = id;
+      angles.forEach(function (angle) {
+        var option = document.createElement("option");
+        option.value = angle.value;
+        option.textContent = angle.label;
+        if (fallback && fallback.value === angle.value) { option.selected = true; }
+        select.appendChild(option);
+      });
+      wrap.appendChild(label);
+      wrap.appendChild(select);
+      holder.appendChild(wrap);
+    });
+  });
+}());
