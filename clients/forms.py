@@ -79,25 +79,42 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """A list of files; the photo pipeline, not this field, decides whether each is a photo."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        if not files:
+            raise forms.ValidationError("Choose at least one photo.", code="required")
+        if len(files) > 20:
+            raise forms.ValidationError("At most 20 photos at a time.")
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
 class PhotoUploadForm(forms.Form):
     """Several photos at once; each gets its own angle (chosen per file by staff.js, else the default)."""
 
-    photos = forms.FileField(
-        widget=MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/*", "capture": "environment"}),
+    photos = MultipleFileField(
+        widget=MultipleFileInput(
+            attrs={
+                "accept": "image/jpeg,image/png,image/webp,image/*",
+                "capture": "environment",
+                "class": "form-control form-control-lg",
+            }
+        ),
         help_text="JPEG, PNG or WebP, up to 15 MB each.",
     )
     phase = forms.ChoiceField(choices=Photo.Phase.choices, widget=forms.RadioSelect, initial=Photo.Phase.BEFORE)
     default_angle = forms.ChoiceField(
-        label="Angle (for photos without their own)", choices=Photo.Angle.choices, initial=Photo.Angle.FRONT
+        label="Angle (for photos without their own)",
+        choices=Photo.Angle.choices,
+        initial=Photo.Angle.FRONT,
+        widget=forms.Select(attrs={"class": "form-select form-select-lg"}),
     )
-
-    def clean_photos(self):
-        files = self.files.getlist(self.add_prefix("photos"))
-        if not files:
-            raise forms.ValidationError("Choose at least one photo.")
-        if len(files) > 20:
-            raise forms.ValidationError("At most 20 photos at a time.")
-        return files
 
     def angles(self, data) -> list[str]:
         default = self.cleaned_data["default_angle"]

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from bookings.models import Appointment
 from bookings.tests.factories import AppointmentFactory, CourseFactory, LocationFactory, TechnicianFactory
-from treatments.tests.factories import TreatmentFactory
 from clients.tests.factories import AssessmentFactory, ClientFactory, PhotoFactory, SessionNoteFactory, staff_user
+from treatments.tests.factories import TreatmentFactory
 
 PASSWORD = "a-long-test-password"
 
