@@ -135,3 +135,129 @@ def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
         for v in result["violations"]
         if v["impact"] in impacts
     ]
+
+
+# Celery worker ------------------------------------------------------------------
+# One real worker subprocess for the whole run, on Redis and the pytest-django test database,
+# writing each e-mail to its own file (bookings.tests.mailers.RecordingEmailBackend).
+
+
+class CeleryWorker:
+    """A `celery worker` subprocess on one queue; `dispatch(now)` runs the outbox task there."""
+
+    def __init__(self, *, name: str, queue: str, mail_dir, log_path, env: dict) -> None:
+        import subprocess
+        import sys
+
+        self.name, self.queue, self.mail_dir, self.log_path = name, queue, mail_dir, log_path
+        command = [
+            sys.executable, "-m", "celery", "-A", "smpclinic", "worker", "--pool=solo", "--loglevel=INFO",
+            "-Q", queue, "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat",
+        ]  # fmt: skip
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, cwd=os.path.dirname(__file__), env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        self._wait_for_log(" ready.", timeout=90)
+
+    def _wait_for_log(self, text: str, *, timeout: float) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+                if text in fh.read():
+                    return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        with open(self.log_path, encoding="utf-8", errors="replace") as fh:
+            tail = fh.read()[-3000:]
+        pytest.fail(f"worker {self.name} did not log {text!r}; log tail:\n{tail}", pytrace=False)
+
+    def dispatch(self, now=None, *, timeout: float = 60) -> None:
+        """Run the outbox dispatcher in this worker with the clock at `now`; wait until it is done."""
+        from bookings.tasks import reminders_dispatch
+
+        kwargs = {"now": now.isoformat()} if now is not None else {}
+        result = reminders_dispatch.apply_async(kwargs=kwargs, queue=self.queue)
+        self._wait_for_log(f"[{result.id}] succeeded", timeout=timeout)
+
+    def kill(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except Exception:  # noqa: BLE001 - a worker that ignores TERM is killed
+                self.process.kill()
+                self.process.wait(timeout=30)
+        self._log.close()
+
+
+def celery_worker_env(*, mail_dir, **extra) -> dict:
+    """The environment of a worker subprocess: this run's test database and Redis, a file mailer."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+    from django.db import connection
+
+    url = urlsplit(os.environ["DATABASE_URL"])
+    env = {
+        **os.environ,
+        "DATABASE_URL": urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])),
+        "DATABASE_CONN_MAX_AGE": "0",
+        "REDIS_URL": settings.REDIS_URL,
+        "MAILER_BACKEND": "bookings.tests.mailers.RecordingEmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+    }
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_worker_start(django_db_setup, django_db_blocker, redis_url, tmp_path_factory):
+    """start(name=..., queue=..., **env) -> CeleryWorker; every worker started is stopped at the end."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor != "postgresql":
+            missing("a real Celery worker needs PostgreSQL: set DATABASE_URL=postgres://...")
+    workers = []
+    run = f"{os.getpid()}"
+
+    def start(*, name: str, queue: str | None = None, mail_dir=None, **env) -> CeleryWorker:
+        folder = mail_dir or tmp_path_factory.mktemp(f"mail-{name}")
+        worker = CeleryWorker(
+            name=f"{name}-{run}",
+            queue=queue or f"tests-{name}-{run}",
+            mail_dir=folder,
+            log_path=tmp_path_factory.mktemp(f"log-{name}") / "worker.log",
+            env=celery_worker_env(mail_dir=folder, **env),
+        )
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(celery_worker_start) -> CeleryWorker:
+    """The one shared worker; tests using it need django_db(transaction=True) so it sees their rows."""
+    return celery_worker_start(name="shared")
+
+
+@pytest.fixture
+def worker_mail(celery_worker_process):
+    """The shared worker's mail folder, emptied for this test."""
+    for path in celery_worker_process.mail_dir.iterdir():
+        path.unlink()
+    return celery_worker_process.mail_dir

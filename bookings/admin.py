@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .models import (
     AftercareReminder,
     Appointment,
@@ -99,10 +100,5 @@ class AppointmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(AftercareReminder)
-class AftercareReminderAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "milestone", "channel", "due_at", "status", "sent_at", "attempts"]
-    list_filter = ["status", "milestone", "channel"]
-    list_select_related = ["appointment"]
-    search_fields = ["appointment__reference"]
-    date_hierarchy = "due_at"
-    readonly_fields = ["claimed_at", "claim_token", "sent_at", "attempts", "last_error", "created_at", "updated_at"]
+class AftercareReminderAdmin(MessageAdminMixin, admin.ModelAdmin):
+    """Every client message: status, due and sent times, attempts, last error; resend and cancel."""

@@ -416,3 +416,46 @@ class BookingPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Booking policy: {self.location or 'all locations'}"
+
+
+class MessageTemplate(models.Model):
+    """The wording of one kind of client message, edited by staff in the admin.
+
+    Rendered with Django template syntax against a small context of plain strings
+    (see bookings.services.messaging.MESSAGE_CONTEXT_HELP); a treatment's own template
+    wins over the general one for the same milestone.
+    """
+
+    milestone = models.CharField(max_length=30, choices=AftercareReminder.Milestone.choices)
+    treatment = models.ForeignKey(
+        "treatments.Treatment",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="message_templates",
+        help_text="Leave empty for the wording every treatment uses unless it has its own.",
+    )
+    subject = models.CharField(max_length=200)
+    text_body = models.TextField("plain-text e-mail")
+    html_body = models.TextField("HTML e-mail (the part inside the clinic's layout)")
+    sms_body = models.TextField("text message", max_length=480)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["milestone", "treatment"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone"],
+                condition=Q(treatment__isnull=True),
+                name="messagetemplate_one_general_per_milestone",
+                violation_error_message="There is already a general template for this message.",
+            ),
+            models.UniqueConstraint(
+                fields=["milestone", "treatment"],
+                name="messagetemplate_one_per_milestone_treatment",
+                violation_error_message="This treatment already has a template for this message.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_milestone_display()} ({self.treatment or 'all treatments'})"

@@ -14,4 +14,11 @@ app.autodiscover_tasks()
 
 # The schedule of every message lives in the database; beat only wakes the
 # dispatcher, so a lost or doubled tick costs nothing.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    "outbox-dispatch": {
+        "task": "bookings.reminders_dispatch",
+        "schedule": 60.0,
+        # A tick that waited longer than its minute is useless: the next one does the same work.
+        "options": {"expires": 55},
+    },
+}

@@ -308,3 +308,37 @@ LOGGING = {
 
 DEMO_STAFF_USERNAME = "manager"
 DEMO_STAFF_PASSWORD = env.str("DEMO_STAFF_PASSWORD", default="smp-demo-2026")
+
+
+# Client messages (the outbox in bookings.AftercareReminder) ------------------------
+_send_time = env.str("AFTERCARE_SEND_TIME", default="09:00")
+try:
+    _hour, _minute = (int(part) for part in _send_time.split(":"))
+    if not (0 <= _hour <= 23 and 0 <= _minute <= 59):
+        raise ValueError
+except ValueError:
+    raise ImproperlyConfigured(f"AFTERCARE_SEND_TIME={_send_time!r} is not a time: use HH:MM, e.g. 09:00.") from None
+# Local (Europe/London) wall-clock time at which aftercare and follow-up messages go out.
+AFTERCARE_SEND_TIME = f"{_hour:02d}:{_minute:02d}"
+TOUCH_UP_RECALL_MONTHS = env_int("TOUCH_UP_RECALL_MONTHS", default=24, minimum=1)
+REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", default=20, minimum=1)
+REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", default=6, minimum=1)
+REMINDERS_RETRY_BASE_SECONDS = env_int("REMINDERS_RETRY_BASE_SECONDS", default=60, minimum=1)
+# A `sending` claim older than this belongs to a dead worker and is taken over. Keep it well
+# above the mailer's timeout (20 s) so a slow but live send is never taken over.
+REMINDERS_CLAIM_TIMEOUT_SECONDS = env_int("REMINDERS_CLAIM_TIMEOUT_SECONDS", default=600, minimum=60)
+# One dispatch run stops claiming after this long, so beat's next tick starts a fresh one.
+REMINDERS_DISPATCH_BUDGET_SECONDS = env_int("REMINDERS_DISPATCH_BUDGET_SECONDS", default=50, minimum=1)
+SMS_BACKEND = env.str("SMS_BACKEND", default="bookings.sms.backends.console.SmsBackend")
+SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
+SMS_HTTP_TOKEN = env.str("SMS_HTTP_TOKEN", default="")
+SMS_SENDER = env.str("SMS_SENDER", default="SMPClinic")
+# A mailer class by dotted path instead of EMAIL_URL's (tests and bench: a recording file mailer).
+_mailer_backend = env.str("MAILER_BACKEND", default="")
+if _mailer_backend:
+    MAILERS = {
+        "default": {
+            "BACKEND": _mailer_backend,
+            "OPTIONS": {"file_path": env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))},
+        }
+    }

@@ -11,5 +11,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("staff/", include("clients.urls")),
+    path("messages/", include("bookings.urls_messages")),
     path("", include("treatments.urls")),
 ]
