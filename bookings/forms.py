@@ -21,10 +21,10 @@ def normalise_uk_phone(value: str) -> str:
     """A UK phone number as 0XXXX XXXXXX, or ValidationError.
 
     Accepts spaces, dashes, brackets and a +44 / 0044 prefix; the number after the leading
-    0 has 9 or 10 digits and starts 1, 2, 3, 5, 7, 8 or 9 (UK numbering plan).
+    0 has 10 digits for mobiles (07) and 9 or 10 for 01, 02, 03, 05, 08 and 09 (UK numbering plan).
     """
     compact = re.sub(r"[\s\-().]", "", value or "")
-    match = re.fullmatch(r"(?:\+44|0044|0)([1235789]\d{8,9})", compact)
+    match = re.fullmatch(r"(?:\+44|0044|0)(7\d{9}|[123589]\d{8,9})", compact)
     if not match:
         raise ValidationError("Enter a UK phone number, e.g. 07700 900123 or 0161 496 0000.")
     digits = "0" + match.group(1)
