@@ -13,4 +13,5 @@ urlpatterns = [
     path("staff/", include("clients.urls")),
     path("messages/", include("bookings.urls_messages")),
     path("", include("treatments.urls")),
+    path("", include("bookings.urls")),
 ]
