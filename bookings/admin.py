@@ -4,6 +4,7 @@ from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F40
 from .models import (
     AftercareReminder,
     Appointment,
+    BookingPolicy,
     Break,
     Closure,
     Course,
@@ -102,3 +103,18 @@ class AppointmentAdmin(admin.ModelAdmin):
 @admin.register(AftercareReminder)
 class AftercareReminderAdmin(MessageAdminMixin, admin.ModelAdmin):
     """Every client message: status, due and sent times, attempts, last error; resend and cancel."""
+
+
+@admin.register(BookingPolicy)
+class BookingPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "slot_step_minutes",
+        "consultation_minutes",
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "minimum_notice_hours",
+        "horizon_days",
+        "change_notice_hours",
+    ]
+    list_select_related = ["location"]
