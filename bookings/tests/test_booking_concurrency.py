@@ -1,0 +1,97 @@
+"""Thirty clients press "Book" for the same technician and time at once (PostgreSQL)."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from django.db import connection
+
+from bookings.availability import LONDON
+from bookings.models import Appointment
+from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
+from clients.models import ConsentWording
+from clients.tests.factories import ConsentWordingFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+CLIENTS = 30
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _attempt(base: str, n: int, start: str, barrier: threading.Barrier) -> tuple[int, str]:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
+    form_url = f"{base}/book/?location=race&start={start[:10]}"
+    html = opener.open(form_url, timeout=60).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    data = urllib.parse.urlencode(
+        {
+            "csrfmiddlewaretoken": token,
+            "location": "race",
+            "start": start,
+            "first_name": "Client",
+            "last_name": str(n),
+            "email": f"racer{n}@example.com",
+            "phone": "07700 900123",
+            "health_consent": "on",
+        }
+    ).encode()
+    request = urllib.request.Request(f"{base}/book/", data=data, headers={"Referer": form_url})
+    barrier.wait(timeout=60)
+    try:
+        with opener.open(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(postgres, live_server, settings):
+    settings.BOOKING_RATE_LIMIT_PER_IP = 1000
+    BookingPolicyFactory(minimum_notice_hours=0)
+    ConsentWordingFactory(kind=ConsentWording.Kind.HEALTH_DATA, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
+    location = LocationFactory(slug="race")
+    tech = technician_working(location=location)
+    day = datetime.now(UTC).date() + timedelta(days=7)
+    start = datetime.combine(day, time(10), tzinfo=LONDON).isoformat()
+
+    barrier = threading.Barrier(CLIENTS)
+    results: list[tuple[int, str]] = [None] * CLIENTS  # type: ignore[list-item]
+
+    def run(n: int) -> None:
+        results[n] = _attempt(live_server.url, n, start, barrier)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+
+    statuses = sorted(status for status, _ in results)
+    assert all(status < 500 for status in statuses), statuses
+    assert statuses.count(302) == 1, statuses
+    assert statuses.count(409) == CLIENTS - 1, statuses
+    assert all("that time was just taken" in body for status, body in results if status == 409)
+
+    booked = Appointment.objects.filter(technician=tech, status__in=Appointment.ACTIVE_STATUSES)
+    assert booked.count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM bookings_appointment a JOIN bookings_appointment b
+              ON a.technician_id = b.technician_id AND a.id < b.id
+             AND tstzrange(a.start, a."end") && tstzrange(b.start, b."end")
+             WHERE a.status IN ('booked', 'confirmed', 'completed')
+               AND b.status IN ('booked', 'confirmed', 'completed')
+            """
+        )
+        assert cursor.fetchone()[0] == 0
