@@ -14,6 +14,11 @@ from clients.models import ConsentRecord, ConsentWording, Photo
 from .models import AftercareMilestone, Page, PageSection, PriceBand, PriceGuide, Treatment
 
 BAND_ORDER = {value: index for index, value in enumerate(PriceBand.values)}
+# "From £X" counts clinic-wide prices and those of clinics that are open, never a closed one's.
+LOWEST_PRICE = Min(
+    "price_guides__price_from",
+    filter=Q(price_guides__location__isnull=True) | Q(price_guides__location__is_active=True),
+)
 
 
 def treatment_list_public() -> QuerySet[Treatment]:
@@ -21,13 +26,16 @@ def treatment_list_public() -> QuerySet[Treatment]:
     return (
         Treatment.objects.filter(is_active=True)
         .exclude(category=Treatment.Category.TOUCH_UP)
-        .annotate(price_from=Min("price_guides__price_from"))
+        .annotate(price_from=LOWEST_PRICE)
+        .order_by("order", "name")  # Meta.ordering does not apply to GROUP BY queries
     )
 
 
 def treatment_touch_ups_public() -> QuerySet[Treatment]:
-    return Treatment.objects.filter(is_active=True, category=Treatment.Category.TOUCH_UP).annotate(
-        price_from=Min("price_guides__price_from")
+    return (
+        Treatment.objects.filter(is_active=True, category=Treatment.Category.TOUCH_UP)
+        .annotate(price_from=LOWEST_PRICE)
+        .order_by("order", "name")
     )
 
 

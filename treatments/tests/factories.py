@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 
-from treatments.models import PriceGuide, Treatment
+from treatments.models import AftercareMilestone, Page, PriceGuide, Treatment
 
 
 class TreatmentFactory(factory.django.DjangoModelFactory):
@@ -33,3 +35,41 @@ class PriceGuideFactory(factory.django.DjangoModelFactory):
     band = "N3"
     price_from = Decimal("1200")
     price_to = Decimal("1600")
+
+
+class AftercareMilestoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AftercareMilestone
+        django_get_or_create = ["anchor"]
+
+    anchor = factory.Sequence(lambda n: f"step-{n}")
+    label = factory.Sequence(lambda n: f"Day {n}")
+    title = "Keep it dry"
+    body = "No showers.\nNo sweating."
+
+
+class PageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Page
+        django_get_or_create = ["key"]
+
+    key = Page.Key.HOME
+    title = "Scalp micropigmentation"
+    meta_description = "SMP for hair loss."
+    intro = "Tiny dots of pigment that look like hair."
+
+
+def published_pair(*, treatment: Treatment | None = None, angle: str = "front", client=None, **appointment):
+    """A client with active marketing-photo consent and a before/after pair marked for the site."""
+    from bookings.tests.factories import AppointmentFactory
+    from clients.models import ConsentWording, Photo
+    from clients.tests.factories import ClientFactory, ConsentRecordFactory, ConsentWordingFactory, PhotoFactory
+
+    client = client or ClientFactory()
+    wording = ConsentWordingFactory(kind=ConsentWording.Kind.MARKETING_PHOTOS)
+    ConsentRecordFactory(client=client, wording=wording, given_at=timezone.now() - timedelta(days=30))
+    session = AppointmentFactory(client=client, treatment=treatment or TreatmentFactory(), **appointment)
+    common = {"client": client, "appointment": session, "angle": angle, "marketing_consent": True}
+    before = PhotoFactory(phase=Photo.Phase.BEFORE, taken_at=timezone.now() - timedelta(days=20), **common)
+    after = PhotoFactory(phase=Photo.Phase.AFTER, taken_at=timezone.now() - timedelta(days=1), **common)
+    return before, after
