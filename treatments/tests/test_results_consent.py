@@ -27,7 +27,8 @@ def photo_status(client, photo: Photo, size: str = "full") -> int:
 
 def test_a_consented_pair_is_shown_and_its_photos_are_served(client):
     before, after = published_pair()
-    assert shown_on_results_page(client, before) and shown_on_results_page(client, after)
+    assert shown_on_results_page(client, before)
+    assert shown_on_results_page(client, after)
     response = client.get(f"/results/photo/{after.pk}/thumb/")
     assert response.status_code == 200
     assert response["Content-Type"] == "image/jpeg"
@@ -61,7 +62,7 @@ def test_consent_to_clinical_photos_is_not_consent_to_marketing(client):
 
 
 def test_another_clients_consent_does_not_unlock_a_photo(client):
-    before, after = published_pair()
+    before, _after = published_pair()
     ConsentRecord.objects.filter(client=before.client).update(client=ClientFactory())
     assert photo_list_public().count() == 0
     assert photo_status(client, before) == 404
@@ -84,7 +85,7 @@ def test_a_photo_whose_consent_was_withdrawn_after_publishing_disappears_at_once
 
 
 def test_a_new_consent_after_a_withdrawal_shows_the_photos_again(client):
-    before, after = published_pair()
+    _before, after = published_pair()
     ConsentRecord.objects.filter(client=after.client).update(withdrawn_at=timezone.now())
     ConsentRecordFactory(
         client=after.client, wording=ConsentWordingFactory(kind=ConsentWording.Kind.MARKETING_PHOTOS, version=2)
@@ -93,13 +94,13 @@ def test_a_new_consent_after_a_withdrawal_shows_the_photos_again(client):
 
 
 def test_consent_dated_in_the_future_does_not_count_yet(client):
-    before, after = published_pair()
+    _before, after = published_pair()
     ConsentRecord.objects.filter(client=after.client).update(given_at=timezone.now() + timedelta(days=1))
     assert photo_status(client, after) == 404
 
 
 def test_an_erased_clients_photos_never_appear(client):
-    before, after = published_pair()
+    _before, after = published_pair()
     type(after.client).objects.filter(pk=after.client.pk).update(erased_at=timezone.now())
     assert not shown_on_results_page(client, after)
     assert photo_status(client, after) == 404
@@ -121,9 +122,7 @@ def test_results_show_only_pairs_of_one_client_and_one_angle():
     treatment = TreatmentFactory()
     before, _ = published_pair(treatment=treatment, angle=Photo.Angle.FRONT)
     # Same client, another angle, only an 'after': no pair for that angle.
-    PhotoFactory(
-        client=before.client, angle=Photo.Angle.CROWN, phase=Photo.Phase.AFTER, marketing_consent=True
-    )
+    PhotoFactory(client=before.client, angle=Photo.Angle.CROWN, phase=Photo.Phase.AFTER, marketing_consent=True)
     pairs = result_pair_list()
     assert [(pair.before.angle, pair.after.angle) for pair in pairs] == [("front", "front")]
     assert pairs[0].treatment == treatment
