@@ -85,7 +85,12 @@ def assessment_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Assessment saved.")
             return redirect("staff:appointment", pk=appointment.pk)
-    return render(request, "staff/assessment_form.html", {"form": form, "appointment": appointment})
+    return render(
+        request,
+        "staff/assessment_form.html",
+        {"form": form, "appointment": appointment},
+        status=400 if form.errors else 200,
+    )
 
 
 @staff_view
@@ -104,7 +109,12 @@ def session_note_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, "Session note saved.")
             return redirect("staff:appointment", pk=appointment.pk)
-    return render(request, "staff/session_note_form.html", {"form": form, "appointment": appointment})
+    return render(
+        request,
+        "staff/session_note_form.html",
+        {"form": form, "appointment": appointment},
+        status=400 if form.errors else 200,
+    )
 
 
 @staff_view

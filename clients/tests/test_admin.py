@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from clients.models import AuditEvent
+from clients.tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+CLINICAL_CHANGELISTS = [
+    "admin:clients_sessionnote_changelist",
+    "admin:clients_photo_changelist",
+    "admin:clients_auditevent_changelist",
+]
+
+
+def test_reception_cannot_open_clinical_models_or_the_audit_trail(client, clinic):
+    client.login(username="desk", password=PASSWORD)
+    for name in CLINICAL_CHANGELISTS:
+        assert client.get(reverse(name)).status_code == 403, name
+    index = client.get(reverse("admin:index")).content.decode()
+    for label in ("Session notes", "Photos", "Audit events"):
+        assert label not in index
+
+
+def test_reception_sees_contact_details_without_the_assessment_inline(client, clinic):
+    client.login(username="desk", password=PASSWORD)
+    response = client.get(reverse("admin:clients_client_change", args=[clinic["client"].pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert clinic["client"].email in body
+    assert "Keloid scarring" not in body
+    assert "Nickel" not in body
+
+
+def test_the_manager_sees_the_audit_trail_read_only(client, clinic):
+    client.login(username="boss", password=PASSWORD)
+    client.get(reverse("staff:appointment", args=[clinic["session"].pk]))
+    event = AuditEvent.objects.get(action="view")
+    assert client.get(reverse("admin:clients_auditevent_changelist")).status_code == 200
+    assert client.get(reverse("admin:clients_auditevent_change", args=[event.pk])).status_code == 200
+    assert client.post(reverse("admin:clients_auditevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert client.get(reverse("admin:clients_auditevent_add")).status_code == 403
+
+
+def test_a_change_made_in_the_admin_is_audited_by_field_name(client, clinic):
+    client.login(username="desk", password=PASSWORD)
+    c = clinic["client"]
+    url = reverse("admin:clients_client_change", args=[c.pk])
+    data = {
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "email": c.email,
+        "phone": "07700 900999",
+        "preferred_channel": "email",
+        "reminders_opt_in": "on",
+        "consents-TOTAL_FORMS": "0",
+        "consents-INITIAL_FORMS": "0",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get(object_type="client", action="update")
+    assert event.fields == ["phone"]
+    assert event.actor == clinic["reception"]
+    assert "07700" not in event.detail
