@@ -11,6 +11,7 @@ import urllib.request
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from bookings.availability import LONDON
@@ -53,6 +54,14 @@ def _attempt(base: str, n: int, start: str, barrier: threading.Barrier) -> tuple
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # Rate-limit counters live in the shared cache: start and finish each test with none.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(postgres, live_server, settings):

@@ -1,0 +1,101 @@
+"""A new client books from the home page in Chromium, then moves and cancels from the e-mail."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from bookings.models import Appointment
+from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
+from clients.models import Client, ConsentRecord, ConsentWording
+from clients.tests.factories import ConsentWordingFactory
+from conftest import PHONE, axe_violations
+from treatments.tests.factories import TreatmentFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _no_csp_errors(page) -> list[str]:
+    return [e for e in page.console_errors if "Content Security Policy" in e]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # Rate-limit counters live in the shared cache: start and finish each test with none.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(page_factory, live_server, mailoutbox):
+    BookingPolicyFactory(minimum_notice_hours=12, change_notice_hours=24)
+    ConsentWordingFactory(kind=ConsentWording.Kind.HEALTH_DATA, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
+    location = LocationFactory(slug="manchester", name="Manchester Clinic")
+    technician_working(location=location)
+    TreatmentFactory(slug="hairline", name="Hairline design")
+
+    page = page_factory(viewport=PHONE)
+    page.goto(live_server.url + "/")
+    page.locator("main a[href='/book/']").first.click()
+    page.wait_for_url("**/book/")
+
+    # Choosing the clinic shows its times (without a times list yet, the script submits the form).
+    page.select_option("#id_location", "manchester")
+    page.wait_for_selector("#times label")
+    # Changing the treatment refreshes the times through the API, without leaving the page.
+    with page.expect_response(lambda r: "/api/availability/" in r.url and r.status == 200):
+        page.select_option("#id_treatment", "hairline")
+    # A few days ahead, so the booking can still be changed online (24 hours' notice).
+    with page.expect_response(lambda r: "/api/availability/" in r.url and "start=" in r.url):
+        page.fill("#id_start", (timezone.localdate() + timedelta(days=3)).isoformat())
+    assert axe_violations(page) == []
+
+    page.locator("#times label").first.click()
+    chosen = page.locator("#times input[name=start]:checked").get_attribute("value")
+    page.fill("#id_first_name", "Alex")
+    page.fill("#id_last_name", "Morgan")
+    page.fill("#id_email", "alex.morgan@example.com")
+    page.fill("#id_phone", "07700 900456")
+    page.fill("#id_description", "Thinning at the crown.")
+    page.check("#id_health_consent")
+    page.click("#book-submit")
+
+    page.wait_for_url("**/book/booked/**")
+    appointment = Appointment.objects.get()
+    assert page.locator("#reference").inner_text() == appointment.reference
+    assert appointment.start == datetime.fromisoformat(chosen)
+    assert appointment.treatment.slug == "hairline"
+    assert Client.objects.get().email == "alex.morgan@example.com"
+    assert ConsentRecord.objects.filter(client=appointment.client).count() == 1
+    assert axe_violations(page) == []
+
+    # The e-mail's manage link.
+    (mail,) = mailoutbox
+    manage_url = re.search(r"https?://\S+/booking/\S+/", mail.body).group(0)
+    page.goto(manage_url)
+    assert appointment.reference in page.content()
+    assert axe_violations(page) == []
+
+    # A week later, well outside the 24 hours' notice for changes.
+    page.get_by_role("link", name="Later days").click()
+    page.wait_for_url("**?start=*")
+    labels = page.locator("#reschedule-form #times label")
+    labels.nth(4).click()
+    new_start = page.locator("#reschedule-form input[name=start]:checked").get_attribute("value")
+    page.click("#reschedule-submit")
+    page.wait_for_url("**?done=moved")
+    assert page.get_by_text("Your booking has been moved").is_visible()
+    appointment.refresh_from_db()
+    assert appointment.start == datetime.fromisoformat(new_start)
+    assert appointment.status == "booked"
+
+    page.click("#cancel-submit")
+    page.wait_for_url("**?done=cancelled")
+    assert page.get_by_text("Your booking has been cancelled").is_visible()
+    appointment.refresh_from_db()
+    assert appointment.status == "cancelled"
+    assert _no_csp_errors(page) == []
