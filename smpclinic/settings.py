@@ -342,3 +342,8 @@ if _mailer_backend:
             "OPTIONS": {"file_path": env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))},
         }
     }
+
+# Public booking form (bookings.ratelimit): attempts per hour from one IP address, and
+# bookings per hour for one e-mail address.
+BOOKING_RATE_LIMIT_PER_IP = env_int("BOOKING_RATE_LIMIT_PER_IP", default=20, minimum=1)
+BOOKING_RATE_LIMIT_PER_EMAIL = env_int("BOOKING_RATE_LIMIT_PER_EMAIL", default=5, minimum=1)
