@@ -42,9 +42,9 @@ def create_roles(apps, schema_editor):
 
     # Permissions are normally created after migrate finishes; the groups need them now.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
+        previous, app_config.models_module = getattr(app_config, "models_module", None), True
         create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        app_config.models_module = previous
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

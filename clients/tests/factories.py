@@ -72,7 +72,9 @@ def staff_user(*, role: str, username: str | None = None, **kwargs):
     from django.contrib.auth.models import Group
 
     from bookings.tests.factories import UserFactory
+    from clients.roles import roles_ensure
 
+    roles_ensure()
     user = UserFactory(**({"username": username} if username else {}), **kwargs)
     user.is_staff = role in {"Manager", "Reception"}
     user.save(update_fields=["is_staff"])
