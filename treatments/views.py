@@ -25,6 +25,8 @@ from .selectors import (
 )
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
+# The newest pairs only: one long page of photos is slow on a phone.
+RESULTS_PER_PAGE = 48
 
 
 @require_safe
@@ -102,7 +104,7 @@ def results(request: HttpRequest) -> HttpResponse:
             "treatments": treatments,
             "selected": wanted,
             "error": error,
-            "pairs": result_pair_list(treatment_slug=wanted or None),
+            "pairs": result_pair_list(treatment_slug=wanted or None, limit=RESULTS_PER_PAGE),
         },
         status=status,
     )
