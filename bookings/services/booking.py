@@ -23,7 +23,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event
 
 from bookings.availability import Slot, nearest
-from bookings.models import Appointment, BookingPolicy, Course, Location, Technician
+from bookings.models import Appointment, BookingPolicy, Course, Location, Technician, generate_reference
 from bookings.selectors import (
     BookingRequestError,
     appointment_length,
@@ -39,6 +39,7 @@ from treatments.models import Treatment
 logger = logging.getLogger(__name__)
 
 OVERLAP_CONSTRAINT = "appointment_no_technician_overlap"
+REFERENCE_ATTEMPTS = 5
 
 
 class SlotTaken(Exception):
@@ -153,21 +154,34 @@ def _claim_technician(
 
 
 def _save_claimed(appointment: Appointment, *, on_conflict) -> None:
-    """Validate and save; an overlap the database refuses becomes SlotTaken."""
-    try:
-        appointment.full_clean()
-    except ValidationError as exc:
-        messages = exc.message_dict.get(NON_FIELD_ERRORS, [])
-        if any("already has an appointment" in m for m in messages):
-            raise on_conflict() from exc
-        raise
-    try:
-        with transaction.atomic():
-            appointment.save()
-    except IntegrityError as exc:
-        if _is_overlap_violation(exc):
-            raise on_conflict() from exc
-        raise
+    """Validate and save; an overlap the database refuses becomes SlotTaken.
+
+    References are random (30^5 of them), so with tens of thousands of appointments a new
+    one occasionally repeats an old one: draw again rather than fail the booking.
+    """
+    new_reference = appointment._state.adding
+    for attempt in range(REFERENCE_ATTEMPTS):
+        try:
+            appointment.full_clean()
+        except ValidationError as exc:
+            errors = exc.message_dict
+            if any("already has an appointment" in m for m in errors.get(NON_FIELD_ERRORS, [])):
+                raise on_conflict() from exc
+            if new_reference and set(errors) == {"reference"} and attempt < REFERENCE_ATTEMPTS - 1:
+                appointment.reference = generate_reference()
+                continue
+            raise
+        try:
+            with transaction.atomic():
+                appointment.save()
+        except IntegrityError as exc:
+            if _is_overlap_violation(exc):
+                raise on_conflict() from exc
+            if new_reference and "reference" in str(exc) and attempt < REFERENCE_ATTEMPTS - 1:
+                appointment.reference = generate_reference()
+                continue
+            raise
+        return
 
 
 def appointment_book(

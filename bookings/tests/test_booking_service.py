@@ -230,3 +230,14 @@ def test_cancelling_frees_the_time_and_is_idempotent(location, sync_calls):
         client=ClientFactory(), location=location, kind="consultation", start=at(DAY, 10), channel="online"
     )
     assert again.technician == tech
+
+
+def test_a_reference_that_repeats_an_old_one_is_drawn_again(location, sync_calls, monkeypatch):
+    tech = technician_working(location=location)
+    AppointmentFactory(technician=tech, location=location, start=at(DAY, 15), reference="SMP-22222")
+    monkeypatch.setattr(Appointment._meta.get_field("reference"), "_get_default", lambda: "SMP-22222")
+    monkeypatch.setattr(booking_service, "generate_reference", lambda: "SMP-33333")
+    appointment = appointment_book(
+        client=ClientFactory(), location=location, kind="consultation", start=at(DAY, 10), channel="online"
+    )
+    assert appointment.reference == "SMP-33333"
