@@ -187,8 +187,9 @@ def test_treatment_page_renders_prices_by_stage_and_location_with_touch_up(clien
     assert "about 25% of the original price" in html
 
 
-def test_an_unknown_treatment_gets_the_friendly_404_page(client):
-    response = client.get("/treatments/no-such-thing/")
+@pytest.mark.parametrize("slug", ["no-such-thing", "a" * 300])
+def test_an_unknown_treatment_gets_the_friendly_404_page(client, slug):
+    response = client.get(f"/treatments/{slug}/")
     assert response.status_code == 404
     html = response.content.decode()
     assert "We can't find that page" in html

@@ -112,7 +112,15 @@ def test_staff_get_no_back_door_through_the_public_photo_url(client):
     assert photo_status(client, photo) == 404
 
 
-@pytest.mark.parametrize("url", ["/results/photo/1/huge/", "/results/photo/99999/full/", "/results/photo/x/full/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/results/photo/1/huge/",
+        "/results/photo/99999/full/",
+        "/results/photo/x/full/",
+        "/results/photo/99999999999999999999999/full/",
+    ],
+)
 def test_unknown_photo_urls_are_404(client, url):
     published_pair()
     assert client.get(url).status_code == 404
