@@ -25,8 +25,11 @@ THUMBNAIL_SIZE = (480, 480)
 JPEG_QUALITY = 90
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# Markup inside an image file only matters to a browser sniffing it, which is exactly the risk.
+# Markup around an image (a polyglot) is what a browser would sniff and run. Only the head of
+# the file and what follows the image's end are searched: compressed pixel data would match
+# short patterns like "<svg" by chance in a few photos in a thousand.
 MARKUP = re.compile(rb"<\s*(?:html|script|svg|body|iframe|\?xml|!doctype)", re.IGNORECASE)
+HEAD_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,21 @@ class CleanPhoto:
 
 def _reject(message: str, code: str) -> ValidationError:
     return ValidationError(message, code=code)
+
+
+def _markup() -> ValidationError:
+    return _reject("This file contains web page or SVG markup: only JPEG, PNG or WebP photos are accepted.", "markup")
+
+
+def _tail(data: bytes, image_format: str) -> bytes:
+    """What follows the image proper: after JPEG's last end-of-image marker, or beyond WebP's RIFF size."""
+    if image_format == "JPEG":
+        end = data.rfind(b"\xff\xd9")
+        return data[end + 2 :] if end >= 0 else b""
+    if image_format == "WEBP" and len(data) >= 8:
+        (size,) = struct.unpack("<I", data[4:8])
+        return data[8 + size :]
+    return b""
 
 
 def _check_png_structure(data: bytes) -> None:
@@ -65,10 +83,8 @@ def photo_clean(*, data: bytes, name: str = "") -> CleanPhoto:
         )
     if not data:
         raise _reject("This file is empty.", "empty")
-    if MARKUP.search(data):
-        raise _reject(
-            "This file contains web page or SVG markup: only JPEG, PNG or WebP photos are accepted.", "markup"
-        )
+    if MARKUP.search(data[:HEAD_BYTES]):
+        raise _markup()
 
     try:
         with warnings.catch_warnings():
@@ -85,6 +101,8 @@ def photo_clean(*, data: bytes, name: str = "") -> CleanPhoto:
                 probe.verify()
             if image_format == "PNG":
                 _check_png_structure(data)
+            elif MARKUP.search(_tail(data, image_format)):
+                raise _markup()
             with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
                 img.load()
                 upright = ImageOps.exif_transpose(img)

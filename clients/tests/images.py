@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -56,8 +57,20 @@ def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:
     )
 
 
+def noisy_png(size=(128, 128)) -> bytes:
+    """A PNG whose pixel data does not compress away (so it is bigger than the sniffed head)."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(out, format="PNG")
+    return out.getvalue()
+
+
 def png_html_polyglot() -> bytes:
-    return png() + b"<html><body><script>alert(document.cookie)</script></body></html>"
+    """A real PNG that is also a web page: the HTML follows the PNG's end marker."""
+    return noisy_png() + b"<html><body><script>alert(document.cookie)</script></body></html>"
+
+
+def jpeg_html_polyglot() -> bytes:
+    return jpeg(size=(256, 256)) + b"<!doctype html><script>alert(1)</script>"
 
 
 def png_with_trailer() -> bytes:

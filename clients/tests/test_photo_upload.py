@@ -57,13 +57,22 @@ def test_a_jpeg_with_gps_exif_is_stored_with_none(tech, clinic):
     ("name", "data", "message"),
     [
         ("bomb.png", images.png_bomb(), "decompression bomb"),
-        ("polyglot.png", images.png_html_polyglot(), "web page or SVG markup"),
+        ("polyglot.png", images.png_html_polyglot(), "extra content after the image"),
+        ("polyglot.jpg", images.jpeg_html_polyglot(), "web page or SVG markup"),
         ("trailer.png", images.png_with_trailer(), "extra content after the image"),
         ("image.svg", images.SVG, "web page or SVG markup"),
         ("truncated.jpg", images.truncated_jpeg(), "truncated"),
         ("huge.jpg", images.jpeg() + b"\0" * (30 * 1024 * 1024), "30 MB; the limit is 15 MB"),
     ],
-    ids=["decompression-bomb", "png-html-polyglot", "png-trailer", "svg", "truncated-jpeg", "30-mb"],
+    ids=[
+        "decompression-bomb",
+        "png-html-polyglot",
+        "jpeg-html-polyglot",
+        "png-trailer",
+        "svg",
+        "truncated-jpeg",
+        "30-mb",
+    ],
 )
 def test_hostile_uploads_are_rejected_with_a_clear_message(tech, clinic, name, data, message):
     good = SimpleUploadedFile("good.jpg", images.jpeg(), content_type="image/jpeg")

@@ -66,8 +66,18 @@ def test_it_rejects_too_many_pixels_below_pillows_own_limit():
 
 def test_it_rejects_a_png_html_polyglot():
     error = rejection(images.png_html_polyglot())
+    assert error.code == "polyglot"
+    assert "extra content after the image" in error.messages[0]
+
+
+def test_it_rejects_a_jpeg_html_polyglot():
+    error = rejection(images.jpeg_html_polyglot())
     assert error.code == "markup"
     assert "only JPEG, PNG or WebP" in error.messages[0]
+
+
+def test_a_small_png_with_markup_in_its_head_is_rejected():
+    assert rejection(images.png() + b"<script>alert(1)</script>").code in {"markup", "polyglot"}
 
 
 def test_it_rejects_content_after_the_png_end_marker():
