@@ -14,6 +14,7 @@ carry an unsubscribe link. An erased client gets nothing at all.
 from __future__ import annotations
 
 import calendar
+import functools
 import logging
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -60,6 +61,13 @@ MESSAGE_CONTEXT_HELP = (
 
 # Staff-edited wording renders in an engine that can load no files and no tag libraries.
 _SANDBOX = Engine(loaders=[("django.template.loaders.locmem.Loader", {})], libraries={}, autoescape=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str):
+    # Wording changes rarely and compiling it dominates a send; keyed by the text itself, so an
+    # edit in the admin is picked up at once.
+    return _SANDBOX.from_string(source)
 
 
 # Schedule ---------------------------------------------------------------------------------
@@ -380,7 +388,7 @@ def render_wording(wording: dict[str, str], context: dict) -> dict[str, str]:
     """Render staff wording in the sandbox: subject, text and HTML e-mail (in the layout), SMS."""
 
     def render(source: str, *, html: bool) -> str:
-        return _SANDBOX.from_string(source).render(Context(context, autoescape=html))
+        return _compiled(source).render(Context(context, autoescape=html))
 
     subject = " ".join(render(wording["subject"], html=False).split())
     body_html = render(wording["html_body"], html=True)
@@ -395,12 +403,15 @@ def render_wording(wording: dict[str, str], context: dict) -> dict[str, str]:
     }
 
 
-def message_render(reminder: AftercareReminder) -> dict[str, str]:
+def message_render(reminder: AftercareReminder, *, wordings: dict | None = None) -> dict[str, str]:
+    """The message's subject, text, HTML and SMS. `wordings` caches staff wording for one batch."""
     appointment = reminder.appointment
     treatment_id = appointment.treatment_id or (appointment.course.treatment_id if appointment.course_id else None)
-    return render_wording(
-        wording_for(milestone=reminder.milestone, treatment_id=treatment_id), message_context(reminder)
-    )
+    wordings = {} if wordings is None else wordings
+    key = (reminder.milestone, treatment_id)
+    if key not in wordings:
+        wordings[key] = wording_for(milestone=reminder.milestone, treatment_id=treatment_id)
+    return render_wording(wordings[key], message_context(reminder))
 
 
 def wording_check(wording: dict[str, str]) -> None:

@@ -96,10 +96,10 @@ def _message_id(reminder: AftercareReminder) -> str:
     return f"<outbox-{reminder.pk}@{host}>"
 
 
-def _deliver(reminder: AftercareReminder, *, mailer) -> str:
+def _deliver(reminder: AftercareReminder, *, mailer, wordings: dict) -> str:
     """Send one message; return the channel used. Raises whatever the mailer or provider raises."""
     client = reminder.appointment.client
-    rendered = message_render(reminder)
+    rendered = message_render(reminder, wordings=wordings)
     channel = channel_for(client)
     if channel == AftercareReminder.Channel.SMS:
         sms.send_sms(to=client.phone, body=rendered["sms"], reference=f"outbox-{reminder.pk}")
@@ -114,23 +114,28 @@ def _deliver(reminder: AftercareReminder, *, mailer) -> str:
     return channel
 
 
-def reminder_send(*, reminder_id: int, token: str, now: datetime, mailer) -> str:
-    """Send one claimed row and record the outcome: 'sent', 'skipped', 'retry', 'failed' or 'lost'."""
-    reminder = (
-        AftercareReminder.objects.select_related(
-            "appointment__client", "appointment__location", "appointment__treatment", "appointment__course__treatment"
-        )
-        .filter(pk=reminder_id, status=Status.SENDING, claim_token=token)
-        .first()
+def _claimed(ids: list[int], token: str) -> list[AftercareReminder]:
+    related = (
+        "appointment__client",
+        "appointment__location",
+        "appointment__treatment",
+        "appointment__course__treatment",
     )
-    if reminder is None:
-        return "lost"
+    rows = AftercareReminder.objects.select_related(*related).filter(
+        pk__in=ids, status=Status.SENDING, claim_token=token
+    )
+    return list(rows.order_by("due_at", "id"))
+
+
+def reminder_send(*, reminder: AftercareReminder, token: str, now: datetime, mailer, wordings: dict) -> str:
+    """Send one claimed row and record the outcome: 'sent', 'skipped', 'retry' or 'failed'."""
+    reminder_id = reminder.pk
     reason = skip_reason(reminder, now=now)
     if reason:
         _finish(reminder_id, token, status=Status.CANCELLED, last_error=reason)
         return "skipped"
     try:
-        channel = _deliver(reminder, mailer=mailer)
+        channel = _deliver(reminder, mailer=mailer, wordings=wordings)
     except Exception as exc:  # noqa: BLE001 - any failure outside us must be recorded and retried, not lose the row
         error = _scrub(f"{type(exc).__name__}: {exc}")
         if reminder.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
@@ -176,8 +181,10 @@ def reminders_dispatch(*, now: datetime | None = None) -> dict[str, int]:
         except Exception:  # noqa: BLE001 - each send below retries the connection and records its own error
             logger.warning("dispatch: mailer did not open; each message will record the failure")
         try:
-            for reminder_id in ids:
-                outcomes[reminder_send(reminder_id=reminder_id, token=token, now=current, mailer=mailer)] += 1
+            wordings: dict = {}
+            for reminder in _claimed(ids, token):
+                outcome = reminder_send(reminder=reminder, token=token, now=current, mailer=mailer, wordings=wordings)
+                outcomes[outcome] += 1
         finally:
             mailer.close()
     if outcomes:

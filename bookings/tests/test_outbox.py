@@ -316,3 +316,15 @@ def test_admin_template_form_rejects_wording_that_does_not_render(staff):
     assert "does not render" in response.content.decode()
     template.refresh_from_db()
     assert template.subject != "Hi {% if %}"
+
+
+def test_the_conditional_update_claim_used_on_sqlite_takes_each_row_once(completed, monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    first = reminders_claim(now=DAY4 + timedelta(days=6), limit=10, token="a" * 32)
+    second = reminders_claim(now=DAY4 + timedelta(days=6), limit=10, token="b" * 32)
+
+    assert len(first) == 3
+    assert second == []
+    assert set(AftercareReminder.objects.filter(pk__in=first).values_list("claim_token", flat=True)) == {"a" * 32}

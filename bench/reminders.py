@@ -1,0 +1,190 @@
+"""10,000 due outbox messages sent by one and then by two real Celery workers.
+
+Needs DATABASE_URL (PostgreSQL) and REDIS_URL. Works in its own database
+(<name>_bench_reminders, dropped and re-created) and its own Celery queue; each e-mail is
+written to its own file named after its outbox row (bookings.tests.mailers), so counting files
+per row counts deliveries. Prints messages per second and the duplicate count per run.
+
+    .venv/bin/python bench/reminders.py [--messages 10000] [--workers 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+LONDON = ZoneInfo("Europe/London")
+DUE = datetime(2026, 11, 6, 9, 0, tzinfo=LONDON)
+
+
+def bench_database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench/reminders.py needs DATABASE_URL=postgres://... and REDIS_URL=redis://...")
+    if not os.environ.get("REDIS_URL", "").startswith("redis://"):
+        sys.exit("bench/reminders.py needs REDIS_URL=redis://...")
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_bench_reminders"))
+
+
+def recreate_database(url: str) -> None:
+    import psycopg2
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = psycopg2.connect(
+        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+    )
+
+
+def seed(messages: int) -> None:
+    """Completed treatment sessions owe three messages each (aftercare day 4, 7 and 10)."""
+    from django.contrib.auth import get_user_model
+
+    from bookings.models import AftercareReminder, Appointment, Location, Technician
+    from clients.models import Client
+
+    location = Location.objects.create(
+        name="Bench", slug="bench", address_line1="1 High St", city="Leeds", postcode="M1 1AA", phone="0161 496 0000"
+    )
+    user = get_user_model().objects.create(username="bench-technician")
+    technician = Technician.objects.create(user=user, display_name="Bench")
+    clients = Client.objects.bulk_create(
+        Client(first_name=f"Client{n}", last_name="Bench", email=f"bench{n}@example.com") for n in range(100)
+    )
+    per = 3
+    count = -(-messages // per)
+    start = datetime(2026, 1, 1, 9, tzinfo=LONDON)
+    appointments = Appointment.objects.bulk_create(
+        Appointment(
+            reference=f"SMP-B{n:05d}",
+            kind=Appointment.Kind.TREATMENT_SESSION,
+            client=clients[n % len(clients)],
+            technician=technician,
+            location=location,
+            start=start + timedelta(hours=2 * n),
+            end=start + timedelta(hours=2 * n, minutes=90),
+            status=Appointment.Status.COMPLETED,
+            completed_at=start,
+        )
+        for n in range(count)
+    )
+    milestones = [
+        AftercareReminder.Milestone.AFTERCARE_DAY_4,
+        AftercareReminder.Milestone.AFTERCARE_DAY_7,
+        AftercareReminder.Milestone.AFTERCARE_DAY_10,
+    ]
+    rows = [AftercareReminder(appointment=a, milestone=m, due_at=DUE) for a in appointments for m in milestones]
+    AftercareReminder.objects.bulk_create(rows[:messages])
+
+
+def reset_outbox() -> None:
+    from bookings.models import AftercareReminder
+
+    AftercareReminder.objects.update(
+        status="pending", sent_at=None, attempts=0, claim_token="", claimed_at=None, next_attempt_at=None, last_error=""
+    )
+
+
+def start_worker(n: int, *, url: str, queue: str, mail_dir: Path, log_dir: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MAILER_BACKEND": "bookings.tests.mailers.RecordingEmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "REMINDERS_DISPATCH_BUDGET_SECONDS": "3600",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    log = log_dir / f"worker{n}.log"
+    command = [sys.executable, "-m", "celery", "-A", "smpclinic", "worker", "--pool=solo", "--loglevel=INFO",
+               "-Q", queue, "-n", f"bench{n}-{os.getpid()}@%h", "--without-mingle", "--without-gossip"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while " ready." not in log.read_text(errors="replace"):
+        if time.monotonic() > deadline or process.poll() is not None:
+            sys.exit(f"worker {n} did not start; see {log}")
+        time.sleep(0.2)
+    return process
+
+
+def run(workers: int, *, url: str, messages: int) -> tuple[float, int, int]:
+    from bookings.models import AftercareReminder
+    from bookings.tasks import reminders_dispatch
+    from bookings.tests.mailers import delivered
+
+    reset_outbox()
+    scratch = Path(tempfile.mkdtemp(prefix="bench-reminders-"))
+    mail_dir, queue = scratch / "mail", f"bench-reminders-{os.getpid()}-{workers}"
+    mail_dir.mkdir()
+    processes = [start_worker(n, url=url, queue=queue, mail_dir=mail_dir, log_dir=scratch) for n in range(workers)]
+    try:
+        started = time.perf_counter()
+        for _ in range(workers):
+            reminders_dispatch.apply_async(kwargs={"now": DUE.isoformat()}, queue=queue)
+        while AftercareReminder.objects.exclude(status__in=["sent", "failed", "cancelled"]).exists():
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=60)
+    counts = delivered(mail_dir)
+    sent_rows = AftercareReminder.objects.filter(status="sent").count()
+    duplicates = sum(c - 1 for c in counts.values() if c > 1)
+    if sum(counts.values()) != sent_rows:
+        print(f"  note: {sum(counts.values())} e-mails written for {sent_rows} rows marked sent")
+    shutil.rmtree(scratch)
+    return elapsed, sent_rows, duplicates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+
+    url = bench_database_url()
+    recreate_database(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smpclinic.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    seed(args.messages)
+    print(f"outbox bench: {args.messages} due messages, PostgreSQL + Redis, batch {settings.REMINDERS_BATCH_SIZE}")
+    for workers in args.workers:
+        elapsed, sent, duplicates = run(workers, url=url, messages=args.messages)
+        print(
+            f"  {workers} worker(s): {sent} sent in {elapsed:.1f} s = {sent / elapsed:.0f} messages/s, "
+            f"{duplicates} duplicates, {args.messages - sent} not sent"
+        )
+
+
+if __name__ == "__main__":
+    main()
