@@ -2,9 +2,10 @@
 on clinical ones); clinical inlines are hidden from anyone without view_clinical, and every change
 made here leaves an audit event like a change made through the services."""
 
+from django import forms
 from django.contrib import admin
 
-from . import access
+from . import access, selectors
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
 from .services import audit_record
 
@@ -138,8 +139,28 @@ class ConsentWordingAdmin(admin.ModelAdmin):
         return []
 
 
+class PhotoAdminForm(forms.ModelForm):
+    class Meta:
+        model = Photo
+        fields = ["client", "appointment", "angle", "phase", "taken_at", "uploaded_by", "marketing_consent", "caption"]
+
+    def clean_marketing_consent(self):
+        allowed = self.cleaned_data["marketing_consent"]
+        client = self.cleaned_data.get("client") or getattr(self.instance, "client", None)
+        if (
+            allowed
+            and client
+            and not selectors.consent_is_active(client_id=client.pk, kind=ConsentWording.Kind.MARKETING_PHOTOS)
+        ):
+            raise forms.ValidationError(
+                "The client has no active consent to marketing use of photos: record it on the consent page first."
+            )
+        return allowed
+
+
 @admin.register(Photo)
 class PhotoAdmin(ClinicalAdminMixin, admin.ModelAdmin):
+    form = PhotoAdminForm
     list_display = ["__str__", "client", "angle", "phase", "taken_at", "marketing_consent"]
     list_filter = ["angle", "phase", "marketing_consent"]
     list_select_related = ["client"]

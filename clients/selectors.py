@@ -100,3 +100,8 @@ def photos_by_angle(*, client: Client, angle: str) -> list[dict]:
         row["taken_at"] = row.get("taken_at") or photo.taken_at
         row[photo.phase].append(photo)
     return sorted(rows.values(), key=lambda r: r["taken_at"])
+
+
+def consent_is_active(*, client_id: int, kind: str) -> bool:
+    """Whether the client has given, and not withdrawn, consent of this kind."""
+    return ConsentRecord.objects.filter(client_id=client_id, wording__kind=kind, withdrawn_at__isnull=True).exists()

@@ -64,3 +64,31 @@ def test_a_change_made_in_the_admin_is_audited_by_field_name(client, clinic):
     assert event.fields == ["phone"]
     assert event.actor == clinic["reception"]
     assert "07700" not in event.detail
+
+
+def test_a_photo_goes_on_the_results_page_only_with_active_marketing_consent(client, clinic):
+    from clients.tests.factories import ConsentRecordFactory, ConsentWordingFactory
+
+    photo = clinic["photo"]
+    client.login(username="boss", password=PASSWORD)
+    url = reverse("admin:clients_photo_change", args=[photo.pk])
+    data = {
+        "client": photo.client_id,
+        "appointment": photo.appointment_id,
+        "angle": photo.angle,
+        "phase": photo.phase,
+        "taken_at_0": "01/01/2026",
+        "taken_at_1": "10:00",
+        "marketing_consent": "on",
+        "caption": "",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "no active consent to marketing use of photos" in response.content.decode()
+    photo.refresh_from_db()
+    assert photo.marketing_consent is False
+
+    ConsentRecordFactory(client=photo.client, wording=ConsentWordingFactory(kind="marketing_photos", version=1))
+    assert client.post(url, data).status_code == 302
+    photo.refresh_from_db()
+    assert photo.marketing_consent is True
