@@ -115,12 +115,15 @@ def test_withdrawing_marketing_photo_consent_takes_the_photos_off_the_results_pa
     record = ConsentRecordFactory(client=clinic["client"], wording=wording)
     clinic["photo"].marketing_consent = True
     clinic["photo"].save()
+    public = reverse("treatments:results_photo", args=[clinic["photo"].pk, "full"])
+    assert client.get(public).status_code == 200  # on the results page while consent stands
     response = login(client, "tech").post(reverse("staff:consent_withdraw", args=[clinic["client"].pk, record.pk]))
     assert response.status_code == 302
     record.refresh_from_db()
     assert record.withdrawn_at is not None
     assert not Photo.objects.filter(marketing_consent=True).exists()
     assert AuditEvent.objects.filter(action="withdraw", object_id=str(record.pk)).exists()
+    assert client.get(public).status_code == 404
 
 
 def test_a_manager_exports_the_complete_record_as_one_zip(client, clinic):
