@@ -220,6 +220,8 @@ def measure_booking(*, url: str, bookings: int, clients: int, locations: list[st
         "DJANGO_LOG_LEVEL": "ERROR",
     }
     workers = str(max(2, os.cpu_count() or 2))
+    log_path = Path(mail_dir) / "gunicorn.log"
+    log = log_path.open("w")
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -235,6 +237,8 @@ def measure_booking(*, url: str, bookings: int, clients: int, locations: list[st
         ],
         cwd=ROOT,
         env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for(f"{base}/healthz")
@@ -302,10 +306,11 @@ def measure_booking(*, url: str, bookings: int, clients: int, locations: list[st
             f"p95 {percentile(latencies, 95):.0f} ms; answers {dict(sorted(statuses.items()))}"
         )
         if any(code >= 500 for code in statuses):
-            raise SystemExit("server errors during the booking run")
+            raise SystemExit(f"server errors during the booking run: see {log_path}")
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
 
 
 def check_no_overlaps() -> int:

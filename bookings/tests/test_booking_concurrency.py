@@ -1,18 +1,18 @@
-"""Thirty clients press "Book" for the same technician and time at once (PostgreSQL)."""
+"""Thirty clients press "Book" for the same technician and time at once (PostgreSQL).
+
+Each request runs on its own thread with its own database connection (Django's connections
+are per thread) and goes through the whole stack: middleware, form, service, template.
+"""
 
 from __future__ import annotations
 
-import http.cookiejar
-import re
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
+from django.test import Client
 
 from bookings.availability import LONDON
 from bookings.models import Appointment
@@ -24,20 +24,11 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CLIENTS = 30
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def _attempt(base: str, n: int, start: str, barrier: threading.Barrier) -> tuple[int, str]:
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _NoRedirect)
-    form_url = f"{base}/book/?location=race&start={start[:10]}"
-    html = opener.open(form_url, timeout=60).read().decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
-    data = urllib.parse.urlencode(
-        {
-            "csrfmiddlewaretoken": token,
+def _attempt(n: int, start: str, barrier: threading.Barrier) -> tuple[int, str]:
+    """One client's full request through Django's stack, on this thread's own DB connection."""
+    try:
+        client = Client()
+        data = {
             "location": "race",
             "start": start,
             "first_name": "Client",
@@ -46,14 +37,11 @@ def _attempt(base: str, n: int, start: str, barrier: threading.Barrier) -> tuple
             "phone": "07700 900123",
             "health_consent": "on",
         }
-    ).encode()
-    request = urllib.request.Request(f"{base}/book/", data=data, headers={"Referer": form_url})
-    barrier.wait(timeout=60)
-    try:
-        with opener.open(request, timeout=120) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+        barrier.wait(timeout=60)
+        response = client.post("/book/", data)
+        return response.status_code, response.content.decode()
+    finally:
+        connections.close_all()
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +52,7 @@ def _fresh_rate_limits():
     cache.clear()
 
 
-def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(postgres, live_server, settings):
+def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(postgres, settings):
     settings.BOOKING_RATE_LIMIT_PER_IP = 1000
     BookingPolicyFactory(minimum_notice_hours=0)
     ConsentWordingFactory(kind=ConsentWording.Kind.HEALTH_DATA, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
@@ -77,7 +65,7 @@ def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(p
     results: list[tuple[int, str]] = [None] * CLIENTS  # type: ignore[list-item]
 
     def run(n: int) -> None:
-        results[n] = _attempt(live_server.url, n, start, barrier)
+        results[n] = _attempt(n, start, barrier)
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(CLIENTS)]
     for t in threads:
