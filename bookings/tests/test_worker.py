@@ -53,7 +53,7 @@ def _due_rows(count: int, *, due: datetime) -> list[int]:
     for n in range(count):
         appointment = first if n == 0 else AppointmentFactory(
             kind=Appointment.Kind.TREATMENT_SESSION, status=Appointment.Status.COMPLETED, completed_at=due,
-            client=first.client,
+            client=first.client, technician=first.technician, location=first.location,
         )  # fmt: skip
         row = AftercareReminder.objects.create(
             appointment=appointment, milestone=AftercareReminder.Milestone.AFTERCARE_DAY_4, due_at=due
