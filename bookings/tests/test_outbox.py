@@ -328,3 +328,9 @@ def test_the_conditional_update_claim_used_on_sqlite_takes_each_row_once(complet
     assert len(first) == 3
     assert second == []
     assert set(AftercareReminder.objects.filter(pk__in=first).values_list("claim_token", flat=True)) == {"a" * 32}
+
+
+def test_client_admin_links_to_the_clients_message_timeline(completed, staff):
+    response = staff.get(reverse("admin:clients_client_change", args=[completed.client_id]))
+
+    assert f"?client={completed.client_id}" in response.content.decode()
