@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from bookings.models import Appointment
@@ -105,3 +105,17 @@ def photos_by_angle(*, client: Client, angle: str) -> list[dict]:
 def consent_is_active(*, client_id: int, kind: str) -> bool:
     """Whether the client has given, and not withdrawn, consent of this kind."""
     return ConsentRecord.objects.filter(client_id=client_id, wording__kind=kind, withdrawn_at__isnull=True).exists()
+
+
+def client_search(*, clients: QuerySet[Client], query: str) -> QuerySet[Client]:
+    """Clients matching a name, e-mail, phone or booking reference; erased clients are left out."""
+    clients = clients.filter(erased_at__isnull=True)
+    for word in query.split()[:4]:
+        clients = clients.filter(
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(phone__icontains=word)
+            | Q(appointments__reference__iexact=word)
+        )
+    return clients.distinct().order_by("last_name", "first_name", "pk")

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -345,4 +346,31 @@ def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
         "staff/course_plan.html",
         {"appointment": appointment, "form": form, "proposed": proposed},
         status=400 if form.errors else 200,
+    )
+
+
+@staff_view
+def client_list(request: HttpRequest) -> HttpResponse:
+    access.require_workspace(request.user)
+    query = request.GET.get("q", "").strip()[:80]
+    clients = selectors.client_search(clients=access.clients_visible_to(request.user), query=query)
+    page = Paginator(clients, 25).get_page(request.GET.get("page"))
+    return render(request, "staff/client_list.html", {"page": page, "query": query})
+
+
+@staff_view
+def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
+    client = access.require_client(request.user, client_id)
+    record = selectors.client_record(client=client)
+    services.audit_view(
+        actor=request.user,
+        client=client,
+        what="client_record",
+        object_id=client.pk,
+        fields=["assessment", "session_notes", "photos"],
+    )
+    return render(
+        request,
+        "staff/client.html",
+        {"client": client, "record": record, "can_manage": access.is_manager(request.user)},
     )

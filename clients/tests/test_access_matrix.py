@@ -29,6 +29,8 @@ def urls(clinic, consent):
     # (name, method, url, technician's answer, reception-like roles' answer for records)
     return [
         ("schedule", "get", reverse("staff:schedule"), OK),
+        ("clients", "get", reverse("staff:clients"), OK),
+        ("client", "get", reverse("staff:client", args=[client.pk]), OK),
         ("appointment", "get", reverse("staff:appointment", args=[session.pk]), OK),
         ("assessment", "get", reverse("staff:assessment", args=[consultation.pk]), OK),
         ("session_note", "get", reverse("staff:session_note", args=[session.pk]), OK),
@@ -52,7 +54,7 @@ def expected(visitor: str, name: str, technician_answer) -> object:
     if visitor == "reception":
         return FORBIDDEN
     if visitor == "other_technician":
-        if name == "schedule":
+        if name in {"schedule", "clients"}:
             return OK
         return FORBIDDEN if name in {"export", "erase"} else MISSING
     if visitor == "technician":

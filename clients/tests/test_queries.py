@@ -44,13 +44,15 @@ def count(client, url) -> int:
 
 @pytest.mark.parametrize(
     "page",
-    ["appointment", "schedule", "compare", "consents", "session_note"],
+    ["appointment", "client", "clients", "schedule", "compare", "consents", "session_note"],
 )
 def test_staff_pages_keep_a_constant_number_of_queries(client, clinic, page, django_assert_max_num_queries):
     client.login(username="tech", password=PASSWORD)
     urls = {
         "appointment": reverse("staff:appointment", args=[clinic["session"].pk]),
         "schedule": reverse("staff:schedule"),
+        "client": reverse("staff:client", args=[clinic["client"].pk]),
+        "clients": reverse("staff:clients"),
         "compare": reverse("staff:compare", args=[clinic["client"].pk]) + "?angle=crown",
         "consents": reverse("staff:consents", args=[clinic["client"].pk]),
         "session_note": reverse("staff:session_note", args=[clinic["session"].pk]),

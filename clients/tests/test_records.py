@@ -166,3 +166,15 @@ def test_a_manager_erases_a_client_keeping_an_anonymous_treatment_record(
     assert note.next_time_notes == ""
     assert Assessment.objects.filter(client=erased).exists()
     assert AuditEvent.objects.filter(action="erase", client_id_ref=erased.pk, actor=clinic["manager"]).exists()
+
+
+def test_client_search_finds_by_name_or_reference_and_only_at_the_technicians_locations(client, clinic):
+    from clients.tests.factories import ClientFactory
+
+    ClientFactory(first_name="Elsewhere", last_name="Person")  # no appointment here: never listed
+    http = login(client, "tech")
+    by_name = http.get(reverse("staff:clients"), {"q": clinic["client"].last_name})
+    assert list(by_name.context["page"]) == [clinic["client"]]
+    by_reference = http.get(reverse("staff:clients"), {"q": clinic["session"].reference.lower()})
+    assert list(by_reference.context["page"]) == [clinic["client"]]
+    assert list(http.get(reverse("staff:clients"), {"q": "Elsewhere"}).context["page"]) == []
