@@ -163,7 +163,12 @@ def photo_file(request: HttpRequest, pk: int, variant: str) -> FileResponse:
     if variant not in {"thumb", "full"} or not field:
         raise Http404("No such photo.")
     services.audit_view(actor=request.user, client=client, what="photo", object_id=photo.pk, fields=[variant])
-    response = FileResponse(field.open("rb"), content_type="image/jpeg")
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        logger.warning("photo file missing photo=%s variant=%s", photo.pk, variant)
+        raise Http404("No such photo.") from None
+    response = FileResponse(handle, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     response["Content-Disposition"] = f'inline; filename="photo-{photo.pk}-{variant}.jpg"'
     return response

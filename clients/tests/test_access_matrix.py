@@ -138,3 +138,11 @@ def test_photo_views_are_logged_in_the_audit_trail(client, clinic):
         str(clinic["photo"].pk),
         clinic["client"].pk,
     )
+
+
+def test_a_photo_whose_file_is_gone_answers_404_not_500(client, clinic):
+    photo = clinic["photo"]
+    photo.image.storage.delete(photo.image.name)
+    client.login(username="tech", password=PASSWORD)
+    assert client.get(reverse("staff:photo_file", args=[photo.pk, "full"])).status_code == 404
+    assert client.get(reverse("staff:photo_file", args=[photo.pk, "poster"])).status_code == 404

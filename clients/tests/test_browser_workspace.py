@@ -104,3 +104,40 @@ def test_a_technician_records_a_session_on_a_tablet(page_factory, live_server, c
     assert 14 <= (booked.start.date() - session.start.date()).days <= 21
 
     assert [e for e in page.console_errors if "Content Security Policy" in e] == []
+
+
+def test_the_other_staff_pages_are_accessible_and_consent_is_signed_on_the_tablet(page_factory, live_server, clinic):
+    from clients.models import ConsentRecord
+    from clients.tests.factories import ConsentWordingFactory
+
+    wording = ConsentWordingFactory(kind="clinical_photos", version=2, text="Photos stay in your record.")
+    page = page_factory(viewport=TABLET)
+    page.goto(live_server.url + "/staff/login/")
+    page.get_by_label("Username").fill("boss")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/staff/")
+
+    client = clinic["client"]
+    for path in [
+        "/staff/clients/",
+        f"/staff/clients/?q={client.last_name}",
+        f"/staff/clients/{client.pk}/",
+        f"/staff/clients/{client.pk}/compare/?angle=front",
+        f"/staff/appointments/{clinic['consultation'].pk}/course/",
+        f"/staff/appointments/{clinic['session'].pk}/photos/",
+        f"/staff/clients/{client.pk}/erase/",
+    ]:
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, path
+        assert axe_violations(page) == [], path
+
+    page.goto(f"{live_server.url}/staff/clients/{client.pk}/consents/")
+    assert axe_violations(page) == []
+    page.get_by_label("Clinical photos (version 2)").check()
+    page.get_by_label("Client's full name (typed signature)").fill("Pat Client")
+    page.get_by_role("button", name="Sign").click()
+    page.get_by_text("Consent recorded.").wait_for()
+    record = ConsentRecord.objects.get(client=client, wording=wording)
+    assert (record.signed_name, record.witnessed_by, record.method) == ("Pat Client", clinic["manager"], "tablet")
+    assert [e for e in page.console_errors if "Content Security Policy" in e] == []
