@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
@@ -32,6 +33,7 @@ from bookings.models import (
     WorkingHours,
 )
 from clients.models import Assessment, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+from clients.roles import roles_ensure
 from treatments.models import PriceGuide, Treatment
 
 LONDON = ZoneInfo("Europe/London")
@@ -419,6 +421,9 @@ def _seed_catalogue(report: SeedReport) -> None:
         report.count(created)
         tech, created = Technician.objects.get_or_create(user=user, defaults={"display_name": name})
         report.count(created)
+        # The role the clients roles migration made: opens the /staff/ workspace.
+        roles_ensure()
+        user.groups.add(Group.objects.get(name="Technician"))
         if created:
             tech.locations.set([locations[slug] for slug in schedule])
             tech.treatments.set(treatments.values())
