@@ -26,8 +26,8 @@ AFTERCARE_ANCHORS = ["day-0-4", "day-4", "day-5", "day-7", "day-10", "day-30", "
 
 def seed_site_content():
     """Run the data migration's seeding against today's models (a flushed test database has none)."""
-    module = importlib.import_module("treatments.migrations.0003_seed_site_content")
-    module.seed(django_apps, None)
+    for name in ("0003_seed_site_content", "0004_seed_home_sections"):
+        importlib.import_module(f"treatments.migrations.{name}").seed(django_apps, None)
 
 
 def build_catalogue(size: int) -> list:
@@ -91,6 +91,14 @@ def test_home_shows_the_treatments_locations_results_and_a_booking_call_to_actio
     assert "Book a free consultation" in html
     assert "/results/photo/" in html
     assert 'href="/locations/#clinic-' in html
+
+
+def test_home_closes_with_the_staff_edited_sections(client):
+    seed_site_content()
+    PageSection.objects.filter(page__key=Page.Key.HOME).update(heading="Still deciding?", body="Talk to us.")
+    html = client.get("/").content.decode()
+    assert "Still deciding?" in html
+    assert "<p>Talk to us.</p>" in html
 
 
 def test_touch_up_treatments_are_listed_apart_from_the_courses(client):
