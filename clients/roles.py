@@ -19,3 +19,16 @@ def roles_ensure() -> None:
         return
     migration = importlib.import_module("clients.migrations.0003_roles")
     migration.create_roles(global_apps, None)
+
+
+MANAGER_APPS = ("clients", "bookings", "treatments", "auth")
+
+
+def manager_permissions_sync(**kwargs) -> None:
+    """Give the Manager group every permission of the clinic's apps (run after each migrate)."""
+    from django.contrib.auth.models import Permission
+
+    manager = Group.objects.filter(name="Manager").first()
+    if manager is None:
+        return
+    manager.permissions.add(*Permission.objects.filter(content_type__app_label__in=MANAGER_APPS))

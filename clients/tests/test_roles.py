@@ -28,3 +28,15 @@ def test_technician_sees_only_clients_with_appointments_at_their_locations(clini
     assert list(access.clients_visible_to(clinic["technician"].user)) == [clinic["client"]]
     assert list(access.clients_visible_to(clinic["other"].user)) == []
     assert list(access.clients_visible_to(clinic["manager"])) == [clinic["client"]]
+
+
+def test_the_manager_role_covers_every_model_of_the_clinic_apps():
+    from django.apps import apps
+
+    from clients.roles import MANAGER_APPS
+
+    codenames = set(Group.objects.get(name="Manager").permissions.values_list("content_type__app_label", "codename"))
+    for model in apps.get_models():
+        if model._meta.app_label in MANAGER_APPS:
+            for action in ("view", "add", "change", "delete"):
+                assert (model._meta.app_label, f"{action}_{model._meta.model_name}") in codenames
