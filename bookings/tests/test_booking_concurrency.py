@@ -20,7 +20,7 @@ from bookings.tests.factories import BookingPolicyFactory, LocationFactory, tech
 from clients.models import ConsentWording
 from clients.tests.factories import ConsentWordingFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 CLIENTS = 30
 
 
@@ -52,6 +52,7 @@ def _fresh_rate_limits():
     cache.clear()
 
 
+@pytest.mark.postgres
 def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(postgres, settings):
     settings.BOOKING_RATE_LIMIT_PER_IP = 1000
     BookingPolicyFactory(minimum_notice_hours=0)
@@ -92,3 +93,33 @@ def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(p
             """
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_simultaneous_bookings_give_one_appointment_on_whichever_database_runs(settings):
+    """The same race on the configured database: on SQLite the IMMEDIATE write transaction
+    serialises the bookings (no exclusion constraint there), on PostgreSQL the row lock."""
+    settings.BOOKING_RATE_LIMIT_PER_IP = 1000
+    BookingPolicyFactory(minimum_notice_hours=0)
+    ConsentWordingFactory(kind=ConsentWording.Kind.HEALTH_DATA, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
+    location = LocationFactory(slug="race")
+    tech = technician_working(location=location)
+    # Two neighbouring times that overlap (45 minutes long, 15 minutes apart): still only one.
+    day = datetime.now(UTC).date() + timedelta(days=7)
+    starts = [datetime.combine(day, time(11), tzinfo=LONDON), datetime.combine(day, time(11, 15), tzinfo=LONDON)]
+    clients = 10
+    barrier = threading.Barrier(clients)
+    results: list[tuple[int, str]] = [None] * clients  # type: ignore[list-item]
+
+    def run(n: int) -> None:
+        results[n] = _attempt(n, starts[n % 2].isoformat(), barrier)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [302] + [409] * (clients - 1), statuses
+    rows = list(Appointment.objects.filter(technician=tech, status__in=Appointment.ACTIVE_STATUSES))
+    assert len(rows) == 1
