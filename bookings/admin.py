@@ -1,6 +1,8 @@
+from django import forms
 from django.contrib import admin
 
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
+from .availability import LONDON
 from .models import (
     AftercareReminder,
     Appointment,
@@ -14,6 +16,8 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
+from .selectors import BookingRequestError, availability_compute
+from .services.booking import appointment_book
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -118,3 +122,83 @@ class BookingPolicyAdmin(admin.ModelAdmin):
         "change_notice_hours",
     ]
     list_select_related = ["location"]
+
+
+class AppointmentBookingForm(forms.ModelForm):
+    """The admin's appointment form, checked against the availability engine: staff book with
+    the same rules as clients (working hours, breaks, time off, closures, buffers), without
+    the online minimum notice and horizon."""
+
+    class Meta:
+        model = Appointment
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field, as before
+
+    ENGINE_FIELDS = frozenset({"start", "end", "technician", "location", "status", "kind", "treatment"})
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        technician, location = cleaned.get("technician"), cleaned.get("location")
+        holds_time = cleaned.get("status") in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
+        if not (start and end and technician and location and end > start and holds_time):
+            return cleaned
+        if not self.instance._state.adding and not self.ENGINE_FIELDS & set(self.changed_data):
+            return cleaned
+        day = start.astimezone(LONDON).date()
+        try:
+            slots = availability_compute(
+                location=location,
+                kind=cleaned.get("kind"),
+                treatment=cleaned.get("treatment"),
+                start_date=day,
+                days=1,
+                technician=technician,
+                length_minutes=int((end - start).total_seconds() // 60),
+                apply_notice=False,
+                exclude_appointment_id=self.instance.pk,
+            )
+        except BookingRequestError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+            return cleaned
+        if not any(slot.start == start for slot in slots[day]):
+            free = ", ".join(s.start.astimezone(LONDON).strftime("%H:%M") for s in slots[day][:12]) or "none"
+            self.add_error(
+                "start",
+                f"{technician} is not free then at {location} (working hours, breaks, time off, closures "
+                f"and other appointments with their buffers). Free start times that day: {free}.",
+            )
+        return cleaned
+
+
+admin.site.unregister(Appointment)
+
+
+@admin.register(Appointment)
+class AppointmentBookingAdmin(AppointmentAdmin):
+    """New appointments go through the booking service (technician lock, exclusion constraint,
+    reminders_sync); edits are checked by the engine in the form and guarded by the constraint."""
+
+    form = AppointmentBookingForm
+
+    def save_model(self, request, obj, form, change):
+        if change or obj.status not in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED):
+            return super().save_model(request, obj, form, change)
+        booked = appointment_book(
+            client=obj.client,
+            location=obj.location,
+            kind=obj.kind,
+            start=obj.start,
+            treatment=obj.treatment,
+            technician=obj.technician,
+            course=obj.course,
+            session_number=obj.session_number,
+            length_minutes=int((obj.end - obj.start).total_seconds() // 60),
+            channel=obj.channel or Appointment.Channel.STAFF,
+            client_message=obj.client_message,
+        )
+        # Keep the admin's object (it is logged and redirected to): it is now the booked row,
+        # and saving it stores the form's remaining fields (status, staff notes).
+        obj.pk, obj.reference, obj.created_at = booked.pk, booked.reference, booked.created_at
+        obj._state.adding = False
+        obj.save()
+        return None
