@@ -297,3 +297,14 @@ def test_the_manage_page_refuses_a_made_up_time(client, booking):
     taken = client.post(_manage(booking), {"action": "reschedule", "start": "2026-12-01T03:00:00+00:00"})
     assert taken.status_code == 409
     assert b"just taken" in taken.content
+
+
+@pytest.mark.parametrize("extra_technicians", [0, 5])
+def test_the_booking_page_has_a_fixed_query_budget(client, location, django_assert_max_num_queries, extra_technicians):
+    for _ in range(extra_technicians):
+        tech = technician_working(location=location)
+        for day in range(1, 8):
+            AppointmentFactory(technician=tech, location=location, start=datetime(2026, 12, day, 11, tzinfo=UTC))
+    with django_assert_max_num_queries(12):
+        response = client.get(BOOK, {"location": "manchester", "start": "2026-12-01"})
+    assert response.status_code == 200
