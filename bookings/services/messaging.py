@@ -56,7 +56,7 @@ UNSUBSCRIBE_SALT = "bookings.messages.unsubscribe"
 MESSAGE_CONTEXT_HELP = (
     "first_name, clinic_name, treatment_name, session_date, appointment_kind, appointment_date, "
     "appointment_time, duration, is_treatment, location_name, location_address, location_phone, "
-    "location_phone_link, aftercare_url, book_url, unsubscribe_url"
+    "location_phone_link, aftercare_url, book_url, manage_url, unsubscribe_url"
 )
 
 # Staff-edited wording renders in an engine that can load no files and no tag libraries.
@@ -314,6 +314,15 @@ def _book_url() -> str:
     return _site("/")
 
 
+def _manage_url(appointment: Appointment) -> str:
+    from bookings.tokens import booking_token_make
+
+    try:
+        return _site(reverse("bookings:manage", args=[booking_token_make(appointment=appointment)]))
+    except NoReverseMatch:
+        return _site("/")
+
+
 def _duration_words(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     parts = []
@@ -355,6 +364,7 @@ def message_context(reminder: AftercareReminder) -> dict:
         "location_phone_link": location.phone.replace(" ", ""),
         "aftercare_url": _site(f"/aftercare/#{anchor}" if anchor else "/aftercare/"),
         "book_url": _book_url(),
+        "manage_url": _manage_url(appointment),
         "unsubscribe_url": ""
         if essential
         else _site(reverse("client_messages:unsubscribe", args=[unsubscribe_token(client)])),
@@ -442,5 +452,6 @@ def sample_context(*, milestone: str = Milestone.AFTERCARE_DAY_4) -> dict:
         "location_phone_link": "01614960000",
         "aftercare_url": _site(f"/aftercare/#{anchor}" if anchor else "/aftercare/"),
         "book_url": _book_url(),
+        "manage_url": _site("/booking/sample/"),
         "unsubscribe_url": "" if milestone in ESSENTIAL_MILESTONES else _site("/messages/unsubscribe/sample/"),
     }

@@ -86,6 +86,7 @@ def test_reminder_for_a_session_has_pre_care_and_an_unsubscribe_link(mailoutbox,
     email = mailoutbox[0]
     assert "clean, dry scalp" in email.body
     assert "14:00" in email.body
+    assert "/booking/" in email.body  # the client's own move-or-cancel link
     unsubscribe = email.extra_headers["List-Unsubscribe"].strip("<>")
     assert unsubscribe in email.body
 
