@@ -102,26 +102,41 @@ def _transition_after(after: datetime, tz: ZoneInfo) -> datetime:
     return high.replace(second=0, microsecond=0)
 
 
-def _overlaps(start: datetime, end: datetime, starts: list[datetime], ends: list[datetime], max_len: timedelta) -> bool:
-    """Whether [start, end) overlaps any interval in the list sorted by start.
-
-    Intervals starting at or after ``end`` cannot overlap; of the rest only those starting
-    after ``start - max_len`` can still be running.
-    """
-    hi = bisect.bisect_left(starts, end)
-    lo = bisect.bisect_right(starts, start - max_len)
-    return any(ends[i] > start for i in range(lo, hi))
-
-
 class _Intervals:
+    """Intervals sorted by start, for finding those that reach into a time range."""
+
     def __init__(self, items: Iterable[tuple[datetime, datetime]]):
         pairs = sorted((s.astimezone(UTC), e.astimezone(UTC)) for s, e in items if e > s)
+        self.pairs = pairs
         self.starts = [s for s, _ in pairs]
-        self.ends = [e for _, e in pairs]
         self.max_len = max((e - s for s, e in pairs), default=timedelta(0))
 
-    def overlaps(self, start: datetime, end: datetime) -> bool:
-        return bool(self.starts) and _overlaps(start, end, self.starts, self.ends, self.max_len)
+    def within(self, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime]]:
+        """The intervals overlapping [lo, hi): only those starting after lo - max_len can."""
+        first = bisect.bisect_right(self.starts, lo - self.max_len)
+        last = bisect.bisect_left(self.starts, hi)
+        return [(s, e) for s, e in self.pairs[first:last] if e > lo]
+
+
+def _merge(forbidden: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Sort and merge open intervals of forbidden start times; touching ones stay apart,
+    since the shared end point itself is allowed."""
+    merged: list[tuple[datetime, datetime]] = []
+    for lo, hi in sorted(forbidden):
+        if merged and lo < merged[-1][1]:
+            if hi > merged[-1][1]:
+                merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _next_on_grid(origin: datetime, at_least: datetime, step: timedelta) -> datetime:
+    """The first time origin + k * step (k >= 0) that is not before ``at_least``."""
+    if at_least <= origin:
+        return origin
+    steps = -((origin - at_least) // step)  # ceiling division on timedeltas
+    return origin + steps * step
 
 
 def free_slots(
@@ -141,12 +156,17 @@ def free_slots(
       [start - before, end + after] (so two appointments are at least after + before apart);
     - starts no earlier than ``rules.earliest`` and no later than ``rules.latest``.
     Candidate starts step from each window's start by ``rules.step`` in real time.
+
+    Each blocker becomes an open interval of forbidden *start* times (a break [b0, b1) forbids
+    starts in (b0 - length, b1)); the candidates then sweep the merged intervals once, jumping
+    over each, instead of testing every candidate against every blocker.
     """
     closed = set(closed_dates)
     dates = [start_date + timedelta(days=n) for n in range(days)]
     result: dict[date, list[Slot]] = {d: [] for d in dates}
     length, step = rules.length, rules.step
     before, after = rules.buffer_before, rules.buffer_after
+    gap = before + after
     earliest = rules.earliest.astimezone(UTC) if rules.earliest else None
     latest = rules.latest.astimezone(UTC) if rules.latest else None
     if length <= timedelta(0) or step <= timedelta(0):
@@ -160,7 +180,7 @@ def free_slots(
         for br in schedule.breaks:
             breaks_by_day.setdefault(br.weekday, []).append(br)
         time_off = _Intervals(schedule.time_off)
-        booked = _Intervals((s - before, e + after) for s, e in schedule.appointments)
+        booked = _Intervals(schedule.appointments)
 
         for day in dates:
             if day in closed:
@@ -168,29 +188,38 @@ def free_slots(
             windows = hours_by_day.get(day.weekday())
             if not windows:
                 continue
-            day_breaks = _Intervals(
-                (local_instant(day, br.start, tz=rules.tz), local_instant(day, br.end, tz=rules.tz, later=True))
+            spans = [
+                (local_instant(day, w.start, tz=rules.tz), local_instant(day, w.end, tz=rules.tz, later=True))
+                for w in windows
+            ]
+            day_lo = min(s for s, _ in spans)
+            day_hi = max(e for _, e in spans)
+            forbidden = [
+                (
+                    local_instant(day, br.start, tz=rules.tz) - length,
+                    local_instant(day, br.end, tz=rules.tz, later=True),
+                )
                 for br in breaks_by_day.get(day.weekday(), ())
-            )
+            ]
+            forbidden += [(s - length, e) for s, e in time_off.within(day_lo, day_hi)]
+            forbidden += [(s - gap - length, e + gap) for s, e in booked.within(day_lo - gap, day_hi + gap)]
+            blocks = _merge(forbidden)
             seen: set[datetime] = set()
-            for window in windows:
-                w_start = local_instant(day, window.start, tz=rules.tz)
-                w_end = local_instant(day, window.end, tz=rules.tz, later=True)
-                candidate = w_start
-                while candidate + length <= w_end:
-                    end = candidate + length
-                    if (
-                        (earliest is None or candidate >= earliest)
-                        and (latest is None or candidate <= latest)
-                        and candidate not in seen
-                        and not day_breaks.overlaps(candidate, end)
-                        and not time_off.overlaps(candidate, end)
-                        and not booked.overlaps(candidate - before, end + after)
-                    ):
+            for w_start, w_end in spans:
+                last_start = w_end - length
+                if latest is not None and latest < last_start:
+                    last_start = latest
+                candidate = w_start if earliest is None else _next_on_grid(w_start, earliest, step)
+                i = 0
+                while candidate <= last_start:
+                    while i < len(blocks) and blocks[i][1] <= candidate:
+                        i += 1
+                    if i < len(blocks) and blocks[i][0] < candidate:
+                        candidate = _next_on_grid(w_start, blocks[i][1], step)
+                        continue
+                    if candidate not in seen:
                         seen.add(candidate)
-                        result[day].append(Slot(candidate, end, schedule.technician_id))
-                    if latest is not None and candidate > latest:
-                        break
+                        result[day].append(Slot(candidate, candidate + length, schedule.technician_id))
                     candidate += step
     for slots in result.values():
         slots.sort()

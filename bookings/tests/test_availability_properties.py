@@ -114,3 +114,48 @@ def test_every_free_grid_time_is_offered(scenario):
                 ws, we = _local_span(day, window)
                 if ws + rules.length <= we:
                     assert ws in offered
+
+
+def _naive(start_date, schedules, rules, closed) -> dict[date, set[tuple[datetime, int]]]:
+    """The rules written the slow, obvious way: every grid time against every blocker."""
+    out: dict[date, set[tuple[datetime, int]]] = {}
+    for n in range(DAYS):
+        day = start_date + timedelta(days=n)
+        out[day] = set()
+        if day in closed:
+            continue
+        for schedule in schedules:
+            breaks = [_local_span(day, b) for b in schedule.breaks if b.weekday == day.weekday()]
+            for window in schedule.working_hours:
+                if window.weekday != day.weekday():
+                    continue
+                start, end = _local_span(day, window)
+                candidate = start
+                while candidate + rules.length <= end:
+                    finish = candidate + rules.length
+                    if (
+                        not any(_overlap(candidate, finish, *b) for b in breaks)
+                        and not any(_overlap(candidate, finish, *t) for t in schedule.time_off)
+                        and not any(
+                            _overlap(
+                                candidate - rules.buffer_before,
+                                finish + rules.buffer_after,
+                                a_start - rules.buffer_before,
+                                a_end + rules.buffer_after,
+                            )
+                            for a_start, a_end in schedule.appointments
+                        )
+                    ):
+                        out[day].add((candidate, schedule.technician_id))
+                    candidate += rules.step
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_engine_offers_exactly_what_the_naive_rules_offer(scenario):
+    start_date, schedules, rules, closed = scenario
+    result = free_slots(schedules=schedules, start_date=start_date, days=DAYS, rules=rules, closed_dates=closed)
+    expected = _naive(start_date, schedules, rules, closed)
+    for day, slots in result.items():
+        assert {(s.start, s.technician_id) for s in slots} == expected[day]
