@@ -100,6 +100,20 @@ class ClinicalAdminMixin(AuditedAdminMixin):
     def has_module_permission(self, request):
         return access.can_view_clinical(request.user) and super().has_module_permission(request)
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        obj = getattr(response, "context_data", {}).get("original") if response.status_code == 200 else None
+        if obj is not None and request.method == "GET":
+            audit_record(
+                actor=request.user,
+                action=AuditEvent.Action.VIEW,
+                object_type=obj._meta.model_name,
+                object_id=obj.pk,
+                client_id=self._client_id(obj),
+                detail="admin",
+            )
+        return response
+
 
 class AssessmentInline(ClinicalAdminMixin, admin.StackedInline):
     model = Assessment
@@ -135,6 +149,23 @@ class ClientAdmin(AuditedAdminMixin, admin.ModelAdmin):
         if access.can_view_clinical(request.user):
             return self.inlines
         return [i for i in self.inlines if not issubclass(i, ClinicalAdminMixin)]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        # The assessments inline shows clinical notes: that is a view of them.
+        if request.method == "GET" and response.status_code == 200 and access.can_view_clinical(request.user):
+            original = getattr(response, "context_data", {}).get("original")
+            if original is not None:
+                audit_record(
+                    actor=request.user,
+                    action=AuditEvent.Action.VIEW,
+                    object_type="client_record",
+                    object_id=original.pk,
+                    client_id=original.pk,
+                    fields=["assessments"],
+                    detail="admin",
+                )
+        return response
 
 
 @admin.register(ConsentWording)

@@ -77,6 +77,8 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def assessment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = access.require_appointment(request.user, pk)
     instance = Assessment.objects.filter(appointment=appointment).first()
+    if instance is not None and request.method == "GET":
+        services.audit_view(actor=request.user, client=appointment.client, what="assessment", object_id=instance.pk)
     form = AssessmentForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         try:
@@ -101,6 +103,8 @@ def session_note_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if appointment.kind == appointment.Kind.CONSULTATION:
         raise Http404("A consultation has an assessment, not a session note.")
     instance = SessionNote.objects.filter(appointment=appointment).first()
+    if instance is not None and request.method == "GET":
+        services.audit_view(actor=request.user, client=appointment.client, what="sessionnote", object_id=instance.pk)
     form = SessionNoteForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         try:

@@ -92,3 +92,17 @@ def test_a_photo_goes_on_the_results_page_only_with_active_marketing_consent(cli
     assert client.post(url, data).status_code == 302
     photo.refresh_from_db()
     assert photo.marketing_consent is True
+
+
+def test_clinical_pages_in_the_admin_log_the_view(client, clinic):
+    client.login(username="boss", password=PASSWORD)
+    assert client.get(reverse("admin:clients_sessionnote_change", args=[clinic["note"].pk])).status_code == 200
+    assert client.get(reverse("admin:clients_client_change", args=[clinic["client"].pk])).status_code == 200
+    views = set(AuditEvent.objects.filter(action="view", actor=clinic["manager"]).values_list("object_type", "detail"))
+    assert views == {("sessionnote", "admin"), ("client_record", "admin")}
+
+
+def test_reception_opening_a_client_in_the_admin_is_not_a_clinical_view(client, clinic):
+    client.login(username="desk", password=PASSWORD)
+    assert client.get(reverse("admin:clients_client_change", args=[clinic["client"].pk])).status_code == 200
+    assert not AuditEvent.objects.filter(action="view").exists()

@@ -178,3 +178,14 @@ def test_client_search_finds_by_name_or_reference_and_only_at_the_technicians_lo
     by_reference = http.get(reverse("staff:clients"), {"q": clinic["session"].reference.lower()})
     assert list(by_reference.context["page"]) == [clinic["client"]]
     assert list(http.get(reverse("staff:clients"), {"q": "Elsewhere"}).context["page"]) == []
+
+
+def test_opening_an_existing_session_note_or_assessment_is_logged(client, clinic):
+    http = login(client, "tech")
+    note_appointment = clinic["note"].appointment
+    assert http.get(reverse("staff:session_note", args=[note_appointment.pk])).status_code == 200
+    assert http.get(reverse("staff:assessment", args=[clinic["consultation"].pk])).status_code == 200
+    logged = set(
+        AuditEvent.objects.filter(action="view", actor__username="tech").values_list("object_type", "object_id")
+    )
+    assert logged == {("sessionnote", str(clinic["note"].pk)), ("assessment", str(clinic["assessment"].pk))}
