@@ -143,7 +143,14 @@ class CompareForm(forms.Form):
 
 
 class NextSessionForm(forms.Form):
-    slot = forms.ChoiceField(label="Next session", widget=forms.RadioSelect)
+    slot = forms.ChoiceField(
+        label="Next session",
+        widget=forms.RadioSelect,
+        error_messages={
+            "invalid_choice": "That time is no longer free (someone may have just booked it). Choose another time.",
+            "required": "Choose a time.",
+        },
+    )
 
     def __init__(self, *args, proposals=(), **kwargs):
         super().__init__(*args, **kwargs)

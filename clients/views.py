@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings.models import Technician
+from bookings.selectors import BookingRequestError
 from bookings.services import appointments
 from bookings.services.booking import SlotTaken
 
@@ -292,6 +293,8 @@ def next_session(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc)
         except SlotTaken as exc:
             form.add_error(None, exc.message + " Choose another time.")
+        except BookingRequestError as exc:
+            form.add_error(None, exc.message)
         else:
             local = timezone.localtime(booked.start)
             messages.success(request, f"Session {booked.session_number} booked for {local:%a %d %b %Y at %H:%M}.")

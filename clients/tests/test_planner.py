@@ -174,3 +174,20 @@ def test_the_course_page_proposes_a_time_per_session_at_valid_spacing(client, op
     assert all(starts)
     gaps = [(starts[i + 1].date() - starts[i].date()).days for i in range(2)]
     assert all(14 <= g <= 21 for g in gaps)
+
+
+def test_a_next_session_time_taken_meanwhile_is_reported_not_booked(client, open_clinic):
+    session = open_clinic["session"]
+    client.login(username="tech", password=PASSWORD)
+    url = reverse("staff:next_session", args=[session.pk])
+    first = client.get(url).context["proposals"][0]
+    AppointmentFactory(  # another device books that time first
+        technician=open_clinic["technician"],
+        location=open_clinic["here"],
+        start=first.slot.start,
+        end=first.slot.end,
+    )
+    response = client.post(url, {"slot": first.value})
+    assert response.status_code == 400
+    assert "Choose another time" in response.content.decode()
+    assert not Appointment.objects.filter(course=session.course, session_number=3).exists()
