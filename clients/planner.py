@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from bookings.models import Appointment, Course, Location, Technician
 from bookings.selectors import BookingRequestError, Slot, availability_compute
 from bookings.services.booking import SlotTaken, appointment_book
-from treatments.models import Treatment
+from treatments.models import PriceGuide, Treatment
 
 from .models import AuditEvent, Client
 from .services import audit_record
@@ -230,3 +230,13 @@ def course_create_and_book(
     )
     logger.info("course created course=%s sessions=%s", course.pk, planned_sessions)
     return course
+
+
+def price_guide_for(*, treatment: Treatment, band: str, location: Location) -> PriceGuide | None:
+    """The guide price for a stage or area: the location's own, else the clinic-wide one."""
+    if not band:
+        return None
+    guides = PriceGuide.objects.filter(treatment=treatment, band=band).filter(
+        Q(location=location) | Q(location__isnull=True)
+    )
+    return min(guides, key=lambda g: g.location_id is None, default=None)

@@ -318,7 +318,7 @@ def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
         "first_date": timezone.localdate() + timedelta(days=7),
     }
     form = CoursePlanForm(request.POST or None, initial=initial)
-    proposed = False
+    proposed, guide = False, None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if request.POST.get("action") == "book":
@@ -340,6 +340,9 @@ def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, f"Course booked: {course.planned_sessions} sessions.")
                 return redirect("staff:appointment", pk=appointment.pk)
         else:
+            guide = planner.price_guide_for(
+                treatment=data["treatment"], band=data["price_band"], location=appointment.location
+            )
             plan = planner.course_plan(
                 location=appointment.location,
                 treatment=data["treatment"],
@@ -356,7 +359,7 @@ def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "staff/course_plan.html",
-        {"appointment": appointment, "form": form, "proposed": proposed},
+        {"appointment": appointment, "form": form, "proposed": proposed, "guide": guide},
         status=400 if form.errors else 200,
     )
 

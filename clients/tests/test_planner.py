@@ -15,6 +15,7 @@ from bookings.tests.factories import AppointmentFactory, TechnicianFactory, Work
 from clients import planner
 from clients.tests.conftest import PASSWORD
 from clients.tests.factories import ClientFactory
+from treatments.tests.factories import PriceGuideFactory
 
 pytestmark = pytest.mark.django_db
 LONDON = ZoneInfo("Europe/London")
@@ -158,6 +159,7 @@ def test_sessions_closer_than_the_treatment_spacing_are_refused(open_clinic):
 
 
 def test_the_course_page_proposes_a_time_per_session_at_valid_spacing(client, open_clinic):
+    PriceGuideFactory(treatment=open_clinic["course"].treatment, band="N4", price_from=1200, price_to=1600)
     client.login(username="tech", password=PASSWORD)
     response = client.post(
         reverse("staff:course_plan", args=[open_clinic["consultation"].pk]),
@@ -165,10 +167,13 @@ def test_the_course_page_proposes_a_time_per_session_at_valid_spacing(client, op
             "action": "propose",
             "treatment": open_clinic["course"].treatment.pk,
             "planned_sessions": 3,
+            "price_band": "N4",
             "first_date": (timezone.localdate() + timedelta(days=7)).isoformat(),
         },
     )
     assert response.status_code == 200
+    assert response.context["guide"].price_from == 1200  # the stage's guide price, shown to agree the price
+    assert "Guide price for Norwood 4" in response.content.decode()
     form = response.context["form"]
     starts = [form.cleaned_data[f"start_{n}"] for n in (1, 2, 3)]
     assert all(starts)
