@@ -43,8 +43,9 @@ def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(page_facto
     page.locator("main a[href='/book/']").first.click()
     page.wait_for_url("**/book/")
 
-    # Choosing the clinic shows its times (without a times list yet, the script submits the form).
+    # Choosing the clinic and pressing the button shows its times.
     page.select_option("#id_location", "manchester")
+    page.click("#show-times")
     page.wait_for_selector("#times label")
     # Changing the treatment refreshes the times through the API, without leaving the page.
     with page.expect_response(lambda r: "/api/availability/" in r.url and r.status == 200):

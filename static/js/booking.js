@@ -51,10 +51,9 @@
     var times = document.getElementById("times");
     var location = search.elements.location.value;
     if (!location) return;
-    if (!form || !times) {
-      search.submit();
-      return;
-    }
+    // Before a clinic's times are on the page, the "Show free times" button loads them:
+    // submitting on change would move keyboard users away mid-choice.
+    if (!form || !times) return;
     var treatment = search.elements.treatment.value;
     var start = search.elements.start.value;
     form.elements.location.value = location;
