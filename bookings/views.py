@@ -168,7 +168,8 @@ def _times_context(*, location: Location, treatment: Treatment | None, start: da
 def book(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _book_post(request)
-    search = SlotSearchForm(request.GET or None)
+    # A link from a treatment page may carry only ?treatment=: preselect it, no errors yet.
+    search = SlotSearchForm(request.GET if request.GET.get("location") else None)
     context: dict = {"search": search, "form": None, "days": None}
     if search.is_bound and search.is_valid():
         location, treatment = search.cleaned_data["location"], search.cleaned_data["treatment"]

@@ -308,3 +308,22 @@ def test_the_booking_page_has_a_fixed_query_budget(client, location, django_asse
     with django_assert_max_num_queries(12):
         response = client.get(BOOK, {"location": "manchester", "start": "2026-12-01"})
     assert response.status_code == 200
+
+
+def test_a_link_with_only_a_treatment_preselects_it_without_errors(client, location):
+    TreatmentFactory(slug="scar", name="Scar camouflage")
+    response = client.get(BOOK, {"treatment": "scar"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<option value="scar" selected>' in html
+    assert "is-invalid" not in html
+
+
+def test_the_booking_page_links_in_from_a_clinic_and_treatment(client, location):
+    TreatmentFactory(slug="scar", name="Scar camouflage")
+    url = reverse("bookings:book") + "?location=manchester&treatment=scar"
+    html = client.get(url).content.decode()
+    assert '<option value="manchester" selected>' in html
+    assert 'name="treatment" value="scar"' in html
+    assert 'id="times"' in html
+    assert "Monday 2 November" in html
