@@ -42,9 +42,10 @@ class Client(models.Model):
     postcode = models.CharField(max_length=10, blank=True)
     preferred_channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     reminders_opt_in = models.BooleanField(
-        "appointment reminders and aftercare messages",
+        "appointment reminders and follow-ups",
         default=True,
-        help_text="Essential aftercare is sent unless the client opts out here.",
+        help_text="48-hour reminders, next-session prompts and touch-up recalls. Essential aftercare "
+        "(days 4, 7 and 10) is always sent while the client has a record.",
     )
     marketing_email_opt_in = models.BooleanField("marketing by e-mail", default=False)
     marketing_sms_opt_in = models.BooleanField("marketing by SMS", default=False)

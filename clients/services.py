@@ -18,6 +18,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from bookings.models import Appointment
+from bookings.services.messaging import client_messages_cancel
 
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
 from .photos import MAX_UPLOAD_BYTES, photo_clean
@@ -345,8 +346,10 @@ def client_erase(*, client: Client, by: AbstractBaseUser) -> Client:
     )
     # Files go only once the rows are gone for good.
     transaction.on_commit(lambda: _delete_files(files))
-    logger.info("client erased client=%s photos=%s", client.pk, photo_count)
     client.refresh_from_db()
+    # An erased client hears nothing more, essential aftercare included.
+    cancelled = client_messages_cancel(client=client)
+    logger.info("client erased client=%s photos=%s messages_cancelled=%s", client.pk, photo_count, cancelled)
     return client
 
 
