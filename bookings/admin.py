@@ -1,5 +1,8 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpResponseRedirect
 
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .availability import LONDON
@@ -17,7 +20,9 @@ from .models import (
     WorkingHours,
 )
 from .selectors import BookingRequestError, availability_compute
-from .services.booking import appointment_book
+from .services.appointments import appointment_complete, appointment_uncomplete
+from .services.booking import ChangeNotAllowed, SlotTaken, _is_overlap_violation, appointment_book, appointment_cancel
+from .services.messaging import reminders_sync
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -142,8 +147,12 @@ class AppointmentBookingForm(forms.ModelForm):
         holds_time = cleaned.get("status") in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
         if not (start and end and technician and location and end > start and holds_time):
             return cleaned
-        if not self.instance._state.adding and not self.ENGINE_FIELDS & set(self.changed_data):
-            return cleaned
+        if not self.instance._state.adding:
+            changed = self.ENGINE_FIELDS & set(self.changed_data)
+            if not changed:
+                return cleaned
+            if changed == {"status"} and self.initial.get("status") in Appointment.ACTIVE_STATUSES:
+                return cleaned  # e.g. un-completing: it already holds this time
         day = start.astimezone(LONDON).date()
         try:
             slots = availability_compute(
@@ -180,8 +189,26 @@ class AppointmentBookingAdmin(AppointmentAdmin):
 
     form = AppointmentBookingForm
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A race lost between the form's check and the save (or a status change the services
+        # refuse) is a message on the form, never a 500; nothing was saved.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except SlotTaken as exc:
+            message = f"{exc.message} Choose another time."
+        except (ChangeNotAllowed, ValidationError) as exc:
+            message = getattr(exc, "message", None) or "; ".join(exc.messages)
+        except IntegrityError as exc:
+            if not _is_overlap_violation(exc):
+                raise
+            message = "That time was just taken by another appointment of this technician. Choose another time."
+        self.message_user(request, f"Not saved: {message}", level=messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request, obj, form, change):
-        if change or obj.status not in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED):
+        if change:
+            return self._save_change(request, obj, form)
+        if obj.status not in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED):
             return super().save_model(request, obj, form, change)
         booked = appointment_book(
             client=obj.client,
@@ -202,3 +229,24 @@ class AppointmentBookingAdmin(AppointmentAdmin):
         obj._state.adding = False
         obj.save()
         return None
+
+    def _save_change(self, request, obj, form):
+        """Edits keep the services' rules: completing writes the aftercare, un-completing and
+        cancelling withdraw unsent messages, and a move re-times the pending ones."""
+        Status = Appointment.Status
+        new_status = obj.status
+        previous = form.initial.get("status", new_status)
+        with transaction.atomic():
+            obj.status = previous
+            obj.save()
+            if new_status != previous:
+                if new_status == Status.COMPLETED:
+                    appointment_complete(appointment=obj, by=request.user)
+                elif new_status == Status.CANCELLED:
+                    appointment_cancel(appointment=obj, by_client=False)
+                else:
+                    if previous == Status.COMPLETED:
+                        appointment_uncomplete(appointment=obj, by=request.user)
+                    Appointment.objects.filter(pk=obj.pk).update(status=new_status, cancelled_at=None)
+            obj.refresh_from_db()
+            reminders_sync(appointment=obj)
