@@ -33,7 +33,8 @@ from bookings.selectors import (
     local_date,
 )
 from bookings.services.messaging import reminders_sync
-from clients.models import Client, ConsentRecord, ConsentWording
+from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
+from clients.services import audit_record
 from treatments.models import Treatment
 
 logger = logging.getLogger(__name__)
@@ -348,6 +349,7 @@ def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: s
         if not existing.phone and phone:
             existing.phone = phone
             existing.save(update_fields=["phone", "updated_at"])
+            _audit_online(action=AuditEvent.Action.UPDATE, object_type="client", obj=existing, fields=["phone"])
         return existing
     client = Client(first_name=first_name, last_name=last_name, email=email, phone=phone)
     try:
@@ -356,7 +358,27 @@ def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: s
     except IntegrityError:
         # Another request created this client a moment ago (the e-mail is unique, any case).
         return Client.objects.get(email__iexact=email)
+    _audit_online(
+        action=AuditEvent.Action.CREATE,
+        object_type="client",
+        obj=client,
+        fields=["first_name", "last_name", "email", "phone"],
+    )
     return client
+
+
+def _audit_online(*, action: str, object_type: str, obj, fields) -> None:
+    """Changes the client makes through the online booking form, in the same audit trail as staff's."""
+    client_id = obj.pk if isinstance(obj, Client) else obj.client_id
+    audit_record(
+        actor=None,
+        action=action,
+        object_type=object_type,
+        object_id=obj.pk,
+        client_id=client_id,
+        fields=fields,
+        detail="online booking form",
+    )
 
 
 def online_consultation_book(
@@ -396,16 +418,20 @@ def online_consultation_book(
             channel=Appointment.Channel.ONLINE,
             client_message=description,
         )
-        ConsentRecord.objects.create(
+        consent = ConsentRecord.objects.create(
             client=client,
             wording=wording,
             given_at=now,
             method=ConsentRecord.Method.ONLINE,
             signed_name=f"{first_name} {last_name}".strip(),
         )
+        _audit_online(action=AuditEvent.Action.CREATE, object_type="consentrecord", obj=consent, fields=["wording"])
         if marketing_opt_in and not client.marketing_email_opt_in:
             client.marketing_email_opt_in = True
             client.save(update_fields=["marketing_email_opt_in", "updated_at"])
+            _audit_online(
+                action=AuditEvent.Action.UPDATE, object_type="client", obj=client, fields=["marketing_email_opt_in"]
+            )
     return appointment
 
 

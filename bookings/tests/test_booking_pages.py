@@ -327,3 +327,15 @@ def test_the_booking_page_links_in_from_a_clinic_and_treatment(client, location)
     assert 'name="treatment" value="scar"' in html
     assert 'id="times"' in html
     assert "Monday 2 November" in html
+
+
+def test_an_online_booking_leaves_an_audit_trail_without_personal_data(client, location):
+    from clients.models import AuditEvent
+
+    _post(client, marketing_opt_in="on")
+    booked = Client.objects.get()
+    events = list(AuditEvent.objects.filter(client_id_ref=booked.pk).values_list("object_type", "action", "detail"))
+    assert ("client", "create", "online booking form") in events
+    assert ("consentrecord", "create", "online booking form") in events
+    for event in AuditEvent.objects.all():
+        assert booked.email not in str(event.__dict__)
