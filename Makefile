@@ -49,6 +49,8 @@ test: lint
 bench: install
 	$(PY) bench/availability.py
 	$(PY) bench/reminders.py
+	$(PY) bench/public_pages.py
+	$(PY) bench/photos.py
 
 clean:
 	rm -rf $(VENV) var
