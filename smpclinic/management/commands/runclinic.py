@@ -42,6 +42,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo staff login: {settings.DEMO_STAFF_USERNAME} / {settings.DEMO_STAFF_PASSWORD}   (Ctrl-C stops all)"
         )
+        self.stdout.write(
+            f"Technician workspace: http://{addr}/staff/  (amara, ben, chloe or dev / {settings.DEMO_STAFF_PASSWORD})"
+        )
         self.stdout.flush()
         children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=os.environ.copy()) for cmd in (web, celery)]
         stopping = False
