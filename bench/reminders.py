@@ -20,8 +20,9 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
+
+import benchdb  # bench/ is on sys.path when a script here runs
 
 ROOT = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
@@ -29,34 +30,10 @@ DUE = datetime(2026, 11, 6, 9, 0, tzinfo=LONDON)
 
 
 def bench_database_url() -> str:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/reminders.py needs DATABASE_URL=postgres://... and REDIS_URL=redis://...")
-    if not os.environ.get("REDIS_URL", "").startswith("redis://"):
-        sys.exit("bench/reminders.py needs REDIS_URL=redis://...")
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_bench_reminders"))
+    return benchdb.bench_database_url(suffix="bench_reminders", script="reminders.py", needs_redis=True)
 
 
-def recreate_database(url: str) -> None:
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username, password=parts.password, dbname="postgres"
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
-        check=True,
-    )
+recreate_database = benchdb.recreate_database
 
 
 def seed(messages: int) -> None:
