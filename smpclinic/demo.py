@@ -499,8 +499,13 @@ def _seed_people(report: SeedReport, today: date) -> None:
             loss = Assessment.HairLossType.MALE_PATTERN
 
         upcoming_only = i % 6 == 5
+        # The first client of each technician is mid-course with session 2 on the day of seeding
+        # (or the technician's next working day), so the workspace has something to open.
+        session_two_today = i < len(techs)
         if upcoming_only:
             near = today + timedelta(days=rng.randint(2, 20))
+        elif session_two_today:
+            near = today - timedelta(days=45)
         else:
             near = today - timedelta(days=rng.randint(25, 120))
         start, end, location = calendar.take(tech, days, near, 45)
@@ -631,6 +636,8 @@ def _seed_people(report: SeedReport, today: date) -> None:
             else:
                 completed_all = False
             session_day = s_start.astimezone(LONDON).date() + timedelta(days=rng.randint(14, 21))
+            if session_two_today and number == 1:
+                session_day = today
         if completed_all:
             course.status = Course.Status.COMPLETED
             course.completed_at = timezone.now()
