@@ -72,3 +72,20 @@ def test_the_home_page_lists_the_catalogue(demo, client):
     assert response.status_code == 200
     assert b"Hairline design" in response.content
     assert b"Preston" in response.content
+
+
+def test_every_technician_has_a_session_to_open_within_days_of_seeding(demo):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    for technician in Technician.objects.all():
+        upcoming = Appointment.objects.filter(
+            technician=technician,
+            kind="session",
+            status="booked",
+            start__date__gte=today,
+            start__date__lte=today + timedelta(days=7),
+        )
+        assert upcoming.exists(), technician
