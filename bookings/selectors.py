@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 MAX_DAYS = 92
+# How far from today a window may start: further is a typing mistake, and near the calendar's
+# ends (year 1, year 9999) the window's arithmetic would overflow into a 500.
+MAX_YEARS_AWAY = 5
 
 
 class BookingRequestError(ValueError):
@@ -129,6 +132,8 @@ def availability_compute(
     policy = policy or booking_policy_for(location)
     length = appointment_length(kind=kind, policy=policy, treatment=treatment, length_minutes=length_minutes)
     now = now or timezone.now()
+    if abs((start_date - now.astimezone(LONDON).date()).days) > MAX_YEARS_AWAY * 366:
+        raise BookingRequestError("start", f"start must be within {MAX_YEARS_AWAY} years of today.")
     rules = Rules(
         length=length,
         step=timedelta(minutes=policy.slot_step_minutes),
