@@ -343,7 +343,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             start = date.fromisoformat(request.GET["start"]) if request.GET.get("start") else timezone.localdate()
         except ValueError:
             start = timezone.localdate()
-        start = max(start, timezone.localdate())
+        # As on /book/: from today to a year ahead (an edited ?start= must not crash the page).
+        start = min(max(start, timezone.localdate()), timezone.localdate() + timedelta(days=366))
         slots = availability_compute(
             location=appointment.location,
             kind=appointment.kind,
