@@ -343,19 +343,23 @@ def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
             guide = planner.price_guide_for(
                 treatment=data["treatment"], band=data["price_band"], location=appointment.location
             )
-            plan = planner.course_plan(
-                location=appointment.location,
-                treatment=data["treatment"],
-                technician=appointment.technician,
-                first_date=data["first_date"],
-                sessions=data["planned_sessions"],
-            )
-            values = form.data.copy()
-            for n, slot in enumerate(plan, start=1):
-                values[f"start_{n}"] = timezone.localtime(slot.start).strftime("%Y-%m-%dT%H:%M") if slot else ""
-            form = CoursePlanForm(values, initial=initial)
-            form.is_valid()
-            proposed = True
+            try:
+                plan = planner.course_plan(
+                    location=appointment.location,
+                    treatment=data["treatment"],
+                    technician=appointment.technician,
+                    first_date=data["first_date"],
+                    sessions=data["planned_sessions"],
+                )
+            except BookingRequestError as exc:  # e.g. a first date typed as year 9999
+                form.add_error("first_date", exc.message)
+            else:
+                values = form.data.copy()
+                for n, slot in enumerate(plan, start=1):
+                    values[f"start_{n}"] = timezone.localtime(slot.start).strftime("%Y-%m-%dT%H:%M") if slot else ""
+                form = CoursePlanForm(values, initial=initial)
+                form.is_valid()
+                proposed = True
     return render(
         request,
         "staff/course_plan.html",
