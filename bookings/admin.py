@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpResponseRedirect
+from django.utils import timezone
 
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .availability import LONDON
@@ -145,6 +146,9 @@ class AppointmentBookingForm(forms.ModelForm):
         start, end = cleaned.get("start"), cleaned.get("end")
         technician, location = cleaned.get("technician"), cleaned.get("location")
         holds_time = cleaned.get("status") in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
+        adding_completed = self.instance._state.adding and cleaned.get("status") == Appointment.Status.COMPLETED
+        if adding_completed and start and start > timezone.now():
+            self.add_error("status", "An appointment cannot be completed before it has started.")
         if not (start and end and technician and location and end > start and holds_time):
             return cleaned
         if not self.instance._state.adding:
@@ -208,6 +212,16 @@ class AppointmentBookingAdmin(AppointmentAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return self._save_change(request, obj, form)
+        if obj.status == Appointment.Status.COMPLETED:
+            # Recording a session already done: the row, then the completion the workspace would
+            # make (completed time, course progress, aftercare), in the admin's transaction.
+            obj.status = Appointment.Status.BOOKED
+            super().save_model(request, obj, form, change)
+            done = appointment_complete(appointment=obj, by=request.user)
+            obj.status, obj.completed_at = done.status, done.completed_at
+            return None
+        if obj.status == Appointment.Status.CANCELLED and obj.cancelled_at is None:
+            obj.cancelled_at = timezone.now()
         if obj.status not in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED):
             return super().save_model(request, obj, form, change)
         booked = appointment_book(
