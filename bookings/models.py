@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
 
 from treatments.models import PriceBand
 
@@ -149,7 +150,9 @@ class TimeOff(models.Model):
         constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="timeoff_end_after_start")]
 
     def __str__(self) -> str:
-        return f"{self.technician} off {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M}"
+        # Stored in UTC; staff read UK time (in summer UTC is an hour behind).
+        start, end = timezone.localtime(self.start), timezone.localtime(self.end)
+        return f"{self.technician} off {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}"
 
 
 class Closure(models.Model):
