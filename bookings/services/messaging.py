@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -429,7 +429,8 @@ def wording_check(wording: dict[str, str]) -> None:
     for field, source in wording.items():
         try:
             _SANDBOX.from_string(source).render(Context(sample_context()))
-        except TemplateSyntaxError as exc:
+        # {% url %} and {% include %} parse, then fail when rendered: the same message, never a 500.
+        except (TemplateSyntaxError, TemplateDoesNotExist, NoReverseMatch) as exc:
             raise ValidationError({field: f"This wording does not render: {exc}"}) from None
 
 
