@@ -71,6 +71,10 @@ def _bad(field: str, message: str) -> JsonResponse:
 def api_availability(request: HttpRequest) -> JsonResponse:
     """Free times per day (Europe/London, ISO 8601 with UTC offsets) for one location."""
     params = request.GET
+    for name, value in params.items():
+        # PostgreSQL refuses NUL in a query parameter (ValueError, a 500): answer it here.
+        if "\x00" in value:
+            return _bad(name, f"{name} must not contain a null character.")
     slug = params.get("location", "").strip()
     if not slug:
         return _bad("location", "location is required (a clinic's slug).")
