@@ -236,7 +236,8 @@ def consent_withdraw(*, record: ConsentRecord, by: AbstractBaseUser, note: str =
     if record.withdrawn_at is not None:
         return record
     record.withdrawn_at = timezone.now()
-    record.withdrawal_note = note[:200]
+    # The note comes straight from the request; PostgreSQL refuses NUL characters in text.
+    record.withdrawal_note = note.replace("\x00", "")[:200]
     record.full_clean()
     record.save(update_fields=["withdrawn_at", "withdrawal_note"])
     kind = record.wording.kind
