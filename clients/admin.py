@@ -4,6 +4,7 @@ made here leaves an audit event like a change made through the services."""
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.utils.html import format_html
 
 from . import access, selectors
@@ -212,6 +213,13 @@ class PhotoAdmin(ClinicalAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def delete_model(self, request, obj):
+        files = [f for f in (obj.image, obj.thumbnail) if f]
+        super().delete_model(request, obj)
+        # The file is the health data: it goes with the row (once the deletion is committed),
+        # as on erasure, rather than staying in private storage with nothing pointing at it.
+        transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
 
 
 @admin.register(SessionNote)
