@@ -74,7 +74,11 @@ class OpeningHours(models.Model):
         ordering = ["location", "weekday", "opens"]
         verbose_name_plural = "opening hours"
         constraints = [
-            models.CheckConstraint(condition=Q(closes__gt=F("opens")), name="openinghours_closes_after_opens"),
+            models.CheckConstraint(
+                condition=Q(closes__gt=F("opens")),
+                name="openinghours_closes_after_opens",
+                violation_error_message="Closing time must be after opening time.",
+            ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="openinghours_weekday_valid"),
         ]
 
@@ -110,7 +114,11 @@ class WorkingHours(models.Model):
         ordering = ["technician", "weekday", "start_time"]
         verbose_name_plural = "working hours"
         constraints = [
-            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="workinghours_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")),
+                name="workinghours_end_after_start",
+                violation_error_message="The end of the working hours must be after their start.",
+            ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="workinghours_weekday_valid"),
         ]
 
@@ -130,7 +138,11 @@ class Break(models.Model):
     class Meta:
         ordering = ["technician", "weekday", "start_time"]
         constraints = [
-            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")), name="break_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")),
+                name="break_end_after_start",
+                violation_error_message="The end of the break must be after its start.",
+            ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="break_weekday_valid"),
         ]
 
@@ -147,7 +159,13 @@ class TimeOff(models.Model):
     class Meta:
         ordering = ["start"]
         verbose_name_plural = "time off"
-        constraints = [models.CheckConstraint(condition=Q(end__gt=F("start")), name="timeoff_end_after_start")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")),
+                name="timeoff_end_after_start",
+                violation_error_message="The end of the time off must be after its start.",
+            )
+        ]
 
     def __str__(self) -> str:
         # Stored in UTC; staff read UK time (in summer UTC is an hour behind).
@@ -173,7 +191,11 @@ class Closure(models.Model):
     class Meta:
         ordering = ["start_date"]
         constraints = [
-            models.CheckConstraint(condition=Q(end_date__gte=F("start_date")), name="closure_end_not_before_start"),
+            models.CheckConstraint(
+                condition=Q(end_date__gte=F("start_date")),
+                name="closure_end_not_before_start",
+                violation_error_message="The last day of the closure cannot be before its first day.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -205,10 +227,12 @@ class Course(models.Model):
             models.CheckConstraint(
                 condition=Q(planned_sessions__gte=1) & Q(planned_sessions__lte=5),
                 name="course_planned_sessions_1_to_5",
+                violation_error_message="A course has 1 to 5 planned sessions.",
             ),
             models.CheckConstraint(
                 condition=Q(price_agreed__isnull=True) | Q(price_agreed__gte=0),
                 name="course_price_not_negative",
+                violation_error_message="The price agreed cannot be negative.",
             ),
         ]
 
@@ -273,14 +297,20 @@ class Appointment(models.Model):
         ordering = ["start"]
         indexes = [models.Index(fields=["technician", "start"]), models.Index(fields=["status", "start"])]
         constraints = [
-            models.CheckConstraint(condition=Q(end__gt=F("start")), name="appointment_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")),
+                name="appointment_end_after_start",
+                violation_error_message="The appointment must end after it starts.",
+            ),
             models.CheckConstraint(
                 condition=Q(session_number__isnull=True) | Q(course__isnull=False, session_number__gte=1),
                 name="appointment_session_number_needs_course",
+                violation_error_message="A session number needs a course (and starts at 1).",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="consultation") | Q(course__isnull=True),
                 name="appointment_consultation_not_in_course",
+                violation_error_message="A consultation is not part of a course: leave the course empty.",
             ),
             models.CheckConstraint(
                 condition=~Q(status="completed") | Q(completed_at__isnull=False),
