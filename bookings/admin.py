@@ -75,9 +75,15 @@ class ClosureAdmin(admin.ModelAdmin):
 class AppointmentInline(admin.TabularInline):
     model = Appointment
     fields = ["reference", "kind", "session_number", "start", "end", "technician", "status"]
-    readonly_fields = ["reference"]
+    # Read-only: times, technicians and statuses change on the appointment's own page, through
+    # the availability engine and the services that complete, cancel and re-time its messages.
+    readonly_fields = fields
     extra = 0
+    can_delete = False
     show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Course)
