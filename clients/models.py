@@ -145,7 +145,7 @@ class Assessment(models.Model):
         get_latest_by = "assessed_at"
 
     def __str__(self) -> str:
-        return f"Assessment #{self.pk} ({self.assessed_at:%d/%m/%Y})"
+        return f"Assessment #{self.pk} ({timezone.localtime(self.assessed_at):%d/%m/%Y})"
 
     @property
     def has_warnings(self) -> bool:
@@ -206,7 +206,7 @@ class ConsentRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.wording} given {self.given_at:%d/%m/%Y}"
+        return f"{self.wording} given {timezone.localtime(self.given_at):%d/%m/%Y}"
 
     @property
     def is_active(self) -> bool:
