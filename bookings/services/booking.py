@@ -12,7 +12,7 @@ Two layers keep one technician from holding two overlapping appointments:
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from icalendar import Calendar, Event
 
-from bookings.availability import Slot, nearest
+from bookings.availability import LONDON, Slot, nearest
 from bookings.models import Appointment, BookingPolicy, Course, Location, Technician, generate_reference
 from bookings.selectors import (
     BookingRequestError,
@@ -285,6 +285,7 @@ def appointment_reschedule(
             reason = client_may_change(appointment=appointment, policy=policy)
             if reason:
                 raise ChangeNotAllowed(reason)
+            _check_course_spacing(appointment=appointment, start=start)
         elif not appointment.is_active or appointment.status == Appointment.Status.COMPLETED:
             raise ChangeNotAllowed("Only booked or confirmed appointments can be moved.")
         claim = {
@@ -315,6 +316,54 @@ def appointment_reschedule(
         reminders_sync(appointment=appointment)
     logger.info("appointment moved ref=%s technician=%s", appointment.reference, chosen.pk)
     return appointment
+
+
+def course_spacing_window(*, appointment: Appointment) -> tuple[date, date] | None:
+    """The London dates a course session may move to and keep the treatment's spacing from the
+    sessions either side of it (None when it is not a course session)."""
+    if not (appointment.course_id and appointment.session_number and appointment.treatment_id):
+        return None
+    treatment = appointment.treatment
+    siblings = (
+        Appointment.objects.filter(course_id=appointment.course_id, status__in=Appointment.ACTIVE_STATUSES)
+        .exclude(pk=appointment.pk)
+        .only("start", "session_number")
+    )
+    earliest, latest = date.min, date.max
+    for other in siblings:
+        day = other.start.astimezone(LONDON).date()
+        if other.session_number < appointment.session_number:
+            earliest = max(earliest, day + timedelta(days=treatment.spacing_days_min))
+            latest = min(latest, day + timedelta(days=treatment.spacing_days_max))
+        elif other.session_number > appointment.session_number:
+            latest = min(latest, day - timedelta(days=treatment.spacing_days_min))
+    return earliest, latest
+
+
+def _check_course_spacing(*, appointment: Appointment, start: datetime) -> None:
+    window = course_spacing_window(appointment=appointment)
+    if window is None:
+        return
+    earliest, latest = window
+    day = start.astimezone(LONDON).date()
+    if earliest <= day <= latest:
+        return
+    if earliest > latest:
+        raise ChangeNotAllowed(
+            f"This session can't be moved online without breaking the time your scalp needs between sessions. "
+            f"Please call {appointment.location.name} on {appointment.location.phone}."
+        )
+    bounds = []
+    if earliest != date.min:
+        bounds.append(f"from {earliest:%d/%m/%Y}")
+    if latest != date.max:
+        bounds.append(f"until {latest:%d/%m/%Y}")
+    raise BookingRequestError(
+        "start",
+        "This session is part of your course and must keep its spacing from your other sessions: choose a day "
+        + " ".join(bounds)
+        + f", or call {appointment.location.name} on {appointment.location.phone}.",
+    )
 
 
 def appointment_cancel(*, appointment: Appointment, by_client: bool) -> Appointment:
