@@ -7,6 +7,8 @@ from django.contrib import admin
 from django.db import transaction
 from django.utils.html import format_html
 
+from bookings.forms import normalise_uk_phone
+
 from . import access, selectors
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
 from .services import audit_record
@@ -129,8 +131,21 @@ class ConsentRecordInline(admin.TabularInline):
     fields = ["wording", "given_at", "method", "signed_name", "witnessed_by", "withdrawn_at"]
 
 
+class ClientAdminForm(forms.ModelForm):
+    """Staff type phone numbers by hand: the same UK check and format as the booking form."""
+
+    class Meta:
+        model = Client
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field
+
+    def clean_phone(self) -> str:
+        phone = self.cleaned_data.get("phone", "")
+        return normalise_uk_phone(phone) if phone else ""
+
+
 @admin.register(Client)
 class ClientAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = ClientAdminForm
     list_display = ["__str__", "email", "phone", "preferred_channel", "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     list_filter = ["preferred_channel", "marketing_email_opt_in"]
