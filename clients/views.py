@@ -73,27 +73,37 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _clinical_form(request: HttpRequest, appointment, *, model, form_class, save, what: str, template: str, saved: str):
+    """One clinical record of an appointment (assessment or session note): a view of it is
+    audited, a valid post goes through its service."""
+    instance = model.objects.filter(appointment=appointment).first()
+    if instance is not None and request.method == "GET":
+        services.audit_view(actor=request.user, client=appointment.client, what=what, object_id=instance.pk)
+    form = form_class(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        try:
+            save(appointment=appointment, data=form.cleaned_data, by=request.user)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, saved)
+            return redirect("staff:appointment", pk=appointment.pk)
+    return render(request, template, {"form": form, "appointment": appointment}, status=400 if form.errors else 200)
+
+
 @staff_view
 @require_http_methods(["GET", "POST"])
 def assessment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = access.require_appointment(request.user, pk)
-    instance = Assessment.objects.filter(appointment=appointment).first()
-    if instance is not None and request.method == "GET":
-        services.audit_view(actor=request.user, client=appointment.client, what="assessment", object_id=instance.pk)
-    form = AssessmentForm(request.POST or None, instance=instance)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.assessment_save(appointment=appointment, data=form.cleaned_data, by=request.user)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, "Assessment saved.")
-            return redirect("staff:appointment", pk=appointment.pk)
-    return render(
+    return _clinical_form(
         request,
-        "staff/assessment_form.html",
-        {"form": form, "appointment": appointment},
-        status=400 if form.errors else 200,
+        appointment,
+        model=Assessment,
+        form_class=AssessmentForm,
+        save=services.assessment_save,
+        what="assessment",
+        template="staff/assessment_form.html",
+        saved="Assessment saved.",
     )
 
 
@@ -103,23 +113,15 @@ def session_note_edit(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = access.require_appointment(request.user, pk)
     if appointment.kind == appointment.Kind.CONSULTATION:
         raise Http404("A consultation has an assessment, not a session note.")
-    instance = SessionNote.objects.filter(appointment=appointment).first()
-    if instance is not None and request.method == "GET":
-        services.audit_view(actor=request.user, client=appointment.client, what="sessionnote", object_id=instance.pk)
-    form = SessionNoteForm(request.POST or None, instance=instance)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.session_note_save(appointment=appointment, data=form.cleaned_data, by=request.user)
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        else:
-            messages.success(request, "Session note saved.")
-            return redirect("staff:appointment", pk=appointment.pk)
-    return render(
+    return _clinical_form(
         request,
-        "staff/session_note_form.html",
-        {"form": form, "appointment": appointment},
-        status=400 if form.errors else 200,
+        appointment,
+        model=SessionNote,
+        form_class=SessionNoteForm,
+        save=services.session_note_save,
+        what="sessionnote",
+        template="staff/session_note_form.html",
+        saved="Session note saved.",
     )
 
 
