@@ -39,32 +39,19 @@ class AuditedAdminMixin:
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
-        for obj in formset.new_objects:
+        changes = [
+            *((AuditEvent.Action.CREATE, obj, ()) for obj in formset.new_objects),
+            *((AuditEvent.Action.UPDATE, obj, fields) for obj, fields in formset.changed_objects),
+            *((AuditEvent.Action.DELETE, obj, ()) for obj in formset.deleted_objects),
+        ]
+        for action, obj, fields in changes:
             audit_record(
                 actor=request.user,
-                action=AuditEvent.Action.CREATE,
-                object_type=obj._meta.model_name,
-                object_id=obj.pk,
-                client_id=self._client_id(obj),
-                detail="admin",
-            )
-        for obj, fields in formset.changed_objects:
-            audit_record(
-                actor=request.user,
-                action=AuditEvent.Action.UPDATE,
+                action=action,
                 object_type=obj._meta.model_name,
                 object_id=obj.pk,
                 client_id=self._client_id(obj),
                 fields=fields,
-                detail="admin",
-            )
-        for obj in formset.deleted_objects:
-            audit_record(
-                actor=request.user,
-                action=AuditEvent.Action.DELETE,
-                object_type=obj._meta.model_name,
-                object_id=obj.pk,
-                client_id=self._client_id(obj),
                 detail="admin",
             )
 
