@@ -24,7 +24,7 @@ IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 CLOCK_DEFAULT_TIME = "12:00"
 # The environment variable only the test wrapper of the Celery worker reads
 # (smpclinic/tests/clocked_celery.py): the worker starts at the same moment as the run.
-CLOCK_ENV = "SMP_TEST_CLOCK"
+CLOCK_ENV = "SMP_TEST_CLOCK"  # the same name as smpclinic.tests.clocked_celery.CLOCK_ENV
 
 
 def parse_clock(value: str):
@@ -216,6 +216,7 @@ def page_factory(browser):
             viewport=viewport or DESKTOP, locale="en-GB", timezone_id="Europe/London", **kwargs
         )
         context.set_default_timeout(15_000)
+        _browser_clock_follows_tests(context)
         contexts.append(context)
         page = context.new_page()
         errors: list[str] = []
@@ -226,6 +227,21 @@ def page_factory(browser):
     yield new_page
     for context in contexts:
         context.close()
+
+
+def _browser_clock_follows_tests(context) -> None:
+    """When this process travels in time (--clock, frozen_now), the page's Date says the same.
+
+    The live server runs in this process and follows time_machine; Chromium does not. Only
+    then is the clock installed (it ticks on from there): Playwright's fake clock also
+    replaces the page's timers, which an ordinary run has no reason to risk.
+    """
+    from datetime import UTC
+
+    import time_machine
+
+    if time_machine.escape_hatch.is_travelling():
+        context.clock.install(time=datetime.now(UTC))
 
 
 def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:

@@ -2,8 +2,8 @@
 
 The root conftest starts workers through this module. When the run has a clock
 (`pytest --clock=...`) it passes the moment in SMP_TEST_CLOCK and the worker travels there
-(ticking) before the worker reads any setting or starts, so the worker and the tests agree on "now". Only
-this test module reads the variable: production code never looks at it.
+(ticking) before the worker reads any setting or starts, so the worker and the tests agree
+on "now". Only this test module reads the variable: production code never looks at it.
 """
 
 from __future__ import annotations
@@ -12,13 +12,19 @@ import os
 import sys
 from datetime import datetime
 
+CLOCK_ENV = "SMP_TEST_CLOCK"
 
-def main() -> None:
-    moment = os.environ.get("SMP_TEST_CLOCK")
+
+def travel_from_env() -> None:
+    moment = os.environ.get(CLOCK_ENV)
     if moment:
         import time_machine
 
         time_machine.travel(datetime.fromisoformat(moment), tick=True).start()
+
+
+def main() -> None:
+    travel_from_env()
     from celery.__main__ import main as celery_main
 
     sys.argv[0] = "celery"
