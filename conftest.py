@@ -146,6 +146,21 @@ def frozen_now(now) -> datetime:
         yield now
 
 
+@pytest.fixture
+def clock_stopped() -> datetime:
+    """Stop the clock where the run's clock is (the real one, or --clock's) for the whole test.
+
+    For tests of code that works out "today" itself (the demo seeder): they still run on
+    whatever date the suite runs on, but seeding and assertions never straddle midnight.
+    """
+    import time_machine
+    from django.utils import timezone
+
+    moment = timezone.now()
+    with time_machine.travel(moment, tick=False):
+        yield moment
+
+
 @pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
     """Each test writes uploads to its own private folder."""
