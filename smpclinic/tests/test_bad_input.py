@@ -74,6 +74,22 @@ def test_a_bad_admin_filter_is_a_400_with_a_message(client, superuser, appointme
     assert _snapshot() == before
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("/results/?treatment=%00", "treatment must not contain a null character"),
+        ("/book/?location=%00", "location must not contain a null character"),
+        ("/treatments/%00/", "path must not contain a null character"),
+    ],
+)
+def test_a_nul_on_a_public_page_is_a_400_page_with_the_message(client, url, message):
+    response = client.get(url)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html
+    assert "We couldn't use what was sent" in html
+
+
 def test_the_admin_still_filters_by_a_real_day(client, superuser, appointment):
     day = appointment.start.date()
     response = client.get(CHANGELIST, {"start__year": day.year, "start__month": day.month, "start__day": day.day})
