@@ -43,6 +43,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 test: lint
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

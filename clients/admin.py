@@ -5,9 +5,8 @@ made here leaves an audit event like a change made through the services."""
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.utils.html import format_html
 
-from bookings.forms import normalise_uk_phone
+from clients.phones import normalise_uk_phone
 
 from . import access
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
@@ -236,17 +235,8 @@ class ClientAdmin(ServiceAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "email", "phone", "preferred_channel", "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     list_filter = ["preferred_channel", "marketing_email_opt_in"]
-    readonly_fields = ["created_at", "updated_at", "erased_at", "message_timeline"]
+    readonly_fields = ["created_at", "updated_at", "erased_at"]
     inlines = [AssessmentInline, ConsentRecordInline]
-
-    @admin.display(description="messages")
-    def message_timeline(self, obj):
-        # The outbox lives in bookings; its admin list filtered to this client is the timeline.
-        from bookings.admin_messages import client_messages_url
-
-        if obj is None or obj.pk is None:
-            return "-"
-        return format_html('<a href="{}">Every message to this client</a>', client_messages_url(obj.pk))
 
     def save_model(self, request, obj, form, change):
         data = {f: form.cleaned_data[f] for f in (form.changed_data if change else form.cleaned_data)}

@@ -104,7 +104,7 @@ def test_a_session_note_changed_in_the_admin_is_saved_by_the_service_and_audited
         reverse("admin:clients_sessionnote_change", args=[note.pk]),
         {"areas": '["hairline"]', "reactions": "[]", "pigment_shade": "3", "next_time_notes": note.next_time_notes},
     )
-    assert response.status_code == 302, re.findall(r'errors field-(\w+)', response.content.decode())
+    assert response.status_code == 302, re.findall(r"errors field-(\w+)", response.content.decode())
     note.refresh_from_db()
     assert note.pigment_shade == "3"
     event = AuditEvent.objects.get(object_type="sessionnote", action="update")
