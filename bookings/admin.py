@@ -38,7 +38,7 @@ from .services.appointments import (
     appointment_undo_cancel,
     appointment_undo_no_show,
 )
-from .services.booking import ChangeNotAllowed, SlotTaken
+from .services.booking import OVERLAP_CONSTRAINT, ChangeNotAllowed, SlotTaken
 
 Status = Appointment.Status
 
@@ -144,9 +144,19 @@ class AppointmentAdminForm(forms.ModelForm):
                 self.initial.setdefault("channel", Appointment.Channel.STAFF)
 
     def validate_constraints(self):
-        # The technician's time is the services' to judge: they lock the technician, check the
-        # engine and run full_clean (every constraint) before they write.
-        return
+        # Every constraint but the overlap: the technician's time is the services' to judge,
+        # under the technician's lock and with the engine's reasons and nearest free times.
+        exclude = self._get_validation_exclusions()
+        errors: list[ValidationError] = []
+        for constraint in Appointment._meta.constraints:
+            if constraint.name == OVERLAP_CONSTRAINT:
+                continue
+            try:
+                constraint.validate(Appointment, self.instance, exclude=exclude)
+            except ValidationError as exc:
+                errors.append(exc)
+        if errors:
+            self._update_errors(ValidationError(errors))
 
 
 def _status_action(service, *, name: str, description: str, done: str):
