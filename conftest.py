@@ -13,6 +13,14 @@ import pytest
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
+def pytest_configure(config):
+    # Settings create nothing on import; the SQLite test database and the file-system
+    # broker need var/ and its folders, as `manage.py` would have made them.
+    from smpclinic.var import var_dirs_create
+
+    var_dirs_create()
+
+
 def missing(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason}: CI must run every test", pytrace=False)
