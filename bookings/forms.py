@@ -26,7 +26,7 @@ def normalise_uk_phone(value: str) -> str:
     compact = re.sub(r"[\s\-().]", "", value or "")
     match = re.fullmatch(r"(?:\+44|0044|0)(7\d{9}|[123589]\d{8,9})", compact)
     if not match:
-        raise ValidationError("Enter a UK phone number, e.g. 07700 900123 or 0161 496 0000.")
+        raise ValidationError("Enter a UK phone number, e.g. 07700 900123 or 0161 496 0000.", code="phone_invalid")
     digits = "0" + match.group(1)
     if digits.startswith("07") and len(digits) == 11:
         return f"{digits[:5]} {digits[5:]}"
@@ -38,9 +38,9 @@ def parse_start(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat((value or "").strip())
     except ValueError:
-        raise ValidationError("Choose a time from the list.") from None
+        raise ValidationError("Choose a time from the list.", code="time_invalid") from None
     if timezone.is_naive(parsed):
-        raise ValidationError("Choose a time from the list.")
+        raise ValidationError("Choose a time from the list.", code="time_invalid")
     return parsed
 
 
@@ -83,7 +83,7 @@ class SlotSearchForm(forms.Form):
         if start < today:
             return today
         if start > today + timedelta(days=366):
-            raise ValidationError("Choose a day within the next year.")
+            raise ValidationError("Choose a day within the next year.", code="day_out_of_range")
         return start
 
 

@@ -27,9 +27,14 @@ def appointment_complete(*, appointment: Appointment, by, now: datetime | None =
         if locked.status == Appointment.Status.COMPLETED:
             return locked
         if locked.status not in COMPLETABLE:
-            raise ValidationError(f"A {locked.get_status_display().lower()} appointment cannot be completed.")
+            raise ValidationError(
+                f"A {locked.get_status_display().lower()} appointment cannot be completed.",
+                code="appointment_not_completable",
+            )
         if locked.start > now:
-            raise ValidationError("An appointment cannot be completed before it has started.")
+            raise ValidationError(
+                "An appointment cannot be completed before it has started.", code="appointment_not_started"
+            )
         locked.status, locked.completed_at = Appointment.Status.COMPLETED, now
         locked.save(update_fields=["status", "completed_at", "updated_at"])
         if locked.course_id and locked.kind == Appointment.Kind.TREATMENT_SESSION:
@@ -45,7 +50,7 @@ def appointment_uncomplete(*, appointment: Appointment, by, now: datetime | None
     with transaction.atomic():
         locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if locked.status != Appointment.Status.COMPLETED:
-            raise ValidationError("Only a completed appointment can be un-completed.")
+            raise ValidationError("Only a completed appointment can be un-completed.", code="appointment_not_completed")
         locked.status, locked.completed_at = Appointment.Status.BOOKED, None
         locked.save(update_fields=["status", "completed_at", "updated_at"])
         if locked.course_id and locked.kind == Appointment.Kind.TREATMENT_SESSION:
