@@ -15,6 +15,10 @@ for c in $${PYTHON:-} python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[
 done; exit 1
 endef
 
+# One pytest process per core (at most 4): each has its own test database, cache, browser and
+# Celery worker. PYTEST_XDIST= runs the suite in one process.
+PYTEST_XDIST ?= -n auto --maxprocesses 4 --dist worksteal
+
 .PHONY: help run test lint format install install-dev bench clean
 
 help:
@@ -53,7 +57,7 @@ format: install-dev
 
 test: lint
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 bench: install
 	$(PY) bench/availability.py

@@ -14,11 +14,28 @@ IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 def pytest_configure(config):
+    from django.conf import settings
+
     # Settings create nothing on import; the SQLite test database and the file-system
     # broker need var/ and its folders, as `manage.py` would have made them.
     from smpclinic.var import var_dirs_create
 
     var_dirs_create()
+    # Django's default hasher costs about a second per password on this machine, paid for every
+    # test user created and every login. The tests check who may log in, not the hash's strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Under pytest-xdist every worker gets its own cache, so one worker's rate-limit counters
+    # (all requests come from 127.0.0.1) and cache.clear() never reach another's.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    cache = dict(settings.CACHES["default"])
+    if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        cache.update(BACKEND="smpclinic.tests.cache.PrefixedRedisCache", KEY_PREFIX=f"tests-{worker}")
+    elif cache["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache":
+        cache["LOCATION"] = os.path.join(cache["LOCATION"], f"tests-{worker}")
+    settings.CACHES = {**settings.CACHES, "default": cache}
+    from django.core.cache import caches
+
+    caches.__dict__.pop("settings", None)  # read CACHES afresh if anything looked already
 
 
 def missing(reason: str) -> None:
