@@ -56,6 +56,7 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 
 test: lint
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 

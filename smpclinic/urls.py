@@ -10,8 +10,8 @@ admin.site.index_title = "Run the clinic"
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("staff/", include("clients.urls")),
+    path("staff/", include("smpclinic.workspace.urls")),
     path("messages/", include("bookings.urls_messages")),
-    path("", include("treatments.urls")),
+    path("", include("smpclinic.public.urls")),
     path("", include("bookings.urls")),
 ]

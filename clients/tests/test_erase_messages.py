@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from bookings.models import AftercareReminder
+from bookings.services.erasure import client_erase
 from bookings.tests.factories import AftercareReminderFactory, UserFactory
-from clients.services import client_erase
 
 pytestmark = pytest.mark.django_db
 
