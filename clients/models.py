@@ -70,6 +70,7 @@ class Client(models.Model):
                 condition=~Q(email=""),
                 name="client_email_unique_ci",
                 violation_error_message="A client with this e-mail address already exists.",
+                violation_error_code="client_email_unique_ci",
             ),
         ]
 
