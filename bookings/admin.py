@@ -8,10 +8,10 @@ from django.utils import timezone
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .availability import LONDON
 from .models import (
-    AftercareReminder,
     Appointment,
     BookingPolicy,
     Break,
+    ClientMessage,
     Closure,
     Course,
     Location,
@@ -97,8 +97,8 @@ class CourseAdmin(admin.ModelAdmin):
 
 
 class ReminderInline(admin.TabularInline):
-    model = AftercareReminder
-    fields = ["milestone", "channel", "due_at", "status", "sent_at", "attempts", "last_error"]
+    model = ClientMessage
+    fields = ["kind", "channel", "due_at", "status", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -116,8 +116,8 @@ class AppointmentAdmin(admin.ModelAdmin):
     inlines = [ReminderInline]
 
 
-@admin.register(AftercareReminder)
-class AftercareReminderAdmin(MessageAdminMixin, admin.ModelAdmin):
+@admin.register(ClientMessage)
+class ClientMessageAdmin(MessageAdminMixin, admin.ModelAdmin):
     """Every client message: status, due and sent times, attempts, last error; resend and cancel."""
 
 

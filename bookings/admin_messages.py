@@ -11,7 +11,7 @@ from django.template import TemplateSyntaxError
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .models import AftercareReminder, MessageTemplate
+from .models import ClientMessage, MessageTemplate
 from .services.messaging import (
     MESSAGE_CONTEXT_HELP,
     reminder_cancel,
@@ -24,7 +24,7 @@ from .services.messaging import (
 
 def client_messages_url(client_id: int) -> str:
     """The admin's timeline of one client's messages (the message list filtered to them)."""
-    return reverse("admin:bookings_aftercarereminder_changelist") + f"?client={client_id}"
+    return reverse("admin:bookings_clientmessage_changelist") + f"?client={client_id}"
 
 
 class ClientFilter(admin.SimpleListFilter):
@@ -53,7 +53,7 @@ class MessageAdminMixin:
     list_display = [
         "__str__",
         "client_timeline",
-        "milestone",
+        "kind",
         "channel",
         "due_at",
         "status",
@@ -62,13 +62,13 @@ class MessageAdminMixin:
         "next_attempt_at",
         "short_error",
     ]
-    list_filter = ["status", "milestone", "channel", ClientFilter]
+    list_filter = ["status", "kind", "channel", ClientFilter]
     list_select_related = ["appointment"]
     search_fields = ["appointment__reference"]
     date_hierarchy = "due_at"
     fields = [
         "appointment",
-        "milestone",
+        "kind",
         "channel",
         "status",
         "due_at",
@@ -99,7 +99,7 @@ class MessageAdminMixin:
         return False
 
     @admin.display(description="client")
-    def client_timeline(self, obj: AftercareReminder) -> str:
+    def client_timeline(self, obj: ClientMessage) -> str:
         return format_html(
             '<a href="{}">Client #{} messages</a>',
             client_messages_url(obj.appointment.client_id),
@@ -107,7 +107,7 @@ class MessageAdminMixin:
         )
 
     @admin.display(description="last error")
-    def short_error(self, obj: AftercareReminder) -> str:
+    def short_error(self, obj: ClientMessage) -> str:
         return obj.last_error[:80]
 
     @admin.action(description="Send the selected messages again", permissions=["change"])
@@ -136,7 +136,7 @@ class MessageAdminMixin:
 class MessageTemplateForm(forms.ModelForm):
     class Meta:
         model = MessageTemplate
-        fields = ["milestone", "treatment", "subject", "text_body", "html_body", "sms_body"]
+        fields = ["kind", "treatment", "subject", "text_body", "html_body", "sms_body"]
         help_texts = {
             "subject": f"Django template syntax. Available: {MESSAGE_CONTEXT_HELP}.",
             "html_body": "The clinic's name, address, phone and (for non-essential messages) the unsubscribe "
@@ -153,8 +153,8 @@ class MessageTemplateForm(forms.ModelForm):
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateForm
-    list_display = ["__str__", "milestone", "treatment", "updated_at"]
-    list_filter = ["milestone", "treatment"]
+    list_display = ["__str__", "kind", "treatment", "updated_at"]
+    list_filter = ["kind", "treatment"]
     readonly_fields = ["preview"]
 
     def get_urls(self):
@@ -169,7 +169,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     def _render(self, template: MessageTemplate) -> dict[str, str]:
         wording = {f: getattr(template, f) for f in ("subject", "text_body", "html_body", "sms_body")}
-        return render_wording(wording, sample_context(milestone=template.milestone))
+        return render_wording(wording, sample_context(kind=template.kind))
 
     @admin.display(description="preview (made-up client)")
     def preview(self, obj: MessageTemplate | None) -> str:
