@@ -96,9 +96,9 @@ class CourseAdmin(admin.ModelAdmin):
     inlines = [AppointmentInline]
 
 
-class ReminderInline(admin.TabularInline):
+class ClientMessageInline(admin.TabularInline):
     model = ClientMessage
-    fields = ["kind", "channel", "due_at", "status", "sent_at", "attempts", "last_error"]
+    fields = ["kind", "channel", "sequence", "due_at", "status", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -112,8 +112,8 @@ class AppointmentAdmin(admin.ModelAdmin):
     search_fields = ["reference", "client__last_name", "client__email"]
     date_hierarchy = "start"
     autocomplete_fields = ["client", "course"]
-    readonly_fields = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]
-    inlines = [ReminderInline]
+    readonly_fields = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at", "ics_sequence"]
+    inlines = [ClientMessageInline]
 
 
 @admin.register(ClientMessage)

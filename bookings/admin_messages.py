@@ -70,6 +70,8 @@ class MessageAdminMixin:
         "appointment",
         "kind",
         "channel",
+        "sequence",
+        "payload",
         "status",
         "due_at",
         "sent_at",
@@ -140,7 +142,8 @@ class MessageTemplateForm(forms.ModelForm):
         help_texts = {
             "subject": f"Django template syntax. Available: {MESSAGE_CONTEXT_HELP}.",
             "html_body": "The clinic's name, address, phone and (for non-essential messages) the unsubscribe "
-            "link are added around this by the layout.",
+            "link are added around this by the layout. Booking confirmed and moved e-mails also carry "
+            "the calendar file; cancelled carries the one that removes the event.",
         }
 
     def clean(self):
