@@ -32,7 +32,8 @@ def _fresh_rate_limits():
     cache.clear()
 
 
-def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(page_factory, live_server, mailoutbox):
+def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(page_factory, live_server, mailoutbox, settings):
+    settings.SITE_URL = live_server.url  # the worker builds the e-mail's links from SITE_URL, not a request
     BookingPolicyFactory(minimum_notice_hours=12, change_notice_hours=24)
     ConsentWordingFactory(kind=ConsentWording.Kind.HEALTH_DATA, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
     location = LocationFactory(slug="manchester", name="Manchester Clinic")
