@@ -59,7 +59,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from smpclinic.demo import seed_demo
-    from treatments.selectors import photo_list_public
+    from smpclinic.public.selectors import photo_list_public
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     seed_demo()

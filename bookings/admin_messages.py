@@ -11,6 +11,9 @@ from django.template import TemplateSyntaxError
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from clients.admin import ClientAdmin
+from clients.models import Client
+
 from .models import ClientMessage, MessageTemplate
 from .services.messaging import (
     MESSAGE_CONTEXT_HELP,
@@ -200,3 +203,20 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             return HttpResponse(self._render(template)["html"])
         except TemplateSyntaxError as exc:
             return HttpResponse(f"This wording does not render: {exc}", content_type="text/plain", status=400)
+
+
+class ClientMessagesAdmin(ClientAdmin):
+    """The client admin with a link to the client's message timeline: the outbox lives in
+    bookings, above clients, so bookings extends the client's page rather than clients reaching up."""
+
+    readonly_fields = [*ClientAdmin.readonly_fields, "message_timeline"]
+
+    @admin.display(description="messages")
+    def message_timeline(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return format_html('<a href="{}">Every message to this client</a>', client_messages_url(obj.pk))
+
+
+admin.site.unregister(Client)
+admin.site.register(Client, ClientMessagesAdmin)

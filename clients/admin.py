@@ -5,9 +5,8 @@ made here leaves an audit event like a change made through the services."""
 from django import forms
 from django.contrib import admin
 from django.db import transaction
-from django.utils.html import format_html
 
-from bookings.forms import normalise_uk_phone
+from clients.phones import normalise_uk_phone
 
 from . import access, selectors
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
@@ -136,17 +135,8 @@ class ClientAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "email", "phone", "preferred_channel", "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     list_filter = ["preferred_channel", "marketing_email_opt_in"]
-    readonly_fields = ["created_at", "updated_at", "erased_at", "message_timeline"]
+    readonly_fields = ["created_at", "updated_at", "erased_at"]
     inlines = [AssessmentInline, ConsentRecordInline]
-
-    @admin.display(description="messages")
-    def message_timeline(self, obj):
-        # The outbox lives in bookings; its admin list filtered to this client is the timeline.
-        from bookings.admin_messages import client_messages_url
-
-        if obj is None or obj.pk is None:
-            return "-"
-        return format_html('<a href="{}">Every message to this client</a>', client_messages_url(obj.pk))
 
     def get_inlines(self, request, obj):
         if access.can_view_clinical(request.user):

@@ -17,14 +17,13 @@ from django.db import models, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from bookings.models import Appointment
-from bookings.services.messaging import client_messages_cancel
-
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
 from .photos import MAX_UPLOAD_BYTES, photo_clean
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+    from bookings.models import Appointment
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +104,7 @@ def assessment_save(*, appointment: Appointment, data: dict[str, Any], by: Abstr
 @transaction.atomic
 def session_note_save(*, appointment: Appointment, data: dict[str, Any], by: AbstractBaseUser) -> SessionNote:
     """Create or update the note of one treatment session."""
-    if appointment.kind == Appointment.Kind.CONSULTATION:
+    if appointment.kind == CONSULTATION:
         raise ValidationError("A consultation has an assessment, not a session note.")
     note = SessionNote.objects.filter(appointment=appointment).first()
     before = model_to_dict(note) if note else None
@@ -302,15 +301,21 @@ def client_export(*, client: Client, by: AbstractBaseUser) -> IO[bytes]:
 
 
 ERASED_TEXT = ""
+# bookings.Appointment.Kind.CONSULTATION: records sit below bookings, so they name the value.
+CONSULTATION = "consultation"
 
 
-@transaction.atomic
-def client_erase(*, client: Client, by: AbstractBaseUser) -> Client:
-    """UK GDPR erasure: photos and contact details go; the treatment record that must be kept
-    (for complaints and insurance) stays, stripped of free text that could identify the client."""
+def client_record_erase(*, client: Client, by: AbstractBaseUser) -> tuple[Client, int]:
+    """UK GDPR erasure of what clients keep: photos and contact details go; the treatment record that
+    must be kept (for complaints and insurance) stays, stripped of free text that could identify the
+    client. Returns the client and the number of photos deleted.
+
+    Call inside the transaction of bookings.services.erasure.client_erase, which also scrubs the
+    appointments and courses and cancels every pending message: that is the one entry point.
+    """
     client = Client.objects.select_for_update().get(pk=client.pk)
     if client.erased_at:
-        return client
+        return client, 0
     files = []
     for photo in client.photos.all():
         files.extend(f for f in (photo.image, photo.thumbnail) if f)
@@ -335,8 +340,6 @@ def client_erase(*, client: Client, by: AbstractBaseUser) -> Client:
     )
     SessionNote.objects.filter(appointment__client=client).update(notes="", next_time_notes="")
     client.consents.update(signed_name="")
-    client.appointments.update(client_message="", staff_notes="")
-    client.courses.update(notes="")
     audit_record(
         actor=by,
         action=AuditEvent.Action.ERASE,
@@ -348,10 +351,7 @@ def client_erase(*, client: Client, by: AbstractBaseUser) -> Client:
     # Files go only once the rows are gone for good.
     transaction.on_commit(lambda: _delete_files(files))
     client.refresh_from_db()
-    # An erased client hears nothing more, essential aftercare included.
-    cancelled = client_messages_cancel(client=client)
-    logger.info("client erased client=%s photos=%s messages_cancelled=%s", client.pk, photo_count, cancelled)
-    return client
+    return client, photo_count
 
 
 def _delete_files(files) -> None:

@@ -3,15 +3,13 @@ from django.urls import include, path
 
 from . import views
 
-admin.site.site_header = "SMP Clinic"
-admin.site.site_title = "SMP Clinic admin"
-admin.site.index_title = "Run the clinic"
+handler400 = "smpclinic.badinput.bad_request"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("staff/", include("clients.urls")),
+    path("staff/", include("smpclinic.workspace.urls")),
     path("messages/", include("bookings.urls_messages")),
-    path("", include("treatments.urls")),
+    path("", include("smpclinic.public.urls")),
     path("", include("bookings.urls")),
 ]

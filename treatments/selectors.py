@@ -1,17 +1,17 @@
-"""Reads for the public site. Each returns everything a page needs in a fixed number of queries."""
+"""Reads of the catalogue for the public site, each a fixed number of queries."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
-from django.utils import timezone
-
-from bookings.models import Location, OpeningHours, Weekday
-from clients.models import ConsentRecord, ConsentWording, Photo
+from django.db.models import Min, Prefetch, Q, QuerySet
 
 from .models import AftercareMilestone, Page, PageSection, PriceBand, PriceGuide, Treatment
+
+if TYPE_CHECKING:
+    from bookings.models import Location
 
 BAND_ORDER = {value: index for index, value in enumerate(PriceBand.values)}
 # "From £X" counts clinic-wide prices and those of clinics that are open, never a closed one's.
@@ -47,31 +47,6 @@ def treatment_get_public(*, slug: str) -> Treatment | None:
         .prefetch_related(Prefetch("price_guides", queryset=guides.select_related("location")))
         .first()
     )
-
-
-def location_list_public() -> QuerySet[Location]:
-    return Location.objects.filter(is_active=True)
-
-
-def location_list_with_hours() -> QuerySet[Location]:
-    return location_list_public().prefetch_related(
-        Prefetch("opening_hours", queryset=OpeningHours.objects.order_by("weekday", "opens"))
-    )
-
-
-@dataclass(frozen=True)
-class DayHours:
-    weekday: int
-    name: str
-    intervals: list[OpeningHours]
-
-
-def location_week(location: Location) -> list[DayHours]:
-    """Monday to Sunday, each day with its opening intervals (empty: closed). Uses prefetched hours."""
-    by_day: dict[int, list[OpeningHours]] = {}
-    for hours in location.opening_hours.all():
-        by_day.setdefault(hours.weekday, []).append(hours)
-    return [DayHours(day.value, day.label, by_day.get(day.value, [])) for day in Weekday]
 
 
 # Price guides -----------------------------------------------------------------
@@ -169,61 +144,3 @@ def page_content(*, key: str) -> PageContent:
 
 def aftercare_milestone_list() -> QuerySet[AftercareMilestone]:
     return AftercareMilestone.objects.all()
-
-
-# Results: before/after photos ------------------------------------------------------
-
-
-def photo_list_public() -> QuerySet[Photo]:
-    """Photos that may appear on /results/ right now, and nothing else.
-
-    All three must hold at the moment of the request: the photo is marked for marketing, the
-    client has an unwithdrawn consent to marketing use of photos, and the client is not erased.
-    """
-    consent = ConsentRecord.objects.filter(
-        client=OuterRef("client"),
-        wording__kind=ConsentWording.Kind.MARKETING_PHOTOS,
-        withdrawn_at__isnull=True,
-        given_at__lte=timezone.now(),
-    )
-    return Photo.objects.filter(marketing_consent=True, client__erased_at__isnull=True).filter(Exists(consent))
-
-
-@dataclass(frozen=True)
-class ResultPair:
-    before: Photo
-    after: Photo
-
-    @property
-    def treatment(self) -> Treatment | None:
-        for photo in (self.after, self.before):
-            if photo.appointment_id and photo.appointment.treatment_id:
-                return photo.appointment.treatment
-        return None
-
-
-def result_pair_list(*, treatment_slug: str | None = None, limit: int | None = None) -> list[ResultPair]:
-    """Before/after pairs: per client and angle, the first 'before' and the latest 'after' photo.
-
-    One query; pairing happens in Python because a pair spans two rows.
-    """
-    photos = (
-        photo_list_public().select_related("appointment__treatment").order_by("client_id", "angle", "taken_at", "pk")
-    )
-    firsts: dict[tuple[int, str], Photo] = {}
-    lasts: dict[tuple[int, str], Photo] = {}
-    for photo in photos:
-        key = (photo.client_id, photo.angle)
-        if photo.phase == Photo.Phase.BEFORE:
-            firsts.setdefault(key, photo)
-        else:
-            lasts[key] = photo
-    pairs = [ResultPair(firsts[key], after) for key, after in lasts.items() if key in firsts]
-    if treatment_slug:
-        pairs = [pair for pair in pairs if pair.treatment is not None and pair.treatment.slug == treatment_slug]
-    pairs.sort(key=lambda pair: (pair.after.taken_at, pair.after.pk), reverse=True)
-    return pairs[:limit] if limit is not None else pairs
-
-
-def photo_get_public(*, pk: int) -> Photo | None:
-    return photo_list_public().filter(pk=pk).first()

@@ -26,6 +26,7 @@ from bookings.selectors import (
     availability_compute,
     booked_minutes_on,
     booking_policy_for,
+    booking_window_check,
     local_date,
 )
 from bookings.services.messaging import client_message_queue, reminders_sync
@@ -207,8 +208,7 @@ def appointment_book(
     nothing written otherwise, and later moves and cancels update the calendar event it adds.
     `notify=False` is for callers that tell the client themselves.
     """
-    if timezone.is_naive(start):
-        raise BookingRequestError("start", "The start time must carry a time zone.")
+    booking_window_check(instant=start)
     start = start.astimezone(UTC)
     policy = booking_policy_for(location)
     length = appointment_length(kind=kind, policy=policy, treatment=treatment, length_minutes=length_minutes)
@@ -280,8 +280,7 @@ def appointment_reschedule(
     fairest free one. ``by_client`` applies the policy's notice for changes and for bookings.
     A new time raises the calendar sequence and queues the "moved" message (old and new time).
     """
-    if timezone.is_naive(start):
-        raise BookingRequestError("start", "The start time must carry a time zone.")
+    booking_window_check(instant=start)
     start = start.astimezone(UTC)
     with transaction.atomic():
         # Lock the appointment: a move and a cancel of one booking must not interleave.

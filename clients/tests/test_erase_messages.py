@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from bookings.models import ClientMessage
+from bookings.services.erasure import client_erase
 from bookings.tests.factories import ClientMessageFactory, UserFactory
-from clients.services import client_erase
 
 pytestmark = pytest.mark.django_db
 

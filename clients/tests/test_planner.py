@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bookings.models import Appointment, Course
+from bookings.services import courses as planner
 from bookings.tests.factories import AppointmentFactory, TechnicianFactory, WorkingHoursFactory
-from clients import planner
 from clients.tests.conftest import PASSWORD
 from clients.tests.factories import ClientFactory
 from treatments.tests.factories import PriceGuideFactory

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
-from clients import access
+from smpclinic.workspace import access
 
 pytestmark = pytest.mark.django_db
 

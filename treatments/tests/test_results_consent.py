@@ -10,10 +10,16 @@ from django.utils import timezone
 from bookings.tests.factories import UserFactory
 from clients.models import ConsentRecord, ConsentWording, Photo
 from clients.tests.factories import ClientFactory, ConsentRecordFactory, ConsentWordingFactory, PhotoFactory
-from treatments.selectors import photo_list_public, result_pair_list
+from smpclinic.public.selectors import photo_list_public, result_pair_list
 from treatments.tests.factories import TreatmentFactory, published_pair
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _one_now(frozen_now):
+    # Consent, withdrawal and photo dates are all "days before now": one frozen now for each test.
+    return frozen_now
 
 
 def shown_on_results_page(client, photo: Photo) -> bool:

@@ -1,4 +1,4 @@
-"""The public site: thin views over treatments.selectors."""
+"""The public site: thin views over the catalogue's and the site's selectors."""
 
 from __future__ import annotations
 
@@ -9,19 +9,22 @@ from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from .jsonld import locations_jsonld
-from .selectors import (
+from treatments.selectors import (
     aftercare_milestone_list,
-    location_list_public,
-    location_list_with_hours,
-    location_week,
     page_content,
-    photo_get_public,
-    result_pair_list,
     treatment_get_public,
     treatment_list_public,
     treatment_price_table,
     treatment_touch_ups_public,
+)
+
+from .jsonld import locations_jsonld
+from .selectors import (
+    location_list_public,
+    location_list_with_hours,
+    location_week,
+    photo_get_public,
+    result_pair_list,
 )
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}

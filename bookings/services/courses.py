@@ -18,10 +18,9 @@ from django.utils import timezone
 from bookings.models import Appointment, Course, Location, Technician
 from bookings.selectors import BookingRequestError, Slot, availability_compute
 from bookings.services.booking import SlotTaken, appointment_book
+from clients.models import AuditEvent, Client
+from clients.services import audit_record
 from treatments.models import PriceGuide, Treatment
-
-from .models import AuditEvent, Client
-from .services import audit_record
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -1,4 +1,4 @@
-"""The technician workspace at /staff/: thin views; access through clients.access, writes through services."""
+"""The technician workspace at /staff/: thin views; access through workspace.access, writes through services."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from bookings.models import Technician
 from bookings.selectors import BookingRequestError
 from bookings.services import appointments
+from bookings.services import courses as planner
 from bookings.services.booking import SlotTaken
-
-from . import access, planner, selectors, services
-from .forms import (
+from bookings.services.erasure import client_erase as client_erase_service
+from clients import selectors as records
+from clients import services
+from clients.forms import (
     AssessmentForm,
     CompareForm,
     ConsentSignForm,
@@ -30,7 +32,9 @@ from .forms import (
     PhotoUploadForm,
     SessionNoteForm,
 )
-from .models import Assessment, ConsentRecord, Photo, SessionNote
+from clients.models import Assessment, ConsentRecord, Photo, SessionNote
+
+from . import access, selectors
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +190,7 @@ def photo_compare(request: HttpRequest, client_id: int) -> HttpResponse:
     client = access.require_client(request.user, client_id)
     form = CompareForm(request.GET or None)
     angle = form.cleaned_data["angle"] if form.is_valid() else Photo.Angle.FRONT
-    rows = selectors.photos_by_angle(client=client, angle=angle)
+    rows = records.photos_by_angle(client=client, angle=angle)
     services.audit_view(actor=request.user, client=client, what="photo_compare", object_id=client.pk, fields=[angle])
     return render(
         request,
@@ -254,7 +258,7 @@ def client_erase(request: HttpRequest, client_id: int) -> HttpResponse:
         if request.POST.get("confirm") != "ERASE":
             messages.error(request, "Type ERASE to confirm.")
             return render(request, "staff/erase.html", {"client": client}, status=400)
-        services.client_erase(client=client, by=request.user)
+        client_erase_service(client=client, by=request.user)
         messages.success(request, f"Client #{client.pk} erased.")
         return redirect("staff:schedule")
     return render(request, "staff/erase.html", {"client": client})
@@ -374,7 +378,7 @@ def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
 def client_list(request: HttpRequest) -> HttpResponse:
     access.require_workspace(request.user)
     query = request.GET.get("q", "").strip()[:80]
-    clients = selectors.client_search(clients=access.clients_visible_to(request.user), query=query)
+    clients = records.client_search(clients=access.clients_visible_to(request.user), query=query)
     page = Paginator(clients, 25).get_page(request.GET.get("page"))
     return render(request, "staff/client_list.html", {"page": page, "query": query})
 
