@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Q
+from django.contrib.postgres.fields import DateTimeRangeField
+from django.db import connection
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+from django.db.models import F, Func, Q, QuerySet
 from django.utils import timezone
 
 from treatments.models import Treatment
@@ -100,6 +103,18 @@ def appointment_length(
     return timedelta(minutes=minutes)
 
 
+def technician_candidates(
+    *, location: Location, kind: str, treatment: Treatment | None = None, technician: Technician | None = None
+):
+    """The technicians who may take this kind of appointment at the location (a queryset of ids)."""
+    technicians = Technician.objects.filter(is_active=True, locations=location)
+    if kind != Appointment.Kind.CONSULTATION and treatment is not None:
+        technicians = technicians.filter(treatments=treatment)
+    if technician is not None:
+        technicians = technicians.filter(pk=technician.pk)
+    return technicians.values_list("pk", flat=True).distinct()
+
+
 def availability_compute(
     *,
     location: Location,
@@ -120,6 +135,39 @@ def availability_compute(
     service all call it. ``apply_notice=False`` (staff bookings) drops the minimum notice and the horizon but
     never offers the past; ``exclude_appointment_id`` ignores the appointment being moved.
     """
+    ids = list(technician_candidates(location=location, kind=kind, treatment=treatment, technician=technician))
+    slots, _ = availability_schedules(
+        location=location,
+        kind=kind,
+        treatment=treatment,
+        start_date=start_date,
+        days=days,
+        technician_ids=ids,
+        length_minutes=length_minutes,
+        apply_notice=apply_notice,
+        exclude_appointment_id=exclude_appointment_id,
+        policy=policy,
+        now=now,
+    )
+    return slots
+
+
+def availability_schedules(
+    *,
+    location: Location,
+    kind: str,
+    treatment: Treatment | None = None,
+    start_date: date,
+    days: int,
+    technician_ids: list[int],
+    length_minutes: int | None = None,
+    apply_notice: bool = True,
+    exclude_appointment_id: int | None = None,
+    policy: BookingPolicy | None = None,
+    now: datetime | None = None,
+) -> tuple[dict[date, list[Slot]], dict[int, TechnicianSchedule]]:
+    """availability_compute for technicians already chosen (the booking service passes the ones
+    it has locked), with the schedules it was computed from (for booked_minutes)."""
     if not 1 <= days <= MAX_DAYS:
         raise BookingRequestError("days", f"days must be between 1 and {MAX_DAYS}.")
     policy = policy or booking_policy_for(location)
@@ -140,14 +188,9 @@ def availability_compute(
     range_start = local_instant(start_date, time(0))
     range_end = local_instant(last_date + timedelta(days=1), time(0))
 
-    technicians = Technician.objects.filter(is_active=True, locations=location)
-    if kind != Appointment.Kind.CONSULTATION and treatment is not None:
-        technicians = technicians.filter(treatments=treatment)
-    if technician is not None:
-        technicians = technicians.filter(pk=technician.pk)
-    ids = list(technicians.values_list("pk", flat=True).distinct())
+    ids = list(technician_ids)
     if not ids:
-        return {start_date + timedelta(days=n): [] for n in range(days)}
+        return {start_date + timedelta(days=n): [] for n in range(days)}, {}
 
     schedules = {pk: TechnicianSchedule(pk, [], [], [], []) for pk in ids}
     for tech_id, weekday, start, end in WorkingHours.objects.filter(
@@ -163,15 +206,15 @@ def availability_compute(
     ).values_list("technician_id", "start", "end"):
         schedules[tech_id].time_off.append((start, end))
     margin = rules.buffer_before + rules.buffer_after
-    appointments = Appointment.objects.filter(
-        technician_id__in=ids,
-        status__in=Appointment.ACTIVE_STATUSES,
-        start__lt=range_end + length + margin,
-        end__gt=range_start - margin,
+    # Every appointment reaching into the window's days, at least: booked_minutes relies on it.
+    appointments = _overlapping(
+        Appointment.objects.filter(technician_id__in=ids, status__in=Appointment.ACTIVE_STATUSES),
+        lo=range_start - margin,
+        hi=range_end + length + margin,
     )
     if exclude_appointment_id is not None:
         appointments = appointments.exclude(pk=exclude_appointment_id)
-    for tech_id, start, end in appointments.values_list("technician_id", "start", "end"):
+    for tech_id, start, end in appointments.order_by().values_list("technician_id", "start", "end"):
         schedules[tech_id].appointments.append((start, end))
 
     closed: set[date] = set()
@@ -183,23 +226,34 @@ def availability_compute(
             closed.add(day)
             day += timedelta(days=1)
 
-    return free_slots(schedules=schedules.values(), start_date=start_date, days=days, rules=rules, closed_dates=closed)
+    slots = free_slots(schedules=schedules.values(), start_date=start_date, days=days, rules=rules, closed_dates=closed)
+    return slots, schedules
 
 
-def booked_minutes_on(*, technician_ids: list[int], day: date) -> dict[int, int]:
-    """Minutes each technician has booked on a local day, anywhere (for fair assignment)."""
+def _overlapping(appointments: QuerySet, *, lo: datetime, hi: datetime) -> QuerySet:
+    """The appointments reaching into [lo, hi).
+
+    On PostgreSQL as a range overlap, the very expression the exclusion constraint's GiST index
+    holds (with its status condition), so it finds the few rows near the window instead of
+    filtering every appointment the technicians ever had; elsewhere as plain comparisons.
+    """
+    if connection.vendor != "postgresql":
+        return appointments.filter(start__lt=hi, end__gt=lo)
+    span = Func(F("start"), F("end"), function="TSTZRANGE", output_field=DateTimeRangeField())
+    return appointments.alias(span=span).filter(span__overlap=DateTimeTZRange(lo, hi, "[)"))
+
+
+def booked_minutes(*, schedules: dict[int, TechnicianSchedule], day: date) -> dict[int, int]:
+    """Minutes each technician has booked on a local day, anywhere (for fair assignment), from
+    the schedules availability_schedules loaded for a window that includes the day."""
     day_start = local_instant(day, time(0))
     day_end = local_instant(day + timedelta(days=1), time(0))
     minutes: dict[int, int] = defaultdict(int)
-    for tech_id, start, end in Appointment.objects.filter(
-        technician_id__in=technician_ids,
-        status__in=Appointment.ACTIVE_STATUSES,
-        start__lt=day_end,
-        end__gt=day_start,
-    ).values_list("technician_id", "start", "end"):
-        overlap = min(end, day_end) - max(start, day_start)
-        minutes[tech_id] += int(overlap.total_seconds() // 60)
-    return {pk: minutes.get(pk, 0) for pk in technician_ids}
+    for tech_id, schedule in schedules.items():
+        for start, end in schedule.appointments:
+            if start < day_end and end > day_start:
+                minutes[tech_id] += int((min(end, day_end) - max(start, day_start)).total_seconds() // 60)
+    return {pk: minutes.get(pk, 0) for pk in schedules}
 
 
 def local_date(instant: datetime) -> date:

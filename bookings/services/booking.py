@@ -24,10 +24,12 @@ from bookings.selectors import (
     BookingRequestError,
     appointment_length,
     availability_compute,
-    booked_minutes_on,
+    availability_schedules,
+    booked_minutes,
     booking_policy_for,
     booking_window_check,
     local_date,
+    technician_candidates,
 )
 from bookings.services.messaging import client_message_queue, reminders_sync
 from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
@@ -110,33 +112,35 @@ def _claim_technician(
 ) -> Technician:
     """Lock and return a technician free at ``start``; SlotTaken if none is.
 
-    Call inside transaction.atomic: the row lock is held until the booking commits.
+    Call inside transaction.atomic: the row locks are held until the booking commits.
     """
     day = local_date(start)
-    common = {
-        "location": location,
-        "kind": kind,
-        "treatment": treatment,
-        "start_date": day,
-        "days": 1,
-        "length_minutes": length_minutes,
-        "apply_notice": apply_notice,
-        "exclude_appointment_id": exclude_appointment_id,
-        "policy": policy,
-    }
-    free_ids = [s.technician_id for s in availability_compute(technician=technician, **common)[day] if s.start == start]
-    if free_ids and technician is None:
-        # Fair: the technician with the fewest booked minutes that day, then the lowest id;
-        # when moving a booking, its own technician first so the client keeps them.
-        booked = booked_minutes_on(technician_ids=free_ids, day=day)
-        free_ids.sort(key=lambda pk: (pk != prefer_id, booked[pk], pk))
-    for tech_id in free_ids:
-        # Lock the technician: bookings for them queue here, and the re-check below then
-        # sees every appointment committed before ours (READ COMMITTED reads afresh).
-        locked = Technician.objects.select_for_update().get(pk=tech_id)
-        recheck = availability_compute(technician=locked, **common)[day]
-        if any(s.start == start for s in recheck):
-            return locked
+    candidates = technician_candidates(location=location, kind=kind, treatment=treatment, technician=technician)
+    # Lock every technician who could take it, in id order (two bookings never wait on each
+    # other crosswise): bookings that could compete for them queue here, and the one
+    # availability computation below then sees every appointment committed before ours
+    # (READ COMMITTED reads afresh after the wait).
+    locked = {t.pk: t for t in Technician.objects.select_for_update().filter(pk__in=candidates).order_by("pk")}
+    slots, schedules = availability_schedules(
+        location=location,
+        kind=kind,
+        treatment=treatment,
+        start_date=day,
+        days=1,
+        technician_ids=list(locked),
+        length_minutes=length_minutes,
+        apply_notice=apply_notice,
+        exclude_appointment_id=exclude_appointment_id,
+        policy=policy,
+    )
+    free_ids = [s.technician_id for s in slots[day] if s.start == start]
+    if free_ids:
+        if technician is None:
+            # Fair: the technician with the fewest booked minutes that day, then the lowest id;
+            # when moving a booking, its own technician first so the client keeps them.
+            booked = booked_minutes(schedules=schedules, day=day)
+            free_ids.sort(key=lambda pk: (pk != prefer_id, booked[pk], pk))
+        return locked[free_ids[0]]
     raise SlotTaken(
         alternatives=_alternatives(
             location=location,
@@ -152,24 +156,33 @@ def _claim_technician(
     )
 
 
+def _constraint_error(exc: IntegrityError, model) -> ValidationError | None:
+    """The coded error of the model constraint the database refused, as full_clean would raise it."""
+    diag = getattr(exc.__cause__, "diag", None)
+    name = getattr(diag, "constraint_name", None) or ""
+    for constraint in model._meta.constraints:
+        if constraint.name == name or (not name and constraint.name in str(exc)):
+            error = ValidationError(constraint.get_violation_error_message(), code=constraint.violation_error_code)
+            return ValidationError({NON_FIELD_ERRORS: [error]})
+    return None
+
+
+# Checked by the database (foreign keys, deferred to the commit) or by it at the insert
+# (unique reference, check and exclusion constraints): validating them here first would cost
+# a query each and still leave the race the database settles.
+_DATABASE_CHECKED = ("client", "technician", "location", "treatment", "course", "status_changed_by")
+
+
 def _save_claimed(appointment: Appointment, *, on_conflict) -> None:
-    """Validate and save; an overlap the database refuses becomes SlotTaken.
+    """Validate the fields and save; the database enforces the constraints, and an overlap it
+    refuses becomes SlotTaken, any other constraint its coded ValidationError.
 
     References are random (30^5 of them), so with tens of thousands of appointments a new
     one occasionally repeats an old one: draw again rather than fail the booking.
     """
     new_reference = appointment._state.adding
+    appointment.full_clean(exclude=_DATABASE_CHECKED, validate_unique=False, validate_constraints=False)
     for attempt in range(REFERENCE_ATTEMPTS):
-        try:
-            appointment.full_clean()
-        except ValidationError as exc:
-            errors = exc.error_dict
-            if any(error.code == OVERLAP_CONSTRAINT for error in errors.get(NON_FIELD_ERRORS, [])):
-                raise on_conflict() from exc
-            if new_reference and set(errors) == {"reference"} and attempt < REFERENCE_ATTEMPTS - 1:
-                appointment.reference = generate_reference()
-                continue
-            raise
         try:
             with transaction.atomic():
                 appointment.save()
@@ -179,6 +192,9 @@ def _save_claimed(appointment: Appointment, *, on_conflict) -> None:
             if new_reference and "reference" in str(exc) and attempt < REFERENCE_ATTEMPTS - 1:
                 appointment.reference = generate_reference()
                 continue
+            error = _constraint_error(exc, Appointment)
+            if error is not None:
+                raise error from exc
             raise
         return
 
@@ -245,9 +261,9 @@ def appointment_book(
                 alternatives=_alternatives(technician=technician, exclude_appointment_id=None, **claim)
             ),
         )
-        reminders_sync(appointment=appointment)
+        reminders_sync(appointment=appointment, new=True)
         if notify and appointment.start > timezone.now():
-            client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CONFIRMATION)
+            client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CONFIRMATION, new=True)
     logger.info("appointment booked ref=%s technician=%s channel=%s", appointment.reference, chosen.pk, channel)
     return appointment
 

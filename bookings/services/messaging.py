@@ -190,14 +190,29 @@ def _wanted_now(appointment: Appointment, now: datetime) -> dict[str, datetime]:
     return wanted
 
 
-def reminders_sync(*, appointment: Appointment, now: datetime | None = None) -> None:
+def reminders_sync(*, appointment: Appointment, now: datetime | None = None, new: bool = False) -> None:
     """Bring the appointment's pending messages in line with its current state.
 
     Call inside the transaction that books, moves, cancels, completes or un-completes the
     appointment: it creates, moves or cancels the rows so the outbox always matches.
     Rows already being sent or sent are history and are left alone.
+
+    ``new=True``: the transaction has just inserted the appointment and this is that instance
+    (its client and course loaded). It can have no rows yet, so nothing is read back and the
+    rows it is owed are written in one INSERT.
     """
     now = now or timezone.now()
+    if new:
+        wanted = _wanted_now(appointment, now)
+        channel = channel_for(appointment.client)
+        ClientMessage.objects.bulk_create(
+            ClientMessage(appointment=appointment, kind=kind, channel=channel, due_at=wanted[kind])
+            for kind in SCHEDULED_KINDS
+            if kind in wanted
+        )
+        if appointment.course_id and appointment.kind == Appointment.Kind.TREATMENT_SESSION:
+            _cancel_prompts_now_booked(course_id=appointment.course_id)
+        return
     appointment = Appointment.objects.select_related("client", "course").get(pk=appointment.pk)
     with transaction.atomic():
         wanted = _wanted_now(appointment, now)
@@ -310,7 +325,12 @@ def _iso(moment: datetime) -> str:
 
 
 def client_message_queue(
-    *, appointment: Appointment, kind: str, payload: dict | None = None, now: datetime | None = None
+    *,
+    appointment: Appointment,
+    kind: str,
+    payload: dict | None = None,
+    now: datetime | None = None,
+    new: bool = False,
 ) -> list[ClientMessage]:
     """Queue a change message (booking confirmed, moved or cancelled) on every channel the
     client has, due now, at the appointment's current calendar sequence.
@@ -321,15 +341,34 @@ def client_message_queue(
     because the appointment may change again before the worker sends it. Queuing the same
     change twice is harmless (one row per change and channel). The worker is woken once the
     transaction commits.
+
+    ``new=True`` as for reminders_sync: the appointment was inserted in this transaction, so no
+    row for it can exist and they are written in one INSERT without reading anything back.
     """
     if kind not in CHANGE_KINDS:
         raise ValueError(f"{kind!r} is not a change message; scheduled kinds are written by reminders_sync")
     now = now or timezone.now()
-    appointment = Appointment.objects.select_related("client").get(pk=appointment.pk)
+    if not new:
+        appointment = Appointment.objects.select_related("client").get(pk=appointment.pk)
     client = appointment.client
     if client.erased_at is not None:
         return []
     frozen = {"start": _iso(appointment.start), "end": _iso(appointment.end), **(payload or {})}
+    if new:
+        rows = ClientMessage.objects.bulk_create(
+            ClientMessage(
+                appointment=appointment,
+                kind=kind,
+                sequence=appointment.ics_sequence,
+                channel=channel,
+                due_at=now,
+                payload=frozen,
+            )
+            for channel in change_channels(client)
+        )
+        if rows:
+            transaction.on_commit(_wake_dispatcher)
+        return rows
     rows = []
     with transaction.atomic():
         for channel in change_channels(client):

@@ -52,7 +52,7 @@ def location():
 def sync_calls(monkeypatch):
     calls = []
 
-    def spy(*, appointment):
+    def spy(*, appointment, **kwargs):
         calls.append((appointment.pk, appointment.status, connection.in_atomic_block))
 
     monkeypatch.setattr(booking_service, "reminders_sync", spy)
