@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 
 WINDOW_SECONDS = 3600
 
@@ -15,15 +16,28 @@ def _limit(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
 
 
-def _over(key: str, limit: int) -> bool:
-    cache.add(key, 0, WINDOW_SECONDS)
+def _count(key: str) -> int:
+    """Count one hit in the key's window; return the hits so far, this one included."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        # One round trip instead of three (add, exists, incr): start the window if there is
+        # none and count the hit in one MULTI, so the window can't expire between the two.
+        redis_key = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(redis_key, write=True).pipeline(transaction=True)
+        pipe.set(redis_key, 0, ex=WINDOW_SECONDS, nx=True)
+        pipe.incr(redis_key)
+        return pipe.execute()[1]
+    backend.add(key, 0, WINDOW_SECONDS)
     try:
-        count = cache.incr(key)
+        return backend.incr(key)
     except ValueError:
         # The key expired between add and incr: this is the first hit of a new window.
-        cache.set(key, 1, WINDOW_SECONDS)
-        count = 1
-    return count > limit
+        backend.set(key, 1, WINDOW_SECONDS)
+        return 1
+
+
+def _over(key: str, limit: int) -> bool:
+    return _count(key) > limit
 
 
 def booking_ip_limited(ip: str) -> bool:

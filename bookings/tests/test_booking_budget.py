@@ -1,0 +1,144 @@
+"""What the booking POST may cost while the client waits: its queries, the rate limit's round
+trip, and the coded errors of the constraints it leaves to the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.urls import reverse
+
+from bookings import ratelimit
+from bookings.models import Appointment, ClientMessage
+from bookings.services.booking import appointment_book
+from bookings.tests.factories import (
+    AppointmentFactory,
+    BookingPolicyFactory,
+    CourseFactory,
+    LocationFactory,
+    technician_working,
+)
+from clients.models import AuditEvent, ConsentRecord, ConsentWording
+from clients.tests.factories import ClientFactory, ConsentWordingFactory
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)
+SLOT = datetime(2026, 12, 1, 10, tzinfo=UTC)
+# The booking POST, from the form's clinic lookup to the COMMIT: the consent wording, the
+# client and its audit row, the policy, the technicians locked and the one availability
+# computation under the lock (hours, breaks, time off, appointments, closures), the appointment
+# (in a savepoint, so a clash can still offer other times), its outbox rows, the consent and
+# its audit row. Raise it only for a guarantee the booking did not have before.
+BOOKING_POST_QUERIES = 25
+
+
+@pytest.fixture(autouse=True)
+def _setup():
+    cache.clear()
+    with time_machine.travel(NOW, tick=False):
+        yield
+    cache.clear()
+
+
+@pytest.fixture
+def location():
+    BookingPolicyFactory(minimum_notice_hours=12, buffer_after_minutes=15)
+    ConsentWordingFactory(kind=ConsentWording.Kind.HEALTH_DATA, version=1, effective_from=NOW - timedelta(days=30))
+    location = LocationFactory(slug="manchester")
+    # Several candidates with bookings that day: the budget must not grow with either.
+    for n in range(3):
+        technician = technician_working(location=location)
+        for hour in (9, 13 + n):
+            AppointmentFactory(technician=technician, location=location, start=SLOT.replace(hour=hour))
+    return location
+
+
+def _post(client, **overrides):
+    data = {
+        "location": "manchester",
+        "start": SLOT.isoformat(),
+        "first_name": "Sam",
+        "last_name": "Taylor",
+        "email": "sam@example.com",
+        "phone": "07700 900123",
+        "health_consent": "on",
+        **overrides,
+    }
+    return client.post(reverse("bookings:book"), data)
+
+
+def test_the_booking_post_stays_within_its_query_budget(client, location, django_assert_max_num_queries):
+    with django_assert_max_num_queries(BOOKING_POST_QUERIES):
+        response = _post(client)
+    assert response.status_code == 302
+    # Nothing the booking owes was left out to meet the budget.
+    appointment = Appointment.objects.get(client__email="sam@example.com")
+    kinds = set(ClientMessage.objects.filter(appointment=appointment).values_list("kind", "channel"))
+    assert kinds == {
+        (ClientMessage.Kind.CONFIRMATION, ClientMessage.Channel.EMAIL),
+        (ClientMessage.Kind.CONFIRMATION, ClientMessage.Channel.SMS),
+        (ClientMessage.Kind.REMINDER_48H, ClientMessage.Channel.EMAIL),
+    }
+    assert ConsentRecord.objects.filter(client=appointment.client).exists()
+    assert set(AuditEvent.objects.values_list("object_type", flat=True)) >= {"client", "consentrecord"}
+
+
+def test_the_budget_does_not_grow_with_the_technicians_at_the_clinic(client, location, django_assert_max_num_queries):
+    for _ in range(5):
+        technician_working(location=location)
+    with django_assert_max_num_queries(BOOKING_POST_QUERIES):
+        assert _post(client).status_code == 302
+
+
+def test_the_booked_page_the_post_redirects_to_stays_cheap(client, location, django_assert_max_num_queries):
+    booked = _post(client)["Location"]
+    with django_assert_max_num_queries(2):
+        assert client.get(booked).status_code == 200
+
+
+def test_any_technician_goes_to_the_least_booked_free_one_under_the_lock(location):
+    # Two are free at 10:00 (the third is not); of those, the one with fewer minutes that day.
+    busy, light, taken = location.technicians.order_by("pk")
+    AppointmentFactory(technician=busy, location=location, start=SLOT.replace(hour=15))
+    AppointmentFactory(technician=taken, location=location, start=SLOT)
+    appointment = appointment_book(
+        client=ClientFactory(), location=location, kind="consultation", start=SLOT, channel="online"
+    )
+    assert appointment.technician == light
+
+
+def test_a_constraint_left_to_the_database_still_gives_its_coded_error(location):
+    # Not checked before the INSERT any more (a query per constraint): the database refuses it
+    # and the caller gets the same coded ValidationError full_clean gave.
+    with pytest.raises(ValidationError) as exc:
+        appointment_book(
+            client=ClientFactory(),
+            location=location,
+            kind="consultation",
+            start=SLOT,
+            course=CourseFactory(),
+            channel="staff",
+        )
+    codes = [error.code for error in exc.value.error_dict[NON_FIELD_ERRORS]]
+    assert codes == ["appointment_consultation_not_in_course"]
+    assert not Appointment.objects.filter(course__isnull=False).exists()
+
+
+def test_the_rate_limit_counts_each_hit_in_a_window_that_expires(redis_url):
+    backend = caches["default"]
+    assert isinstance(backend, RedisCache)
+    assert [ratelimit.booking_ip_limited("203.0.113.9") for _ in range(3)] == [False, False, False]
+    key = backend.make_and_validate_key("bookings:rl:ip:203.0.113.9")
+    redis = backend._cache.get_client(key)
+    assert int(redis.get(key)) == 3
+    assert 0 < redis.ttl(key) <= ratelimit.WINDOW_SECONDS
+
+
+def test_the_rate_limit_refuses_past_the_limit(redis_url, settings):
+    settings.BOOKING_RATE_LIMIT_PER_EMAIL = 2
+    answers = [ratelimit.booking_email_limited("Sam@Example.com ") for _ in range(3)]
+    assert answers == [False, False, True]
