@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from clients.models import Client
 from treatments.models import PriceBand
 
 from .constraints import PostgresExclusionConstraint
@@ -292,6 +293,12 @@ class Appointment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    email_confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the owner of the e-mail given on the online form confirmed it through the link sent to it.",
+    )
 
     class Meta:
         ordering = ["start"]
@@ -492,3 +499,12 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_milestone_display()} ({self.treatment or 'all treatments'})"
+
+
+class BookingToMatch(Client):
+    """Reception's queue: clients created by an online booking under an e-mail another client holds."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "online booking to match"
+        verbose_name_plural = "online bookings to match"
