@@ -228,6 +228,9 @@ def test_reception_sees_bookings_to_match_and_merges_one_with_an_audit_row(clien
     html = listing.content.decode()
     assert appointment.reference in html
     assert "other@example.com" not in html
+    detail = client.get(reverse("admin:bookings_bookingtomatch_change", args=[provisional.pk]))
+    assert detail.status_code == 200
+    assert "Mallory" in detail.content.decode()
 
     response = client.post(changelist, {"action": "merge_into_match", "_selected_action": [provisional.pk], "index": 0})
 
