@@ -79,6 +79,7 @@ class OpeningHours(models.Model):
                 condition=Q(closes__gt=F("opens")),
                 name="openinghours_closes_after_opens",
                 violation_error_message="Closing time must be after opening time.",
+                violation_error_code="openinghours_closes_after_opens",
             ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="openinghours_weekday_valid"),
         ]
@@ -119,6 +120,7 @@ class WorkingHours(models.Model):
                 condition=Q(end_time__gt=F("start_time")),
                 name="workinghours_end_after_start",
                 violation_error_message="The end of the working hours must be after their start.",
+                violation_error_code="workinghours_end_after_start",
             ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="workinghours_weekday_valid"),
         ]
@@ -143,6 +145,7 @@ class Break(models.Model):
                 condition=Q(end_time__gt=F("start_time")),
                 name="break_end_after_start",
                 violation_error_message="The end of the break must be after its start.",
+                violation_error_code="break_end_after_start",
             ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="break_weekday_valid"),
         ]
@@ -165,6 +168,7 @@ class TimeOff(models.Model):
                 condition=Q(end__gt=F("start")),
                 name="timeoff_end_after_start",
                 violation_error_message="The end of the time off must be after its start.",
+                violation_error_code="timeoff_end_after_start",
             )
         ]
 
@@ -196,6 +200,7 @@ class Closure(models.Model):
                 condition=Q(end_date__gte=F("start_date")),
                 name="closure_end_not_before_start",
                 violation_error_message="The last day of the closure cannot be before its first day.",
+                violation_error_code="closure_end_not_before_start",
             ),
         ]
 
@@ -229,11 +234,13 @@ class Course(models.Model):
                 condition=Q(planned_sessions__gte=1) & Q(planned_sessions__lte=5),
                 name="course_planned_sessions_1_to_5",
                 violation_error_message="A course has 1 to 5 planned sessions.",
+                violation_error_code="course_planned_sessions_1_to_5",
             ),
             models.CheckConstraint(
                 condition=Q(price_agreed__isnull=True) | Q(price_agreed__gte=0),
                 name="course_price_not_negative",
                 violation_error_message="The price agreed cannot be negative.",
+                violation_error_code="course_price_not_negative",
             ),
         ]
 
@@ -318,16 +325,19 @@ class Appointment(models.Model):
                 condition=Q(end__gt=F("start")),
                 name="appointment_end_after_start",
                 violation_error_message="The appointment must end after it starts.",
+                violation_error_code="appointment_end_after_start",
             ),
             models.CheckConstraint(
                 condition=Q(session_number__isnull=True) | Q(course__isnull=False, session_number__gte=1),
                 name="appointment_session_number_needs_course",
                 violation_error_message="A session number needs a course (and starts at 1).",
+                violation_error_code="appointment_session_number_needs_course",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="consultation") | Q(course__isnull=True),
                 name="appointment_consultation_not_in_course",
                 violation_error_message="A consultation is not part of a course: leave the course empty.",
+                violation_error_code="appointment_consultation_not_in_course",
             ),
             models.CheckConstraint(
                 condition=~Q(status="completed") | Q(completed_at__isnull=False),
@@ -345,6 +355,7 @@ class Appointment(models.Model):
                 ],
                 condition=Q(status__in=["booked", "confirmed", "arrived", "completed"]),
                 violation_error_message="The technician already has an appointment at that time.",
+                violation_error_code="appointment_no_technician_overlap",
             ),
         ]
 
@@ -456,6 +467,7 @@ class BookingPolicy(models.Model):
                 Coalesce("location", Value(0)),
                 name="bookingpolicy_one_clinic_wide",
                 violation_error_message="There is already a clinic-wide booking policy.",
+                violation_error_code="bookingpolicy_one_clinic_wide",
             ),
             models.CheckConstraint(condition=Q(slot_step_minutes__gte=5), name="bookingpolicy_step_at_least_5"),
             models.CheckConstraint(condition=Q(horizon_days__gte=1), name="bookingpolicy_horizon_positive"),
@@ -499,11 +511,13 @@ class MessageTemplate(models.Model):
                 condition=Q(treatment__isnull=True),
                 name="messagetemplate_one_general_per_milestone",
                 violation_error_message="There is already a general template for this message.",
+                violation_error_code="messagetemplate_one_general_per_milestone",
             ),
             models.UniqueConstraint(
                 fields=["milestone", "treatment"],
                 name="messagetemplate_one_per_milestone_treatment",
                 violation_error_message="This treatment already has a template for this message.",
+                violation_error_code="messagetemplate_one_per_milestone_treatment",
             ),
         ]
 

@@ -85,6 +85,7 @@ class Client(models.Model):
                 condition=~Q(email="") & Q(match_of__isnull=True),
                 name="client_email_unique_ci",
                 violation_error_message="A client with this e-mail address already exists.",
+                violation_error_code="client_email_unique_ci",
             ),
             models.CheckConstraint(
                 condition=(Q(match_of__isnull=True) & Q(match_status=""))

@@ -119,7 +119,8 @@ TEMPLATES = [
 ]
 
 # Databases -------------------------------------------------------------------
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Nothing here creates a folder: importing settings has no side effects. The entry points
+# make VAR_DIR and the broker's folders (smpclinic.var.var_dirs_create).
 try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 except (ImproperlyConfigured, ValueError, KeyError) as exc:
@@ -159,14 +160,14 @@ else:
         }
     }
     _broker_dir = VAR_DIR / "broker"
-    (_broker_dir / "out").mkdir(parents=True, exist_ok=True)
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # kombu's default is ./control, relative to whatever folder the process started in.
+        "control_folder": str(_broker_dir / "control"),
     }
 
 CELERY_TIMEZONE = "Europe/London"
@@ -199,7 +200,6 @@ FORMAT_MODULE_PATH = ["smpclinic.formats"]
 # Static files and private media -----------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
 # No MEDIA_URL is served: every upload is health data, reached only through views

@@ -40,6 +40,7 @@ from treatments.models import Treatment
 
 logger = logging.getLogger(__name__)
 
+# The exclusion constraint's name, and the code of the ValidationError it raises in full_clean.
 OVERLAP_CONSTRAINT = "appointment_no_technician_overlap"
 REFERENCE_ATTEMPTS = 5
 
@@ -166,8 +167,8 @@ def _save_claimed(appointment: Appointment, *, on_conflict) -> None:
         try:
             appointment.full_clean()
         except ValidationError as exc:
-            errors = exc.message_dict
-            if any("already has an appointment" in m for m in errors.get(NON_FIELD_ERRORS, [])):
+            errors = exc.error_dict
+            if any(error.code == OVERLAP_CONSTRAINT for error in errors.get(NON_FIELD_ERRORS, [])):
                 raise on_conflict() from exc
             if new_reference and set(errors) == {"reference"} and attempt < REFERENCE_ATTEMPTS - 1:
                 appointment.reference = generate_reference()

@@ -100,9 +100,9 @@ def parse_proposal(value: str) -> tuple[datetime, int]:
         start = datetime.fromisoformat(raw_start)
         technician_id = int(raw_technician)
     except ValueError:
-        raise ValidationError("Choose one of the proposed times.") from None
+        raise ValidationError("Choose one of the proposed times.", code="time_not_proposed") from None
     if timezone.is_naive(start):
-        raise ValidationError("Choose one of the proposed times.")
+        raise ValidationError("Choose one of the proposed times.", code="time_not_proposed")
     return start, technician_id
 
 
@@ -111,7 +111,8 @@ def _check_spacing(previous: date, start: datetime, treatment: Treatment, *, lab
     if not treatment.spacing_days_min <= gap <= treatment.spacing_days_max:
         raise ValidationError(
             f"{label} is {gap} days after the previous session; {treatment.name} needs "
-            f"{treatment.spacing_days_min}-{treatment.spacing_days_max} days between sessions."
+            f"{treatment.spacing_days_min}-{treatment.spacing_days_max} days between sessions.",
+            code="session_spacing",
         )
 
 
@@ -121,7 +122,7 @@ def next_session_book(
     """Book the course's next session after this one."""
     course = appointment.course
     if course is None:
-        raise ValidationError("This appointment is not part of a course: plan a course first.")
+        raise ValidationError("This appointment is not part of a course: plan a course first.", code="not_in_course")
     _check_spacing(timezone.localdate(appointment.start), start, course.treatment, label="The next session")
     with transaction.atomic():
         # Lock the course: two devices booking "the next session" at once must not both take number n+1.
@@ -129,7 +130,9 @@ def next_session_book(
         last = course.appointments.exclude(status=Appointment.Status.CANCELLED).aggregate(n=Max("session_number"))["n"]
         number = (last or 0) + 1
         if number > course.planned_sessions:
-            raise ValidationError(f"All {course.planned_sessions} planned sessions of this course are booked.")
+            raise ValidationError(
+                f"All {course.planned_sessions} planned sessions of this course are booked.", code="course_fully_booked"
+            )
         booked = appointment_book(
             client=appointment.client,
             location=appointment.location,
@@ -185,10 +188,11 @@ def course_create_and_book(
     """Create the course and book every session in one transaction: if any time is taken, nothing is kept."""
     if not treatment.sessions_min <= planned_sessions <= treatment.sessions_max:
         raise ValidationError(
-            f"{treatment.name} is planned as {treatment.sessions_min}-{treatment.sessions_max} sessions."
+            f"{treatment.name} is planned as {treatment.sessions_min}-{treatment.sessions_max} sessions.",
+            code="course_sessions_range",
         )
     if len(starts) != planned_sessions:
-        raise ValidationError(f"Give a time for each of the {planned_sessions} sessions.")
+        raise ValidationError(f"Give a time for each of the {planned_sessions} sessions.", code="course_times_count")
     for number in range(1, len(starts)):
         _check_spacing(timezone.localdate(starts[number - 1]), starts[number], treatment, label=f"Session {number + 1}")
     course = Course(

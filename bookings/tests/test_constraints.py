@@ -160,8 +160,40 @@ class TestNoTechnicianOverlap:
             start=first.start,
             end=first.end,
         )
-        with pytest.raises(ValidationError, match="already has an appointment"):
+        with pytest.raises(ValidationError, match="already has an appointment") as excinfo:
             clash.full_clean()
+        assert [e.code for e in excinfo.value.error_dict["__all__"]] == ["appointment_no_technician_overlap"]
+
+    def test_the_booking_service_knows_the_overlap_by_its_code_not_its_words(self, postgres, monkeypatch):
+        from bookings.services.booking import SlotTaken, _save_claimed
+
+        constraint = next(c for c in Appointment._meta.constraints if c.name == "appointment_no_technician_overlap")
+        monkeypatch.setattr(constraint, "violation_error_message", "Reworded: this slot is gone.")
+        first = AppointmentFactory()
+        clash = Appointment(
+            kind=first.kind,
+            client=first.client,
+            technician=first.technician,
+            location=first.location,
+            start=first.start,
+            end=first.end,
+        )
+        with pytest.raises(SlotTaken):
+            _save_claimed(clash, on_conflict=SlotTaken)
+
+
+def test_every_constraint_that_explains_itself_also_carries_a_code():
+    """Callers branch on the code (stable), never on the wording (which staff may see change)."""
+    from django.apps import apps
+
+    uncoded = [
+        f"{model.__name__}.{constraint.name}"
+        for model in apps.get_models()
+        for constraint in model._meta.constraints
+        if constraint.violation_error_message != constraint.default_violation_error_message
+        and constraint.violation_error_code is None
+    ]
+    assert uncoded == []
 
 
 def test_course_statuses_exist():
