@@ -92,11 +92,13 @@ class Client(models.Model):
                 | (Q(match_of__isnull=False) & ~Q(match_status="")),
                 name="client_match_has_status",
                 violation_error_message="A possible match needs a status, and a status needs the client it may match.",
+                violation_error_code="client_match_has_status",
             ),
             models.CheckConstraint(
                 condition=~Q(match_of=F("pk")),
                 name="client_match_not_self",
                 violation_error_message="A client cannot be a possible match of itself.",
+                violation_error_code="client_match_not_self",
             ),
         ]
 
