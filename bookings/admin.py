@@ -7,11 +7,11 @@ from clients.admin import ServiceAdminMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .availability import LONDON
 from .models import (
-    AftercareReminder,
     Appointment,
     BookingPolicy,
     BookingToMatch,
     Break,
+    ClientMessage,
     Closure,
     Course,
     Location,
@@ -115,9 +115,9 @@ class CourseAdmin(admin.ModelAdmin):
     inlines = [AppointmentInline]
 
 
-class ReminderInline(admin.TabularInline):
-    model = AftercareReminder
-    fields = ["milestone", "channel", "due_at", "status", "sent_at", "attempts", "last_error"]
+class ClientMessageInline(admin.TabularInline):
+    model = ClientMessage
+    fields = ["kind", "channel", "sequence", "due_at", "status", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -193,7 +193,7 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     search_fields = ["reference", "client__last_name", "client__email"]
     date_hierarchy = "start"
     autocomplete_fields = ["client", "course"]
-    inlines = [ReminderInline]
+    inlines = [ClientMessageInline]
     refusals = (ValidationError, PermissionDenied, SlotTaken, ChangeNotAllowed, BookingRequestError)
     error_code_fields = {
         "transition_not_allowed": "status",
@@ -218,7 +218,7 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     ]
 
     READONLY = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]
-    READONLY += ["status_changed_at", "status_changed_by"]
+    READONLY += ["status_changed_at", "status_changed_by", "ics_sequence"]
     # What the booking was made for; changing it is a new booking (cancel and book again).
     FIXED_AFTER_BOOKING = ["client", "kind", "location", "treatment", "end"]
 
@@ -297,8 +297,8 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
         return appointment
 
 
-@admin.register(AftercareReminder)
-class AftercareReminderAdmin(MessageAdminMixin, admin.ModelAdmin):
+@admin.register(ClientMessage)
+class ClientMessageAdmin(MessageAdminMixin, admin.ModelAdmin):
     """Every client message: status, due and sent times, attempts, last error; resend and cancel."""
 
 

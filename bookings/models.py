@@ -307,6 +307,9 @@ class Appointment(models.Model):
     status_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
     )
+    # Calendar files name the appointment by UID; every move or cancel raises SEQUENCE so the
+    # client's calendar replaces its event instead of adding a second one. Never goes down.
+    ics_sequence = models.PositiveIntegerField("calendar sequence", default=0, editable=False)
     email_confirmed_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -371,21 +374,31 @@ class Appointment(models.Model):
         return int((self.end - self.start).total_seconds() // 60)
 
 
-class AftercareReminder(models.Model):
-    """The outbox: one row per message an appointment owes its client (the day-4, 7
-    and 10 aftercare milestones, the 48-hour reminder, follow-up prompts).
+class ClientMessage(models.Model):
+    """The outbox: one row per message owed to a client about an appointment.
+
+    Scheduled kinds (aftercare day 4, 7 and 10, the 48-hour reminder, follow-ups) are one row
+    per appointment and kind, kept in line with the appointment by reminders_sync. Change
+    kinds (confirmation, moved, cancelled) are one row per change and channel, keyed by the
+    appointment's calendar sequence, with what the message must say frozen in `payload`.
 
     Rows are written in the same transaction as the change that makes them due;
     a periodic task claims and sends them, so the schedule lives in the database.
     """
 
-    class Milestone(models.TextChoices):
+    class Kind(models.TextChoices):
         AFTERCARE_DAY_4 = "aftercare_day4", "Aftercare: day 4"
         AFTERCARE_DAY_7 = "aftercare_day7", "Aftercare: day 7"
         AFTERCARE_DAY_10 = "aftercare_day10", "Aftercare: day 10"
         REMINDER_48H = "reminder_48h", "Reminder 48 hours before"
         NEXT_SESSION_PROMPT = "next_session_prompt", "Next session not booked"
         TOUCH_UP_RECALL = "touch_up_recall", "Touch-up recall"
+        CONFIRMATION = "confirmation", "Booking confirmed"
+        MOVED = "moved", "Booking moved"
+        CANCELLED = "cancelled", "Booking cancelled"
+
+    # Sent because something changed, once per change; the others follow a schedule.
+    CHANGE_KINDS = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
@@ -398,9 +411,15 @@ class AftercareReminder(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
-    milestone = models.CharField(max_length=30, choices=Milestone.choices)
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    sequence = models.PositiveIntegerField(
+        default=0, help_text="The appointment's calendar sequence when a change message was queued."
+    )
+    payload = models.JSONField(
+        default=dict, blank=True, help_text="What a change message says, as it was at the change (times in UTC)."
+    )
     due_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -415,17 +434,26 @@ class AftercareReminder(models.Model):
     class Meta:
         ordering = ["due_at"]
         verbose_name = "client message"
-        indexes = [models.Index(fields=["status", "due_at"])]
+        indexes = [models.Index(fields=["status", "due_at"], name="clientmessage_status_due_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["appointment", "milestone"], name="reminder_one_per_appointment_milestone"),
+            models.UniqueConstraint(
+                fields=["appointment", "kind"],
+                condition=~Q(kind__in=["confirmation", "moved", "cancelled"]),
+                name="clientmessage_one_per_appointment_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["appointment", "kind", "sequence", "channel"],
+                condition=Q(kind__in=["confirmation", "moved", "cancelled"]),
+                name="clientmessage_one_per_change_channel",
+            ),
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),
-                name="reminder_sent_has_time",
+                name="clientmessage_sent_has_time",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_milestone_display()} for {self.appointment.reference}"
+        return f"{self.get_kind_display()} for {self.appointment.reference}"
 
 
 class BookingPolicy(models.Model):
@@ -485,10 +513,10 @@ class MessageTemplate(models.Model):
 
     Rendered with Django template syntax against a small context of plain strings
     (see bookings.services.messaging.MESSAGE_CONTEXT_HELP); a treatment's own template
-    wins over the general one for the same milestone.
+    wins over the general one for the same kind.
     """
 
-    milestone = models.CharField(max_length=30, choices=AftercareReminder.Milestone.choices)
+    kind = models.CharField(max_length=30, choices=ClientMessage.Kind.choices)
     treatment = models.ForeignKey(
         "treatments.Treatment",
         on_delete=models.CASCADE,
@@ -504,25 +532,25 @@ class MessageTemplate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["milestone", "treatment"]
+        ordering = ["kind", "treatment"]
         constraints = [
             models.UniqueConstraint(
-                fields=["milestone"],
+                fields=["kind"],
                 condition=Q(treatment__isnull=True),
-                name="messagetemplate_one_general_per_milestone",
+                name="messagetemplate_one_general_per_kind",
                 violation_error_message="There is already a general template for this message.",
-                violation_error_code="messagetemplate_one_general_per_milestone",
+                violation_error_code="messagetemplate_one_general_per_kind",
             ),
             models.UniqueConstraint(
-                fields=["milestone", "treatment"],
-                name="messagetemplate_one_per_milestone_treatment",
+                fields=["kind", "treatment"],
+                name="messagetemplate_one_per_kind_treatment",
                 violation_error_message="This treatment already has a template for this message.",
-                violation_error_code="messagetemplate_one_per_milestone_treatment",
+                violation_error_code="messagetemplate_one_per_kind_treatment",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_milestone_display()} ({self.treatment or 'all treatments'})"
+        return f"{self.get_kind_display()} ({self.treatment or 'all treatments'})"
 
 
 class BookingToMatch(Client):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import smtplib
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -25,7 +24,6 @@ from .services.booking import (
     SlotTaken,
     appointment_cancel,
     appointment_reschedule,
-    booking_confirmation_send,
     client_may_change,
     online_consultation_book,
 )
@@ -182,8 +180,8 @@ def _book_post(request: HttpRequest) -> HttpResponse:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             status = 400
         else:
+            # The confirmation was queued with the booking; the worker sends it.
             token = booking_token_make(appointment=appointment)
-            _send_confirmation(request, appointment, token)
             return redirect("bookings:booked", token=token)
     else:
         status = 400
@@ -223,20 +221,6 @@ def _with_selection(context: dict, data) -> dict:
         }
     )
     return context
-
-
-def _manage_url(request: HttpRequest, token: str) -> str:
-    return request.build_absolute_uri(reverse("bookings:manage", kwargs={"token": token}))
-
-
-def _send_confirmation(request: HttpRequest, appointment: Appointment, token: str, *, prefix: str = "") -> None:
-    try:
-        booking_confirmation_send(
-            appointment=appointment, manage_url=_manage_url(request, token), subject_prefix=prefix
-        )
-    except (OSError, smtplib.SMTPException):
-        # The booking stands; the client still sees the reference and the manage link.
-        logger.exception("booking confirmation not sent ref=%s", appointment.reference)
 
 
 def _token_page(request: HttpRequest, token: str) -> tuple[Appointment | None, HttpResponse | None]:
@@ -279,10 +263,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             if action == "reschedule":
                 form = RescheduleForm(request.POST)
                 if form.is_valid():
-                    moved = appointment_reschedule(
-                        appointment=appointment, start=form.cleaned_data["start"], by_client=True
-                    )
-                    _send_confirmation(request, moved, token, prefix="Moved: ")
+                    appointment_reschedule(appointment=appointment, start=form.cleaned_data["start"], by_client=True)
                     return redirect(reverse("bookings:manage", kwargs={"token": token}) + "?done=moved")
                 context["reschedule_errors"] = form.errors.get("start")
                 status = 400

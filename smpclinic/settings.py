@@ -311,7 +311,7 @@ LOGGING = {
 DEMO_STAFF_USERNAME = "manager"
 DEMO_STAFF_PASSWORD = env.str("DEMO_STAFF_PASSWORD", default="smp-demo-2026")
 
-# Client messages (the outbox in bookings.AftercareReminder) ------------------------
+# Client messages (the outbox in bookings.ClientMessage) ------------------------
 _send_time = env.str("AFTERCARE_SEND_TIME", default="09:00")
 try:
     _hour, _minute = (int(part) for part in _send_time.split(":"))

@@ -14,16 +14,12 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, timedelta
 
-from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
-from icalendar import Calendar, Event
 
 from bookings.availability import LONDON, Slot, nearest
-from bookings.models import Appointment, BookingPolicy, Course, Location, Technician, generate_reference
+from bookings.models import Appointment, BookingPolicy, ClientMessage, Course, Location, Technician, generate_reference
 from bookings.selectors import (
     BookingRequestError,
     appointment_length,
@@ -33,7 +29,7 @@ from bookings.selectors import (
     booking_window_check,
     local_date,
 )
-from bookings.services.messaging import reminders_sync
+from bookings.services.messaging import client_message_queue, reminders_sync
 from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
 from clients.services import audit_record
 from treatments.models import Treatment
@@ -200,12 +196,18 @@ def appointment_book(
     length_minutes: int | None = None,
     channel: str,
     client_message: str = "",
+    notify: bool = True,
 ) -> Appointment:
     """Book a free time; with no technician, the fairest free one is chosen.
 
     Online bookings respect the policy's minimum notice and horizon; staff channels may book
     any free time from now on. Raises SlotTaken (with alternatives) when the time is gone and
     BookingRequestError for a request that can never succeed (bad kind or length).
+
+    The client's confirmation (with its calendar file and manage link) is queued in the same
+    transaction whatever the channel: a booking made by phone or at the desk leaves the client
+    nothing written otherwise, and later moves and cancels update the calendar event it adds.
+    `notify=False` is for callers that tell the client themselves.
     """
     booking_window_check(instant=start)
     start = start.astimezone(UTC)
@@ -244,6 +246,8 @@ def appointment_book(
             ),
         )
         reminders_sync(appointment=appointment)
+        if notify and appointment.start > timezone.now():
+            client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CONFIRMATION)
     logger.info("appointment booked ref=%s technician=%s channel=%s", appointment.reference, chosen.pk, channel)
     return appointment
 
@@ -264,12 +268,18 @@ def client_may_change(*, appointment: Appointment, policy: BookingPolicy, now: d
 
 
 def appointment_reschedule(
-    *, appointment: Appointment, start: datetime, technician: Technician | None = None, by_client: bool = False
+    *,
+    appointment: Appointment,
+    start: datetime,
+    technician: Technician | None = None,
+    by_client: bool = False,
+    notify: bool = True,
 ) -> Appointment:
     """Move an appointment to another free time, keeping its length.
 
     With no technician, the appointment keeps its technician if they are free then, else the
     fairest free one. ``by_client`` applies the policy's notice for changes and for bookings.
+    A new time raises the calendar sequence and queues the "moved" message (old and new time).
     """
     booking_window_check(instant=start)
     start = start.astimezone(UTC)
@@ -304,9 +314,13 @@ def appointment_reschedule(
             **claim,
         )
         length = appointment.end - appointment.start
+        previous_start, previous_end = appointment.start, appointment.end
         appointment.technician = chosen
         appointment.start = start
         appointment.end = start + length
+        time_changed = appointment.start != previous_start
+        if time_changed:
+            appointment.ics_sequence += 1
         _save_claimed(
             appointment,
             on_conflict=lambda: SlotTaken(
@@ -314,6 +328,12 @@ def appointment_reschedule(
             ),
         )
         reminders_sync(appointment=appointment)
+        if notify and time_changed:
+            client_message_queue(
+                appointment=appointment,
+                kind=ClientMessage.Kind.MOVED,
+                payload={"previous_start": previous_start.isoformat(), "previous_end": previous_end.isoformat()},
+            )
     logger.info("appointment moved ref=%s technician=%s", appointment.reference, chosen.pk)
     return appointment
 
@@ -366,8 +386,11 @@ def _check_course_spacing(*, appointment: Appointment, start: datetime) -> None:
     )
 
 
-def appointment_cancel(*, appointment: Appointment, by_client: bool) -> Appointment:
-    """Cancel an appointment (idempotent); a client must respect the policy's notice."""
+def appointment_cancel(*, appointment: Appointment, by_client: bool, notify: bool = True) -> Appointment:
+    """Cancel an appointment (idempotent); a client must respect the policy's notice.
+
+    Raises the calendar sequence and, for an appointment still ahead, queues the "cancelled"
+    message whose calendar file removes the event."""
     with transaction.atomic():
         # Lock the appointment: a move and a cancel of one booking must not interleave.
         appointment = (
@@ -383,8 +406,11 @@ def appointment_cancel(*, appointment: Appointment, by_client: bool) -> Appointm
             raise ChangeNotAllowed("Only booked or confirmed appointments can be cancelled.")
         appointment.status = Appointment.Status.CANCELLED
         appointment.cancelled_at = timezone.now()
-        appointment.save(update_fields=["status", "cancelled_at", "updated_at"])
+        appointment.ics_sequence += 1
+        appointment.save(update_fields=["status", "cancelled_at", "ics_sequence", "updated_at"])
         reminders_sync(appointment=appointment)
+        if notify and appointment.start > appointment.cancelled_at:
+            client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CANCELLED)
     logger.info("appointment cancelled ref=%s by_client=%s", appointment.reference, by_client)
     return appointment
 
@@ -484,45 +510,3 @@ def online_consultation_book(
         )
         _audit_online(action=AuditEvent.Action.CREATE, object_type="consentrecord", obj=consent, fields=["wording"])
     return appointment
-
-
-def booking_ics(*, appointment: Appointment, manage_url: str) -> bytes:
-    """A calendar file for the appointment, times in UTC so every calendar app shows the
-    right local time (including across clock changes)."""
-    cal = Calendar()
-    cal.add("prodid", f"-//{settings.CLINIC_NAME}//Bookings//EN")
-    cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
-    event = Event()
-    event.add("uid", f"{appointment.reference}@smpclinic")
-    event.add("dtstamp", timezone.now().astimezone(UTC))
-    event.add("dtstart", appointment.start.astimezone(UTC))
-    event.add("dtend", appointment.end.astimezone(UTC))
-    event.add("summary", f"{appointment.get_kind_display()} at {settings.CLINIC_NAME} ({appointment.reference})")
-    loc = appointment.location
-    event.add("location", ", ".join(p for p in (loc.name, loc.address_line1, loc.city, loc.postcode) if p))
-    event.add("description", f"Reference {appointment.reference}. See, move or cancel: {manage_url}")
-    event.add("url", manage_url)
-    cal.add_component(event)
-    return cal.to_ical()
-
-
-def booking_confirmation_send(*, appointment: Appointment, manage_url: str, subject_prefix: str = "") -> None:
-    """E-mail the client their booking (text + HTML) with an .ics attachment and the manage link."""
-    if not appointment.client.email:
-        return
-    context = {"appointment": appointment, "manage_url": manage_url, "CLINIC_NAME": settings.CLINIC_NAME}
-    subject = f"{subject_prefix}Your {appointment.get_kind_display().lower()} is booked: {appointment.reference}"
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("emails/booking_confirmation.txt", context),
-        to=[appointment.client.email],
-    )
-    message.attach_alternative(render_to_string("emails/booking_confirmation.html", context), "text/html")
-    message.attach(
-        f"{appointment.reference}.ics",
-        booking_ics(appointment=appointment, manage_url=manage_url),
-        "text/calendar",
-    )
-    message.send()
-    logger.info("booking confirmation sent ref=%s", appointment.reference)

@@ -11,7 +11,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from icalendar import Calendar
 
-from bookings.models import Appointment
+from bookings.models import Appointment, ClientMessage
+from bookings.services.outbox import reminders_dispatch
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tokens import SALT, booking_token_make
 from clients.models import Client, ConsentRecord, ConsentWording
@@ -94,6 +95,11 @@ def test_a_new_client_books_and_gets_a_confirmation_with_calendar_file(client, l
     page = client.get(response["Location"])
     assert appointment.reference in page.content.decode()
 
+    # Nothing is sent inside the request: the confirmation is queued, and the worker sends it.
+    assert mailoutbox == []
+    queued = ClientMessage.objects.filter(appointment=appointment, kind="confirmation")
+    assert sorted(queued.values_list("channel", flat=True)) == ["email", "sms"]
+    reminders_dispatch(now=NOW)
     (mail,) = mailoutbox
     assert mail.to == ["sam@example.com"]
     assert appointment.reference in mail.subject
@@ -112,6 +118,7 @@ def test_a_new_client_books_and_gets_a_confirmation_with_calendar_file(client, l
 def test_the_calendar_file_has_the_right_instant_in_summer_time(client, location, mailoutbox):
     with time_machine.travel(datetime(2027, 3, 1, tzinfo=UTC), tick=False):
         response = _post(client, start="2027-03-29T09:00:00+01:00")
+        reminders_dispatch(now=datetime(2027, 3, 1, tzinfo=UTC))
     assert response.status_code == 302
     event = Calendar.from_ical(mailoutbox[0].attachments[0][1]).walk("VEVENT")[0]
     assert event.decoded("dtstart") == datetime(2027, 3, 29, 8, tzinfo=UTC)
@@ -225,7 +232,12 @@ def test_a_client_reschedules_from_the_manage_page(client, booking, mailoutbox):
     assert response.status_code == 302
     booking.refresh_from_db()
     assert booking.start == datetime(2026, 12, 2, 14, tzinfo=UTC)
-    assert "Moved" in mailoutbox[0].subject
+    assert mailoutbox == []
+    reminders_dispatch(now=NOW)
+    (mail,) = mailoutbox
+    assert "has moved" in mail.subject
+    assert "Tuesday 1 December 2026, 10:00" in mail.body  # was
+    assert "Wednesday 2 December 2026, 14:00" in mail.body  # now
     assert b"has been moved" in client.get(response["Location"]).content
 
 

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 from django.db import IntegrityError, transaction
 
-from bookings.models import AftercareReminder, Appointment, Break, Closure, Course, TimeOff, WorkingHours
+from bookings.models import Appointment, Break, ClientMessage, Closure, Course, TimeOff, WorkingHours
 from bookings.tests.factories import (
     LONDON,
-    AftercareReminderFactory,
     AppointmentFactory,
+    ClientMessageFactory,
     CourseFactory,
     LocationFactory,
     TechnicianFactory,
@@ -53,20 +53,20 @@ def test_it_rejects_a_completed_appointment_without_completion_time():
     rejected(appointment.save, constraint="appointment_completed_has_time")
 
 
-def test_it_rejects_two_reminders_for_one_milestone():
-    reminder = AftercareReminderFactory()
+def test_it_rejects_two_scheduled_messages_of_one_kind():
+    reminder = ClientMessageFactory()
     rejected(
-        lambda: AftercareReminder.objects.create(
-            appointment=reminder.appointment, milestone=reminder.milestone, due_at=reminder.due_at
+        lambda: ClientMessage.objects.create(
+            appointment=reminder.appointment, kind=reminder.kind, due_at=reminder.due_at
         ),
-        constraint="reminder_one_per_appointment_milestone",
+        constraint="clientmessage_one_per_appointment_kind",
     )
 
 
 def test_it_rejects_a_sent_reminder_without_sent_time():
-    reminder = AftercareReminderFactory()
-    reminder.status = AftercareReminder.Status.SENT
-    rejected(reminder.save, constraint="reminder_sent_has_time")
+    reminder = ClientMessageFactory()
+    reminder.status = ClientMessage.Status.SENT
+    rejected(reminder.save, constraint="clientmessage_sent_has_time")
 
 
 def test_it_rejects_a_course_of_zero_sessions():
