@@ -396,9 +396,13 @@ class ClientMessage(models.Model):
         CONFIRMATION = "confirmation", "Booking confirmed"
         MOVED = "moved", "Booking moved"
         CANCELLED = "cancelled", "Booking cancelled"
+        IDENTITY_CONFIRM = "identity_confirm", "Confirm your e-mail (online booking)"
 
     # Sent because something changed, once per change; the others follow a schedule.
     CHANGE_KINDS = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
+    # Sent once per appointment, by e-mail only, never re-synced: the double opt-in link goes to
+    # the address given on the online form (a phone number proves nothing about that address).
+    ONE_OFF_KINDS = (Kind.IDENTITY_CONFIRM,)
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"

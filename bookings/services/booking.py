@@ -509,4 +509,12 @@ def online_consultation_book(
             signed_name=f"{first_name} {last_name}".strip(),
         )
         _audit_online(action=AuditEvent.Action.CREATE, object_type="consentrecord", obj=consent, fields=["wording"])
+        # The link goes only where there is something to confirm: a booking to link to the
+        # address's holder, or a marketing opt-in (double opt-in).
+        if client.match_of_id or marketing_opt_in:
+            client_message_queue(
+                appointment=appointment,
+                kind=ClientMessage.Kind.IDENTITY_CONFIRM,
+                payload={"marketing_opt_in": bool(marketing_opt_in)},
+            )
     return appointment

@@ -51,9 +51,10 @@ AFTERCARE_ANCHORS = {
 }
 ESSENTIAL_KINDS = frozenset(AFTERCARE_DAYS)
 CHANGE_KINDS = frozenset(ClientMessage.CHANGE_KINDS)
-SCHEDULED_KINDS = tuple(k for k in Kind.values if k not in CHANGE_KINDS)
+ONE_OFF_KINDS = frozenset(ClientMessage.ONE_OFF_KINDS)
+SCHEDULED_KINDS = tuple(k for k in Kind.values if k not in CHANGE_KINDS | ONE_OFF_KINDS)
 # Sent whatever reminders_opt_in says, so they carry no unsubscribe link.
-NO_OPT_OUT_KINDS = ESSENTIAL_KINDS | CHANGE_KINDS
+NO_OPT_OUT_KINDS = ESSENTIAL_KINDS | CHANGE_KINDS | ONE_OFF_KINDS
 TREATED_KINDS = (Appointment.Kind.TREATMENT_SESSION, Appointment.Kind.TOUCH_UP)
 UPCOMING_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
 REMINDER_LEAD = timedelta(hours=48)
@@ -68,7 +69,7 @@ MESSAGE_CONTEXT_HELP = (
     "appointment_time, appointment_end_time, duration, reference, technician_name, is_treatment, "
     "is_consultation, previous_date, previous_time (a moved booking's old time), location_name, "
     "location_address, location_phone, location_phone_link, aftercare_url, book_url, manage_url, "
-    "unsubscribe_url"
+    "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking)"
 )
 
 # Staff-edited wording renders in an engine that can load no files and no tag libraries.
@@ -258,6 +259,12 @@ def skip_reason(reminder: ClientMessage, *, now: datetime) -> str:
         return "Skipped: the client's data was erased."
     if reminder.kind in CHANGE_KINDS:
         return _change_skip_reason(reminder, now=now)
+    if reminder.kind == Kind.IDENTITY_CONFIRM:
+        if appointment.email_confirmed_at is not None:
+            return "Skipped: the e-mail address is confirmed already."
+        if not client.email:
+            return "Skipped: the client has no e-mail address."
+        return ""
     if reminder.kind not in owed_kinds(appointment):
         if reminder.kind == Kind.NEXT_SESSION_PROMPT and _next_session_booked(appointment):
             return "Skipped: the next session is booked."
@@ -322,7 +329,7 @@ def client_message_queue(
     change twice is harmless (one row per change and channel). The worker is woken once the
     transaction commits.
     """
-    if kind not in CHANGE_KINDS:
+    if kind not in CHANGE_KINDS | ONE_OFF_KINDS:
         raise ValueError(f"{kind!r} is not a change message; scheduled kinds are written by reminders_sync")
     now = now or timezone.now()
     appointment = Appointment.objects.select_related("client").get(pk=appointment.pk)
@@ -332,7 +339,10 @@ def client_message_queue(
     frozen = {"start": _iso(appointment.start), "end": _iso(appointment.end), **(payload or {})}
     rows = []
     with transaction.atomic():
-        for channel in change_channels(client):
+        channels = change_channels(client)
+        if kind in ONE_OFF_KINDS:
+            channels = [c for c in channels if c == ClientMessage.Channel.EMAIL]
+        for channel in channels:
             row, _ = ClientMessage.objects.get_or_create(
                 appointment=appointment,
                 kind=kind,
@@ -423,6 +433,19 @@ def _manage_url(appointment: Appointment) -> str:
         return _site("/")
 
 
+def _confirm_url(message: ClientMessage) -> str:
+    """The double opt-in link, signed when the message is rendered (so its 7 days run from the
+    send) over the marketing choice frozen on the row at booking."""
+    from bookings.tokens import identity_token_make
+
+    marketing = bool((message.payload or {}).get("marketing_opt_in"))
+    token = identity_token_make(appointment=message.appointment, marketing_opt_in=marketing)
+    try:
+        return _site(reverse("bookings:identity_confirm", args=[token]))
+    except NoReverseMatch:
+        return _site("/")
+
+
 def _duration_words(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     parts = []
@@ -484,6 +507,7 @@ def message_context(reminder: ClientMessage) -> dict:
         "aftercare_url": _site(f"/aftercare/#{anchor}" if anchor else "/aftercare/"),
         "book_url": _book_url(),
         "manage_url": _manage_url(appointment),
+        "confirm_url": _confirm_url(reminder) if reminder.kind == Kind.IDENTITY_CONFIRM else "",
         "unsubscribe_url": ""
         if no_opt_out
         else _site(reverse("client_messages:unsubscribe", args=[unsubscribe_token(client)])),
@@ -579,5 +603,6 @@ def sample_context(*, kind: str = Kind.AFTERCARE_DAY_4) -> dict:
         "aftercare_url": _site(f"/aftercare/#{anchor}" if anchor else "/aftercare/"),
         "book_url": _book_url(),
         "manage_url": _site("/booking/sample/"),
+        "confirm_url": _site("/book/confirm/sample/"),
         "unsubscribe_url": "" if kind in NO_OPT_OUT_KINDS else _site("/messages/unsubscribe/sample/"),
     }

@@ -3,14 +3,17 @@ address's owner confirms through the signed link, or reception matches it in the
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 
-from bookings.models import Appointment
+from bookings.models import Appointment, ClientMessage
+from bookings.services.outbox import reminders_dispatch
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tokens import booking_token_make, identity_token_make
 from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
@@ -266,3 +269,42 @@ def test_a_technician_cannot_reach_the_bookings_to_match(client, sam):
     _book(client)
     client.force_login(staff_user(role="Technician", username="tech"))
     assert client.get(reverse("admin:bookings_bookingtomatch_changelist")).status_code in (302, 403)
+
+
+def _identity_messages(appointment):
+    return list(ClientMessage.objects.filter(appointment=appointment, kind=ClientMessage.Kind.IDENTITY_CONFIRM))
+
+
+def test_the_link_reaches_the_address_through_the_outbox_and_links_the_booking(client, sam, mailoutbox):
+    appointment = _book(client)
+
+    assert mailoutbox == []  # nothing is sent inside the request
+    (queued,) = _identity_messages(appointment)
+    assert (queued.channel, queued.payload["marketing_opt_in"]) == (ClientMessage.Channel.EMAIL, True)
+
+    reminders_dispatch(now=NOW)
+
+    (mail,) = [m for m in mailoutbox if m.extra_headers["X-SMP-Outbox-Id"] == str(queued.pk)]
+    assert mail.to == ["sam@example.com"]
+    assert "07700 900111" not in mail.body
+    (url,) = re.findall(r"https?://\S+/book/confirm/\S+/", mail.body)
+    assert client.post(urlsplit(url).path).status_code == 200
+    sam.refresh_from_db()
+    assert list(sam.appointments.all()) == [appointment]
+    assert sam.marketing_email_opt_in is True
+
+
+def test_a_new_address_that_asks_for_no_news_gets_no_link(client, manchester):
+    appointment = _book(client, email="new@example.com", marketing_opt_in="")
+    assert _identity_messages(appointment) == []
+
+
+def test_the_link_is_not_sent_once_the_address_is_confirmed(client, sam, mailoutbox):
+    appointment = _book(client)
+    client.post(_confirm_url(appointment))
+
+    reminders_dispatch(now=NOW)
+
+    (queued,) = _identity_messages(appointment)
+    assert queued.status == ClientMessage.Status.CANCELLED
+    assert "confirmed already" in queued.last_error
