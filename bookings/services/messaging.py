@@ -36,6 +36,8 @@ from django.utils.safestring import mark_safe
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from bookings.models import Appointment, ClientMessage, MessageTemplate
+from clients.models import AuditEvent, Client
+from clients.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +251,29 @@ def client_messages_cancel(*, client) -> int:
     if client.erased_at is None:
         rows = rows.exclude(kind__in=NO_OPT_OUT_KINDS)
     return rows.update(status=Status.CANCELLED, updated_at=timezone.now())
+
+
+def client_reminders_opt_out(*, client: Client) -> Client:
+    """The client's own unsubscribe link: reminders and follow-ups stop, the pending ones are
+    cancelled (essential aftercare and booking changes still go), and the trail says so."""
+    with transaction.atomic():
+        # Locked: a second click while the first is saving changes nothing twice.
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if not client.reminders_opt_in:
+            return client
+        client.reminders_opt_in = False
+        client.save(update_fields=["reminders_opt_in", "updated_at"])
+        cancelled = client_messages_cancel(client=client)
+        audit_record(
+            actor=None,
+            action=AuditEvent.Action.UPDATE,
+            object_type="client",
+            object_id=client.pk,
+            client_id=client.pk,
+            fields=["reminders_opt_in"],
+            detail=f"unsubscribe link; {cancelled} pending messages cancelled",
+        )
+    return client
 
 
 def skip_reason(reminder: ClientMessage, *, now: datetime) -> str:
