@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from clients.models import Client
 from treatments.models import PriceBand
 
 from .constraints import PostgresExclusionConstraint
@@ -309,6 +310,12 @@ class Appointment(models.Model):
     # Calendar files name the appointment by UID; every move or cancel raises SEQUENCE so the
     # client's calendar replaces its event instead of adding a second one. Never goes down.
     ics_sequence = models.PositiveIntegerField("calendar sequence", default=0, editable=False)
+    email_confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the owner of the e-mail given on the online form confirmed it through the link sent to it.",
+    )
 
     class Meta:
         ordering = ["start"]
@@ -389,9 +396,13 @@ class ClientMessage(models.Model):
         CONFIRMATION = "confirmation", "Booking confirmed"
         MOVED = "moved", "Booking moved"
         CANCELLED = "cancelled", "Booking cancelled"
+        IDENTITY_CONFIRM = "identity_confirm", "Confirm your e-mail (online booking)"
 
     # Sent because something changed, once per change; the others follow a schedule.
     CHANGE_KINDS = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
+    # Sent once per appointment, by e-mail only, never re-synced: the double opt-in link goes to
+    # the address given on the online form (a phone number proves nothing about that address).
+    ONE_OFF_KINDS = (Kind.IDENTITY_CONFIRM,)
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
@@ -544,3 +555,12 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.treatment or 'all treatments'})"
+
+
+class BookingToMatch(Client):
+    """Reception's queue: clients created by an online booking under an e-mail another client holds."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "online booking to match"
+        verbose_name_plural = "online bookings to match"

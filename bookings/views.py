@@ -27,7 +27,8 @@ from .services.booking import (
     client_may_change,
     online_consultation_book,
 )
-from .tokens import TokenInvalid, booking_token_load, booking_token_make
+from .services.identity import Confirmed, booking_identity_confirm
+from .tokens import TokenExpired, TokenInvalid, booking_token_load, booking_token_make, identity_token_load
 
 logger = logging.getLogger(__name__)
 
@@ -310,3 +311,26 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         )
     context["done"] = request.GET.get("done")
     return render(request, "bookings/manage.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def identity_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The double opt-in link. GET only shows a button: mail scanners open links, and opening one
+    must not confirm anything. The POST confirms (once; again is a no-op)."""
+    try:
+        claim = identity_token_load(token)
+    except TokenExpired:
+        return render(request, "bookings/identity_expired.html", status=410)
+    except TokenInvalid:
+        return render(request, "bookings/link_invalid.html", status=404)
+    if request.method == "GET":
+        return render(request, "bookings/identity_confirm.html", {"reference": claim.reference})
+    try:
+        outcome = booking_identity_confirm(claim=claim)
+    except TokenInvalid:
+        return render(request, "bookings/link_invalid.html", status=404)
+    return render(
+        request,
+        "bookings/identity_confirmed.html",
+        {"reference": claim.reference, "already": outcome == Confirmed.ALREADY},
+    )

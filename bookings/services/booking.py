@@ -432,28 +432,34 @@ def appointment_cancel(*, appointment: Appointment, by_client: bool, notify: boo
 
 
 def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: str) -> Client:
-    """The client with this e-mail (any case), created if new: returning clients are matched."""
-    existing = (
-        Client.objects.select_for_update().filter(email__iexact=email, erased_at__isnull=True).order_by("pk").first()
-    )
-    if existing is not None:
-        if not existing.phone and phone:
-            existing.phone = phone
-            existing.save(update_fields=["phone", "updated_at"])
-            _audit_online(action=AuditEvent.Action.UPDATE, object_type="client", obj=existing, fields=["phone"])
-        return existing
+    """A new record holding the details exactly as given on the public form.
+
+    Never the existing client with this e-mail: anyone may type anyone's address, so the booking
+    must not change that client's details, consent or opt-in, nor let the technician who sees the
+    booking open their record. When a client holds the address already, the new record is flagged
+    as its possible match, for the address's owner (the link sent to it) or reception to settle
+    (bookings.services.identity).
+    """
+    holder = Client.objects.filter(email__iexact=email, match_of__isnull=True).order_by("pk").first()
     client = Client(first_name=first_name, last_name=last_name, email=email, phone=phone)
-    try:
-        with transaction.atomic():
-            client.save()
-    except IntegrityError:
-        # Another request created this client a moment ago (the e-mail is unique, any case).
-        return Client.objects.get(email__iexact=email)
+    for attempt in range(2):
+        client.match_of = holder
+        client.match_status = Client.MatchStatus.PENDING if holder else ""
+        try:
+            with transaction.atomic():
+                client.save()
+            break
+        except IntegrityError:
+            # Another booking took the address a moment ago (one holder per address, any case):
+            # this one becomes its possible match instead.
+            holder = Client.objects.filter(email__iexact=email, match_of__isnull=True).first()
+            if holder is None or attempt:
+                raise
     _audit_online(
         action=AuditEvent.Action.CREATE,
         object_type="client",
         obj=client,
-        fields=["first_name", "last_name", "email", "phone"],
+        fields=["first_name", "last_name", "email", "phone", *(["match_of"] if holder else [])],
     )
     return client
 
@@ -485,8 +491,10 @@ def online_consultation_book(
     health_consent: bool,
     marketing_opt_in: bool,
 ) -> Appointment:
-    """A client books a free consultation online: match or create the client, record
-    consent to keep health data, and book with any technician. All or nothing."""
+    """A client books a free consultation online: a new record for the details as given, consent
+    to keep the health data they typed recorded on it, and a booking with any technician. All or
+    nothing. The marketing opt-in waits for the address's owner to confirm through the link
+    (double opt-in: bookings.services.identity.booking_identity_confirm)."""
     if not health_consent:
         raise BookingRequestError("health_consent", "We need your consent to keep your health information.")
     now = timezone.now()
@@ -517,10 +525,12 @@ def online_consultation_book(
             signed_name=f"{first_name} {last_name}".strip(),
         )
         _audit_online(action=AuditEvent.Action.CREATE, object_type="consentrecord", obj=consent, fields=["wording"])
-        if marketing_opt_in and not client.marketing_email_opt_in:
-            client.marketing_email_opt_in = True
-            client.save(update_fields=["marketing_email_opt_in", "updated_at"])
-            _audit_online(
-                action=AuditEvent.Action.UPDATE, object_type="client", obj=client, fields=["marketing_email_opt_in"]
+        # The link goes only where there is something to confirm: a booking to link to the
+        # address's holder, or a marketing opt-in (double opt-in).
+        if client.match_of_id or marketing_opt_in:
+            client_message_queue(
+                appointment=appointment,
+                kind=ClientMessage.Kind.IDENTITY_CONFIRM,
+                payload={"marketing_opt_in": bool(marketing_opt_in)},
             )
     return appointment

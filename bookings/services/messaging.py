@@ -36,6 +36,8 @@ from django.utils.safestring import mark_safe
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from bookings.models import Appointment, ClientMessage, MessageTemplate
+from clients.models import AuditEvent, Client
+from clients.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +53,10 @@ AFTERCARE_ANCHORS = {
 }
 ESSENTIAL_KINDS = frozenset(AFTERCARE_DAYS)
 CHANGE_KINDS = frozenset(ClientMessage.CHANGE_KINDS)
-SCHEDULED_KINDS = tuple(k for k in Kind.values if k not in CHANGE_KINDS)
+ONE_OFF_KINDS = frozenset(ClientMessage.ONE_OFF_KINDS)
+SCHEDULED_KINDS = tuple(k for k in Kind.values if k not in CHANGE_KINDS | ONE_OFF_KINDS)
 # Sent whatever reminders_opt_in says, so they carry no unsubscribe link.
-NO_OPT_OUT_KINDS = ESSENTIAL_KINDS | CHANGE_KINDS
+NO_OPT_OUT_KINDS = ESSENTIAL_KINDS | CHANGE_KINDS | ONE_OFF_KINDS
 TREATED_KINDS = (Appointment.Kind.TREATMENT_SESSION, Appointment.Kind.TOUCH_UP)
 UPCOMING_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
 REMINDER_LEAD = timedelta(hours=48)
@@ -68,7 +71,7 @@ MESSAGE_CONTEXT_HELP = (
     "appointment_time, appointment_end_time, duration, reference, technician_name, is_treatment, "
     "is_consultation, previous_date, previous_time (a moved booking's old time), location_name, "
     "location_address, location_phone, location_phone_link, aftercare_url, book_url, manage_url, "
-    "unsubscribe_url"
+    "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking)"
 )
 
 # Staff-edited wording renders in an engine that can load no files and no tag libraries.
@@ -265,6 +268,29 @@ def client_messages_cancel(*, client) -> int:
     return rows.update(status=Status.CANCELLED, updated_at=timezone.now())
 
 
+def client_reminders_opt_out(*, client: Client) -> Client:
+    """The client's own unsubscribe link: reminders and follow-ups stop, the pending ones are
+    cancelled (essential aftercare and booking changes still go), and the trail says so."""
+    with transaction.atomic():
+        # Locked: a second click while the first is saving changes nothing twice.
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if not client.reminders_opt_in:
+            return client
+        client.reminders_opt_in = False
+        client.save(update_fields=["reminders_opt_in", "updated_at"])
+        cancelled = client_messages_cancel(client=client)
+        audit_record(
+            actor=None,
+            action=AuditEvent.Action.UPDATE,
+            object_type="client",
+            object_id=client.pk,
+            client_id=client.pk,
+            fields=["reminders_opt_in"],
+            detail=f"unsubscribe link; {cancelled} pending messages cancelled",
+        )
+    return client
+
+
 def skip_reason(reminder: ClientMessage, *, now: datetime) -> str:
     """Why a claimed message must not go out after all ('' when it should)."""
     appointment = reminder.appointment
@@ -273,6 +299,12 @@ def skip_reason(reminder: ClientMessage, *, now: datetime) -> str:
         return "Skipped: the client's data was erased."
     if reminder.kind in CHANGE_KINDS:
         return _change_skip_reason(reminder, now=now)
+    if reminder.kind == Kind.IDENTITY_CONFIRM:
+        if appointment.email_confirmed_at is not None:
+            return "Skipped: the e-mail address is confirmed already."
+        if not client.email:
+            return "Skipped: the client has no e-mail address."
+        return ""
     if reminder.kind not in owed_kinds(appointment):
         if reminder.kind == Kind.NEXT_SESSION_PROMPT and _next_session_booked(appointment):
             return "Skipped: the next session is booked."
@@ -345,7 +377,7 @@ def client_message_queue(
     ``new=True`` as for reminders_sync: the appointment was inserted in this transaction, so no
     row for it can exist and they are written in one INSERT without reading anything back.
     """
-    if kind not in CHANGE_KINDS:
+    if kind not in CHANGE_KINDS | ONE_OFF_KINDS:
         raise ValueError(f"{kind!r} is not a change message; scheduled kinds are written by reminders_sync")
     now = now or timezone.now()
     if not new:
@@ -371,7 +403,10 @@ def client_message_queue(
         return rows
     rows = []
     with transaction.atomic():
-        for channel in change_channels(client):
+        channels = change_channels(client)
+        if kind in ONE_OFF_KINDS:
+            channels = [c for c in channels if c == ClientMessage.Channel.EMAIL]
+        for channel in channels:
             row, _ = ClientMessage.objects.get_or_create(
                 appointment=appointment,
                 kind=kind,
@@ -462,6 +497,19 @@ def _manage_url(appointment: Appointment) -> str:
         return _site("/")
 
 
+def _confirm_url(message: ClientMessage) -> str:
+    """The double opt-in link, signed when the message is rendered (so its 7 days run from the
+    send) over the marketing choice frozen on the row at booking."""
+    from bookings.tokens import identity_token_make
+
+    marketing = bool((message.payload or {}).get("marketing_opt_in"))
+    token = identity_token_make(appointment=message.appointment, marketing_opt_in=marketing)
+    try:
+        return _site(reverse("bookings:identity_confirm", args=[token]))
+    except NoReverseMatch:
+        return _site("/")
+
+
 def _duration_words(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     parts = []
@@ -523,6 +571,7 @@ def message_context(reminder: ClientMessage) -> dict:
         "aftercare_url": _site(f"/aftercare/#{anchor}" if anchor else "/aftercare/"),
         "book_url": _book_url(),
         "manage_url": _manage_url(appointment),
+        "confirm_url": _confirm_url(reminder) if reminder.kind == Kind.IDENTITY_CONFIRM else "",
         "unsubscribe_url": ""
         if no_opt_out
         else _site(reverse("client_messages:unsubscribe", args=[unsubscribe_token(client)])),
@@ -618,5 +667,6 @@ def sample_context(*, kind: str = Kind.AFTERCARE_DAY_4) -> dict:
         "aftercare_url": _site(f"/aftercare/#{anchor}" if anchor else "/aftercare/"),
         "book_url": _book_url(),
         "manage_url": _site("/booking/sample/"),
+        "confirm_url": _site("/book/confirm/sample/"),
         "unsubscribe_url": "" if kind in NO_OPT_OUT_KINDS else _site("/messages/unsubscribe/sample/"),
     }

@@ -26,7 +26,14 @@ from django.utils import timezone
 from bookings import sms
 from bookings.models import ClientMessage
 from bookings.services.ics import message_ics
-from bookings.services.messaging import CHANGE_KINDS, NO_OPT_OUT_KINDS, channel_for, message_render, skip_reason
+from bookings.services.messaging import (
+    CHANGE_KINDS,
+    NO_OPT_OUT_KINDS,
+    ONE_OFF_KINDS,
+    channel_for,
+    message_render,
+    skip_reason,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +110,7 @@ def _deliver(reminder: ClientMessage, *, mailer, wordings: dict, now: datetime) 
     rendered = message_render(reminder, wordings=wordings)
     # A change message was queued once per channel; a scheduled one follows the client's
     # preference at send time.
-    channel = reminder.channel if reminder.kind in CHANGE_KINDS else channel_for(client)
+    channel = reminder.channel if reminder.kind in CHANGE_KINDS | ONE_OFF_KINDS else channel_for(client)
     if channel == ClientMessage.Channel.SMS:
         sms.send_sms(to=client.phone, body=rendered["sms"], reference=f"outbox-{reminder.pk}")
         return channel

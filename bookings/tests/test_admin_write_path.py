@@ -86,8 +86,8 @@ def _status_event(appointment: Appointment) -> AuditEvent:
         ("complete", S.ARRIVED, PAST, S.COMPLETED, {"aftercare_day4", "aftercare_day7", "aftercare_day10"}),
         ("mark_no_show", S.BOOKED, PAST, S.NO_SHOW, set()),
         ("undo_no_show", S.NO_SHOW, PAST, S.BOOKED, set()),
-        ("cancel", S.BOOKED, FUTURE, S.CANCELLED, set()),
-        ("undo_cancel", S.CANCELLED, FUTURE, S.BOOKED, {"reminder_48h"}),
+        ("cancel", S.BOOKED, FUTURE, S.CANCELLED, {"cancelled"}),
+        ("undo_cancel", S.CANCELLED, FUTURE, S.BOOKED, {"reminder_48h", "confirmation"}),
         ("uncomplete", S.COMPLETED, PAST, S.BOOKED, set()),
     ],
 )
@@ -139,7 +139,10 @@ def test_adding_an_appointment_books_it_through_the_service_with_an_audit_row(cl
     event = AuditEvent.objects.get(object_type="appointment", action="create")
     assert (event.actor, event.object_id, event.detail) == (manager, str(appointment.pk), "phone")
     assert {"start", "technician", "staff_notes"} <= set(event.fields)
-    assert set(Message.objects.filter(appointment=appointment).values_list("kind", flat=True)) == {"reminder_48h"}
+    assert set(Message.objects.filter(appointment=appointment).values_list("kind", flat=True)) == {
+        "confirmation",
+        "reminder_48h",
+    }
 
 
 def test_changing_the_time_in_the_form_moves_it_through_the_service(client, manager, place):

@@ -23,6 +23,7 @@ from bookings.sms import SmsError
 from bookings.sms.backends import locmem
 from bookings.sms.backends.http import SmsBackend as HttpSmsBackend
 from bookings.tests.factories import AppointmentFactory, CourseFactory, UserFactory
+from clients.models import AuditEvent
 from clients.tests.factories import staff_user
 from treatments.tests.factories import TreatmentFactory
 
@@ -95,6 +96,11 @@ def test_reminder_for_a_session_has_pre_care_and_an_unsubscribe_link(mailoutbox,
     assert client.post(path).status_code == 200
     appointment.client.refresh_from_db()
     assert appointment.client.reminders_opt_in is False
+    event = AuditEvent.objects.get(object_type="client", client_id_ref=appointment.client_id)
+    assert (event.actor, event.fields) == (None, ["reminders_opt_in"])
+    assert event.detail.startswith("unsubscribe link")
+    assert client.post(path).status_code == 200  # a second click changes nothing twice
+    assert AuditEvent.objects.filter(object_type="client", client_id_ref=appointment.client_id).count() == 1
 
 
 def test_unsubscribe_with_a_forged_token_is_a_404_and_changes_nothing(client, completed):

@@ -153,12 +153,15 @@ def test_undoing_a_cancellation_restores_the_reminder_it_withdrew(manager, recep
     status.appointment_staff_cancel(appointment=appointment, by=reception)
     appointment.refresh_from_db()
     assert appointment.cancelled_at == NOW
-    assert not Message.objects.filter(appointment=appointment, status="pending").exists()
+    pending = Message.objects.filter(appointment=appointment, status="pending")
+    assert set(pending.values_list("kind", "sequence")) == {("cancelled", 1)}
 
     status.appointment_undo_cancel(appointment=appointment, by=manager)
     appointment.refresh_from_db()
-    assert (appointment.status, appointment.cancelled_at) == (S.BOOKED, None)
+    assert (appointment.status, appointment.cancelled_at, appointment.ics_sequence) == (S.BOOKED, None, 2)
     assert Message.objects.filter(appointment=appointment, kind="reminder_48h", status="pending").exists()
+    # The calendar event the CANCEL removed comes back, at a higher sequence.
+    assert Message.objects.filter(appointment=appointment, kind="confirmation", sequence=2, status="pending").exists()
 
 
 def test_a_no_show_cannot_be_marked_before_the_appointment_starts(reception):
