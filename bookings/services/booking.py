@@ -1,10 +1,10 @@
 """Book, move and cancel appointments without ever double-booking a technician.
 
 Two layers keep one technician from holding two overlapping appointments:
-1. the service locks the technician's row (SELECT ... FOR UPDATE) before re-checking the
-   time with the availability engine, so bookings for one technician queue up and each
-   sees everything committed before it; on SQLite the IMMEDIATE write transaction does the
-   same by letting one writer in at a time;
+1. the service locks the rows of the technicians who could take the booking (SELECT ... FOR
+   UPDATE) before computing the day's availability for them, so bookings that could compete
+   queue up and each sees everything committed before it; on SQLite the IMMEDIATE write
+   transaction does the same by letting one writer in at a time;
 2. PostgreSQL's exclusion constraint (appointment_no_technician_overlap) refuses whatever
    slips past (a staff edit in the admin, say); the service turns it into SlotTaken.
 """
