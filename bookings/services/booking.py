@@ -31,7 +31,7 @@ from bookings.selectors import (
     local_date,
     technician_candidates,
 )
-from bookings.services.messaging import client_message_queue, reminders_sync
+from bookings.services.messaging import appointment_messages_new, client_message_queue, reminders_sync
 from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
 from clients.services import audit_record
 from treatments.models import Treatment
@@ -261,9 +261,7 @@ def appointment_book(
                 alternatives=_alternatives(technician=technician, exclude_appointment_id=None, **claim)
             ),
         )
-        reminders_sync(appointment=appointment, new=True)
-        if notify and appointment.start > timezone.now():
-            client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CONFIRMATION, new=True)
+        appointment_messages_new(appointment=appointment, confirm=notify and appointment.start > timezone.now())
     logger.info("appointment booked ref=%s technician=%s channel=%s", appointment.reference, chosen.pk, channel)
     return appointment
 

@@ -193,29 +193,15 @@ def _wanted_now(appointment: Appointment, now: datetime) -> dict[str, datetime]:
     return wanted
 
 
-def reminders_sync(*, appointment: Appointment, now: datetime | None = None, new: bool = False) -> None:
+def reminders_sync(*, appointment: Appointment, now: datetime | None = None) -> None:
     """Bring the appointment's pending messages in line with its current state.
 
     Call inside the transaction that books, moves, cancels, completes or un-completes the
     appointment: it creates, moves or cancels the rows so the outbox always matches.
-    Rows already being sent or sent are history and are left alone.
-
-    ``new=True``: the transaction has just inserted the appointment and this is that instance
-    (its client and course loaded). It can have no rows yet, so nothing is read back and the
-    rows it is owed are written in one INSERT.
+    Rows already being sent or sent are history and are left alone. (A booking writes its
+    first rows with appointment_messages_new instead.)
     """
     now = now or timezone.now()
-    if new:
-        wanted = _wanted_now(appointment, now)
-        channel = channel_for(appointment.client)
-        ClientMessage.objects.bulk_create(
-            ClientMessage(appointment=appointment, kind=kind, channel=channel, due_at=wanted[kind])
-            for kind in SCHEDULED_KINDS
-            if kind in wanted
-        )
-        if appointment.course_id and appointment.kind == Appointment.Kind.TREATMENT_SESSION:
-            _cancel_prompts_now_booked(course_id=appointment.course_id)
-        return
     appointment = Appointment.objects.select_related("client", "course").get(pk=appointment.pk)
     with transaction.atomic():
         wanted = _wanted_now(appointment, now)
@@ -357,12 +343,7 @@ def _iso(moment: datetime) -> str:
 
 
 def client_message_queue(
-    *,
-    appointment: Appointment,
-    kind: str,
-    payload: dict | None = None,
-    now: datetime | None = None,
-    new: bool = False,
+    *, appointment: Appointment, kind: str, payload: dict | None = None, now: datetime | None = None
 ) -> list[ClientMessage]:
     """Queue a change message (booking confirmed, moved or cancelled) on every channel the
     client has, due now, at the appointment's current calendar sequence.
@@ -373,34 +354,15 @@ def client_message_queue(
     because the appointment may change again before the worker sends it. Queuing the same
     change twice is harmless (one row per change and channel). The worker is woken once the
     transaction commits.
-
-    ``new=True`` as for reminders_sync: the appointment was inserted in this transaction, so no
-    row for it can exist and they are written in one INSERT without reading anything back.
     """
     if kind not in CHANGE_KINDS | ONE_OFF_KINDS:
         raise ValueError(f"{kind!r} is not a change message; scheduled kinds are written by reminders_sync")
     now = now or timezone.now()
-    if not new:
-        appointment = Appointment.objects.select_related("client").get(pk=appointment.pk)
+    appointment = Appointment.objects.select_related("client").get(pk=appointment.pk)
     client = appointment.client
     if client.erased_at is not None:
         return []
-    frozen = {"start": _iso(appointment.start), "end": _iso(appointment.end), **(payload or {})}
-    if new:
-        rows = ClientMessage.objects.bulk_create(
-            ClientMessage(
-                appointment=appointment,
-                kind=kind,
-                sequence=appointment.ics_sequence,
-                channel=channel,
-                due_at=now,
-                payload=frozen,
-            )
-            for channel in change_channels(client)
-        )
-        if rows:
-            transaction.on_commit(_wake_dispatcher)
-        return rows
+    frozen = _frozen(appointment, payload)
     rows = []
     with transaction.atomic():
         channels = change_channels(client)
@@ -416,6 +378,50 @@ def client_message_queue(
             )
             rows.append(row)
     if rows:
+        transaction.on_commit(_wake_dispatcher)
+    return rows
+
+
+def _frozen(appointment: Appointment, payload: dict | None) -> dict:
+    return {"start": _iso(appointment.start), "end": _iso(appointment.end), **(payload or {})}
+
+
+def appointment_messages_new(
+    *, appointment: Appointment, confirm: bool, now: datetime | None = None
+) -> list[ClientMessage]:
+    """Every row an appointment just inserted in this transaction owes, in one INSERT: the
+    scheduled messages reminders_sync would write and, with `confirm`, the confirmation on each
+    channel (as client_message_queue would queue it).
+
+    `appointment` must be the instance just saved, its client (and course) loaded: nothing is
+    read back, and no row for it can exist yet, so there is nothing to reconcile.
+    """
+    now = now or timezone.now()
+    client = appointment.client
+    wanted = _wanted_now(appointment, now)
+    channel = channel_for(client)
+    rows = [
+        ClientMessage(appointment=appointment, kind=kind, channel=channel, due_at=wanted[kind])
+        for kind in SCHEDULED_KINDS
+        if kind in wanted
+    ]
+    if confirm and client.erased_at is None:
+        frozen = _frozen(appointment, None)
+        rows += [
+            ClientMessage(
+                appointment=appointment,
+                kind=Kind.CONFIRMATION,
+                sequence=appointment.ics_sequence,
+                channel=change_channel,
+                due_at=now,
+                payload=frozen,
+            )
+            for change_channel in change_channels(client)
+        ]
+    rows = ClientMessage.objects.bulk_create(rows)
+    if appointment.course_id and appointment.kind == Appointment.Kind.TREATMENT_SESSION:
+        _cancel_prompts_now_booked(course_id=appointment.course_id)
+    if any(row.kind in CHANGE_KINDS for row in rows):
         transaction.on_commit(_wake_dispatcher)
     return rows
 

@@ -33,7 +33,7 @@ SLOT = datetime(2026, 12, 1, 10, tzinfo=UTC)
 # computation under the lock (hours, breaks, time off, appointments, closures), the appointment
 # (in a savepoint, so a clash can still offer other times), its outbox rows, the consent and
 # its audit row. Raise it only for a guarantee the booking did not have before.
-BOOKING_POST_QUERIES = 25
+BOOKING_POST_QUERIES = 24
 
 
 @pytest.fixture(autouse=True)

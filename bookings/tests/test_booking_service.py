@@ -55,7 +55,9 @@ def sync_calls(monkeypatch):
     def spy(*, appointment, **kwargs):
         calls.append((appointment.pk, appointment.status, connection.in_atomic_block))
 
+    # A booking writes its first rows with appointment_messages_new; moves and cancels sync.
     monkeypatch.setattr(booking_service, "reminders_sync", spy)
+    monkeypatch.setattr(booking_service, "appointment_messages_new", spy)
     return calls
 
 
