@@ -11,8 +11,8 @@ from django.utils import timezone
 from clients.phones import normalise_uk_phone
 from treatments.models import Treatment
 
-from .availability import LONDON
 from .models import Location
+from .zones import local_today
 
 MAX_DAYS_SHOWN = 7
 
@@ -62,7 +62,9 @@ class SlotSearchForm(forms.Form):
     )
 
     def clean_start(self) -> date:
-        today = timezone.localdate()
+        location = self.cleaned_data.get("location")
+        # "Today" at the clinic chosen: a New York clinic's today begins five hours after London's.
+        today = local_today(location) if location else timezone.localdate()
         start = self.cleaned_data.get("start") or today
         if start < today:
             return today
@@ -112,5 +114,5 @@ class RescheduleForm(forms.Form):
     start = TimeField(error_messages={"required": "Choose a new time."})
 
 
-def local_label(instant: datetime) -> str:
-    return instant.astimezone(LONDON).strftime("%H:%M")
+def local_label(instant: datetime, location: Location) -> str:
+    return instant.astimezone(location.tz).strftime("%H:%M")

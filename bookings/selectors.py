@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from treatments.models import Treatment
 
-from .availability import LONDON, Rules, Slot, TechnicianSchedule, WeeklyTime, free_slots, local_instant
+from . import zones
+from .availability import Rules, Slot, TechnicianSchedule, WeeklyTime, free_slots, local_instant
 from .models import Appointment, BookingPolicy, Break, Closure, Location, Technician, TimeOff, WorkingHours
 
 __all__ = [
@@ -96,7 +97,7 @@ def availability_for(
     technician: Technician | None = None,
     length_minutes: int | None = None,
 ) -> dict[date, list[Slot]]:
-    """Free times per local day for clients booking online (notice and horizon applied)."""
+    """Free times per day at the location (its calendar days and zone; notice and horizon applied)."""
     return availability_compute(
         location=location,
         kind=kind,
@@ -132,7 +133,8 @@ def availability_compute(
     policy = policy or booking_policy_for(location)
     length = appointment_length(kind=kind, policy=policy, treatment=treatment, length_minutes=length_minutes)
     now = now or timezone.now()
-    if abs((start_date - now.astimezone(LONDON).date()).days) > MAX_YEARS_AWAY * 366:
+    tz = location.tz
+    if abs((start_date - zones.local_date(now, location)).days) > MAX_YEARS_AWAY * 366:
         raise BookingRequestError("start", f"start must be within {MAX_YEARS_AWAY} years of today.")
     rules = Rules(
         length=length,
@@ -141,11 +143,11 @@ def availability_compute(
         buffer_after=timedelta(minutes=policy.buffer_after_minutes),
         earliest=now + timedelta(hours=policy.minimum_notice_hours) if apply_notice else now,
         latest=now + timedelta(days=policy.horizon_days) if apply_notice else None,
-        tz=LONDON,
+        tz=tz,
     )
     last_date = start_date + timedelta(days=days - 1)
-    range_start = local_instant(start_date, time(0))
-    range_end = local_instant(last_date + timedelta(days=1), time(0))
+    range_start = local_instant(start_date, time(0), tz=tz)
+    range_end = local_instant(last_date + timedelta(days=1), time(0), tz=tz)
 
     technicians = Technician.objects.filter(is_active=True, locations=location)
     if kind != Appointment.Kind.CONSULTATION and treatment is not None:
@@ -193,10 +195,11 @@ def availability_compute(
     return free_slots(schedules=schedules.values(), start_date=start_date, days=days, rules=rules, closed_dates=closed)
 
 
-def booked_minutes_on(*, technician_ids: list[int], day: date) -> dict[int, int]:
-    """Minutes each technician has booked on a local day, anywhere (for fair assignment)."""
-    day_start = local_instant(day, time(0))
-    day_end = local_instant(day + timedelta(days=1), time(0))
+def booked_minutes_on(*, technician_ids: list[int], day: date, location: Location) -> dict[int, int]:
+    """Minutes each technician has booked, anywhere, on a calendar day of the location being
+    booked (for fair assignment)."""
+    day_start = local_instant(day, time(0), tz=location.tz)
+    day_end = local_instant(day + timedelta(days=1), time(0), tz=location.tz)
     minutes: dict[int, int] = defaultdict(int)
     for tech_id, start, end in Appointment.objects.filter(
         technician_id__in=technician_ids,
@@ -209,8 +212,8 @@ def booked_minutes_on(*, technician_ids: list[int], day: date) -> dict[int, int]
     return {pk: minutes.get(pk, 0) for pk in technician_ids}
 
 
-def local_date(instant: datetime) -> date:
-    return instant.astimezone(LONDON).date()
+def local_date(instant: datetime, location: Location) -> date:
+    return zones.local_date(instant, location)
 
 
 def utc(instant: datetime) -> datetime:

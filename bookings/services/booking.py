@@ -22,7 +22,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from icalendar import Calendar, Event
 
-from bookings.availability import LONDON, Slot, nearest
+from bookings import zones
+from bookings.availability import Slot, nearest
 from bookings.models import Appointment, BookingPolicy, Course, Location, Technician, generate_reference
 from bookings.selectors import (
     BookingRequestError,
@@ -80,8 +81,8 @@ def _alternatives(
     exclude_appointment_id: int | None,
     policy: BookingPolicy,
 ) -> list[Slot]:
-    day = local_date(start)
-    first = max(day - timedelta(days=3), timezone.localdate())
+    day = local_date(start, location)
+    first = max(day - timedelta(days=3), zones.local_today(location))
     slots = availability_compute(
         location=location,
         kind=kind,
@@ -114,7 +115,7 @@ def _claim_technician(
 
     Call inside transaction.atomic: the row lock is held until the booking commits.
     """
-    day = local_date(start)
+    day = local_date(start, location)
     common = {
         "location": location,
         "kind": kind,
@@ -130,7 +131,7 @@ def _claim_technician(
     if free_ids and technician is None:
         # Fair: the technician with the fewest booked minutes that day, then the lowest id;
         # when moving a booking, its own technician first so the client keeps them.
-        booked = booked_minutes_on(technician_ids=free_ids, day=day)
+        booked = booked_minutes_on(technician_ids=free_ids, day=day, location=location)
         free_ids.sort(key=lambda pk: (pk != prefer_id, booked[pk], pk))
     for tech_id in free_ids:
         # Lock the technician: bookings for them queue here, and the re-check below then
@@ -319,7 +320,7 @@ def appointment_reschedule(
 
 
 def course_spacing_window(*, appointment: Appointment) -> tuple[date, date] | None:
-    """The London dates a course session may move to and keep the treatment's spacing from the
+    """The dates (the location's calendar days) a course session may move to and keep the treatment's spacing from the
     sessions either side of it (None when it is not a course session)."""
     if not (appointment.course_id and appointment.session_number and appointment.treatment_id):
         return None
@@ -331,7 +332,7 @@ def course_spacing_window(*, appointment: Appointment) -> tuple[date, date] | No
     )
     earliest, latest = date.min, date.max
     for other in siblings:
-        day = other.start.astimezone(LONDON).date()
+        day = zones.local_date(other.start, appointment.location)
         if other.session_number < appointment.session_number:
             earliest = max(earliest, day + timedelta(days=treatment.spacing_days_min))
             latest = min(latest, day + timedelta(days=treatment.spacing_days_max))
@@ -345,7 +346,7 @@ def _check_course_spacing(*, appointment: Appointment, start: datetime) -> None:
     if window is None:
         return
     earliest, latest = window
-    day = start.astimezone(LONDON).date()
+    day = zones.local_date(start, appointment.location)
     if earliest <= day <= latest:
         return
     if earliest > latest:
@@ -491,6 +492,8 @@ def booking_ics(*, appointment: Appointment, manage_url: str) -> bytes:
     cal.add("prodid", f"-//{settings.CLINIC_NAME}//Bookings//EN")
     cal.add("version", "2.0")
     cal.add("method", "PUBLISH")
+    # Calendars that show a calendar-level zone show the clinic's; the event times stay UTC.
+    cal.add("x-wr-timezone", appointment.location.time_zone)
     event = Event()
     event.add("uid", f"{appointment.reference}@smpclinic")
     event.add("dtstamp", timezone.now().astimezone(UTC))
@@ -511,12 +514,12 @@ def booking_confirmation_send(*, appointment: Appointment, manage_url: str, subj
         return
     context = {"appointment": appointment, "manage_url": manage_url, "CLINIC_NAME": settings.CLINIC_NAME}
     subject = f"{subject_prefix}Your {appointment.get_kind_display().lower()} is booked: {appointment.reference}"
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("emails/booking_confirmation.txt", context),
-        to=[appointment.client.email],
-    )
-    message.attach_alternative(render_to_string("emails/booking_confirmation.html", context), "text/html")
+    # The client reads the time on the clinic's wall clock, wherever the server is.
+    with timezone.override(appointment.location.tz):
+        text = render_to_string("emails/booking_confirmation.txt", context)
+        html = render_to_string("emails/booking_confirmation.html", context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[appointment.client.email])
+    message.attach_alternative(html, "text/html")
     message.attach(
         f"{appointment.reference}.ics",
         booking_ics(appointment=appointment, manage_url=manage_url),

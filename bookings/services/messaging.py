@@ -17,7 +17,6 @@ import calendar
 import functools
 import logging
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
@@ -29,11 +28,11 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from bookings.models import AftercareReminder, Appointment, MessageTemplate
+from bookings.models import AftercareReminder, Appointment, Location, MessageTemplate
+from bookings.zones import local, local_date
 
 logger = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
 Milestone = AftercareReminder.Milestone
 Status = AftercareReminder.Status
 
@@ -73,20 +72,16 @@ def _compiled(source: str):
 # Schedule ---------------------------------------------------------------------------------
 
 
-def send_time_on(day: date) -> datetime:
-    """The configured local send time on a London calendar day, as an aware datetime."""
+def send_time_on(day: date, location: Location) -> datetime:
+    """The configured send time on the location's clock on one of its calendar days."""
     hour, minute = (int(part) for part in settings.AFTERCARE_SEND_TIME.split(":"))
-    return datetime.combine(day, time(hour, minute), tzinfo=LONDON)
+    return datetime.combine(day, time(hour, minute), tzinfo=location.tz)
 
 
 def add_months(day: date, months: int) -> date:
     year, month0 = divmod(day.month - 1 + months, 12)
     year += day.year
     return date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))
-
-
-def local_day(moment: datetime) -> date:
-    return timezone.localtime(moment, LONDON).date()
 
 
 def _next_session_booked(appointment: Appointment) -> bool:
@@ -142,18 +137,22 @@ def owed_milestones(appointment: Appointment) -> dict[str, datetime]:
     if appointment.status in UPCOMING_STATUSES and opted_in:
         owed[Milestone.REMINDER_48H] = appointment.start - REMINDER_LEAD
     if appointment.status == Appointment.Status.COMPLETED and appointment.kind in TREATED_KINDS:
-        day = local_day(appointment.start)
+        location = appointment.location
+        # Day 4 is counted in the clinic's calendar days and sent on its clock.
+        day = local_date(appointment.start, location)
         for milestone, days in AFTERCARE_DAYS.items():
-            owed[milestone] = send_time_on(day + timedelta(days=days))
+            owed[milestone] = send_time_on(day + timedelta(days=days), location)
         if not opted_in:
             return owed
         if appointment.kind == Appointment.Kind.TREATMENT_SESSION and appointment.course_id:
             course = appointment.course
             more_planned = appointment.session_number is None or appointment.session_number < course.planned_sessions
             if more_planned and course.status != course.Status.CANCELLED and not _next_session_booked(appointment):
-                owed[Milestone.NEXT_SESSION_PROMPT] = send_time_on(day + timedelta(days=10))
+                owed[Milestone.NEXT_SESSION_PROMPT] = send_time_on(day + timedelta(days=10), location)
         if _ends_course(appointment) and not _touch_up_booked_since(appointment):
-            owed[Milestone.TOUCH_UP_RECALL] = send_time_on(add_months(day, settings.TOUCH_UP_RECALL_MONTHS))
+            owed[Milestone.TOUCH_UP_RECALL] = send_time_on(
+                add_months(day, settings.TOUCH_UP_RECALL_MONTHS), location
+            )
     return owed
 
 
@@ -186,7 +185,7 @@ def reminders_sync(*, appointment: Appointment, now: datetime | None = None) -> 
     Rows already being sent or sent are history and are left alone.
     """
     now = now or timezone.now()
-    appointment = Appointment.objects.select_related("client", "course").get(pk=appointment.pk)
+    appointment = Appointment.objects.select_related("client", "course", "location").get(pk=appointment.pk)
     with transaction.atomic():
         wanted = _wanted_now(appointment, now)
         channel = channel_for(appointment.client)
@@ -342,7 +341,7 @@ def message_context(reminder: AftercareReminder) -> dict:
     appointment = reminder.appointment
     client, location = appointment.client, appointment.location
     treatment = appointment.treatment or (appointment.course.treatment if appointment.course_id else None)
-    start = timezone.localtime(appointment.start, LONDON)
+    start = local(appointment.start, location)
     anchor = AFTERCARE_ANCHORS.get(reminder.milestone)
     essential = reminder.milestone in ESSENTIAL_MILESTONES
     address = ", ".join(
