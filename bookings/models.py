@@ -67,6 +67,9 @@ class Location(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("treatments:locations") + f"#{self.slug}"
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
@@ -75,9 +78,6 @@ class Location(models.Model):
     def time_zone_label(self) -> str:
         """How a client reads the zone next to a time: "London time", "New York time"."""
         return self.time_zone.rsplit("/", 1)[-1].replace("_", " ") + " time"
-
-    def get_absolute_url(self) -> str:
-        return reverse("treatments:locations") + f"#{self.slug}"
 
 
 class OpeningHours(models.Model):

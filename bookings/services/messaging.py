@@ -150,9 +150,7 @@ def owed_milestones(appointment: Appointment) -> dict[str, datetime]:
             if more_planned and course.status != course.Status.CANCELLED and not _next_session_booked(appointment):
                 owed[Milestone.NEXT_SESSION_PROMPT] = send_time_on(day + timedelta(days=10), location)
         if _ends_course(appointment) and not _touch_up_booked_since(appointment):
-            owed[Milestone.TOUCH_UP_RECALL] = send_time_on(
-                add_months(day, settings.TOUCH_UP_RECALL_MONTHS), location
-            )
+            owed[Milestone.TOUCH_UP_RECALL] = send_time_on(add_months(day, settings.TOUCH_UP_RECALL_MONTHS), location)
     return owed
 
 
