@@ -6,7 +6,6 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
-from .availability import LONDON
 from .models import (
     AftercareReminder,
     Appointment,
@@ -24,6 +23,7 @@ from .selectors import BookingRequestError, availability_compute
 from .services.appointments import appointment_complete, appointment_uncomplete
 from .services.booking import ChangeNotAllowed, SlotTaken, _is_overlap_violation, appointment_book, appointment_cancel
 from .services.messaging import reminders_sync
+from .zones import default_time_zone, local, local_date, time_zone_choices
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -31,9 +31,18 @@ class OpeningHoursInline(admin.TabularInline):
     extra = 0
 
 
+class LocationForm(forms.ModelForm):
+    time_zone = forms.TypedChoiceField(choices=time_zone_choices, initial=default_time_zone)
+
+    class Meta:
+        model = Location
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field
+
+
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ["name", "city", "postcode", "phone", "is_active", "order"]
+    form = LocationForm
+    list_display = ["name", "city", "postcode", "phone", "time_zone", "is_active", "order"]
     list_editable = ["is_active", "order"]
     search_fields = ["name", "city", "postcode"]
     prepopulated_fields = {"slug": ["name"]}
@@ -106,7 +115,7 @@ class ReminderInline(admin.TabularInline):
 
 @admin.register(Appointment)
 class AppointmentAdmin(admin.ModelAdmin):
-    list_display = ["reference", "start", "kind", "client", "technician", "location", "status", "channel"]
+    list_display = ["reference", "local_start", "kind", "client", "technician", "location", "status", "channel"]
     list_filter = ["status", "kind", "location", "technician", "channel"]
     list_select_related = ["client", "technician", "location"]
     search_fields = ["reference", "client__last_name", "client__email"]
@@ -114,6 +123,18 @@ class AppointmentAdmin(admin.ModelAdmin):
     autocomplete_fields = ["client", "course"]
     readonly_fields = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]
     inlines = [ReminderInline]
+
+    @admin.display(description="start (clinic's time)", ordering="start")
+    def local_start(self, obj: Appointment) -> str:
+        return f"{local(obj.start, obj.location):%d/%m/%Y %H:%M %Z}"
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # An appointment's times are shown and typed on its clinic's clock.
+        obj = self.get_object(request, object_id) if object_id else None
+        if obj is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with timezone.override(obj.location.tz):
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(AftercareReminder)
@@ -136,6 +157,15 @@ class BookingPolicyAdmin(admin.ModelAdmin):
     list_select_related = ["location"]
 
 
+def _on_clinic_clock(value, location: Location):
+    """The admin's widgets read a wall-clock time in the active zone; staff typed it on the
+    chosen clinic's clock (a New York booking made from London still says 10:00 New York)."""
+    current = timezone.get_current_timezone()
+    if location.time_zone == str(current):
+        return value
+    return timezone.make_aware(timezone.make_naive(value, current), location.tz)
+
+
 class AppointmentBookingForm(forms.ModelForm):
     """The admin's appointment form, checked against the availability engine: staff book with
     the same rules as clients (working hours, breaks, time off, closures, buffers), without
@@ -149,8 +179,12 @@ class AppointmentBookingForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
         technician, location = cleaned.get("technician"), cleaned.get("location")
+        if location is not None:
+            for name in ("start", "end"):
+                if cleaned.get(name) is not None:
+                    cleaned[name] = _on_clinic_clock(cleaned[name], location)
+        start, end = cleaned.get("start"), cleaned.get("end")
         holds_time = cleaned.get("status") in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
         adding_completed = self.instance._state.adding and cleaned.get("status") == Appointment.Status.COMPLETED
         if adding_completed and start and start > timezone.now():
@@ -163,7 +197,7 @@ class AppointmentBookingForm(forms.ModelForm):
                 return cleaned
             if changed == {"status"} and self.initial.get("status") in Appointment.ACTIVE_STATUSES:
                 return cleaned  # e.g. un-completing: it already holds this time
-        day = start.astimezone(LONDON).date()
+        day = local_date(start, location)
         try:
             slots = availability_compute(
                 location=location,
@@ -180,7 +214,7 @@ class AppointmentBookingForm(forms.ModelForm):
             self.add_error(exc.field if exc.field in self.fields else None, exc.message)
             return cleaned
         if not any(slot.start == start for slot in slots[day]):
-            free = ", ".join(s.start.astimezone(LONDON).strftime("%H:%M") for s in slots[day][:12]) or "none"
+            free = ", ".join(f"{local(s.start, location):%H:%M}" for s in slots[day][:12]) or "none"
             self.add_error(
                 "start",
                 f"{technician} is not free then at {location} (working hours, breaks, time off, closures "
