@@ -12,11 +12,12 @@ for c in $${PYTHON:-} python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[
 done; exit 1
 endef
 
-.PHONY: help run test lint format install bench clean
+.PHONY: help run test test-dates lint format install bench clean
 
 help:
 	@echo "make run    - install, migrate, seed the demo clinic, start web + Celery worker/beat"
 	@echo "make test   - install, lint (ruff) and run the whole test suite"
+	@echo "make test-dates - run the suite once per date in DATES (pytest --clock); fails if any run fails"
 	@echo "make bench  - run the benchmarks in bench/ (needs DATABASE_URL and REDIS_URL)"
 
 $(STAMP): requirements.txt
@@ -46,6 +47,18 @@ test: lint
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Dates that have broken tests that read the clock: the day after a bug report, the spring and
+# autumn clock changes, a year end. DATES="2027-03-28T23:30 ..." adds a London time of day.
+DATES ?= 2026-11-24 2027-03-28 2027-10-31 2027-12-31
+
+test-dates: install
+	@failed=""; for d in $(DATES); do \
+	  echo "== pytest --clock=$$d"; \
+	  $(VENV)/bin/pytest --clock=$$d $(PYTEST_ARGS) || failed="$$failed $$d"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-dates: the suite failed on:$$failed" >&2; exit 1; fi; \
+	echo "test-dates: the suite passed on every date: $(DATES)"
 
 bench: install
 	$(PY) bench/availability.py

@@ -7,10 +7,87 @@ when run on a laptop without them, and fail instead of skipping in CI (CI=true).
 from __future__ import annotations
 
 import os
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+# The clock of the whole run ----------------------------------------------------------
+# `pytest --clock=2027-03-28` (or `--clock=2027-03-28T23:30`) runs every test as if the suite
+# had been started at that London moment, so a test that reads the real clock fails on the
+# day it would fail in CI, not months later. The clock ticks from there; tests that need an
+# exact moment still freeze it themselves (time_machine nests). `make test-dates` uses this.
+
+CLOCK_DEFAULT_TIME = "12:00"
+# The environment variable only the test wrapper of the Celery worker reads
+# (smpclinic/tests/clocked_celery.py): the worker starts at the same moment as the run.
+CLOCK_ENV = "SMP_TEST_CLOCK"  # the same name as smpclinic.tests.clocked_celery.CLOCK_ENV
+
+
+def parse_clock(value: str):
+    """'2027-03-28' or '2027-03-28T23:30' -> an aware Europe/London datetime (noon by default)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    text = value.strip()
+    if "T" not in text and " " not in text:
+        text = f"{text}T{CLOCK_DEFAULT_TIME}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise pytest.UsageError(f"--clock={value!r}: give a date (2027-03-28) or a local time (2027-03-28T23:30)")
+    if moment.tzinfo is None:
+        # A wall time that a clock change skips (01:30 on the last Sunday of March) is read
+        # as BST, like zoneinfo does; that is a real moment in the run, which is all we need.
+        moment = moment.replace(tzinfo=ZoneInfo("Europe/London"))
+    return moment
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock",
+        metavar="DATE[THH:MM]",
+        default=None,
+        help=f"run the whole suite with the clock set to this Europe/London moment ({CLOCK_DEFAULT_TIME} if no time)",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    # tryfirst: before pytest-django's pytest_configure and before any fixture, so the test
+    # database, the settings and every session fixture already see the travelled clock.
+    value = config.getoption("clock")
+    if not value:
+        return
+    import time_machine
+
+    moment = parse_clock(value)
+    traveller = time_machine.travel(moment, tick=True)
+    traveller.start()
+    config.stash[_clock_key] = traveller
+    global _run_clock_set
+    _run_clock_set = True
+
+
+def pytest_unconfigure(config):
+    traveller = config.stash.get(_clock_key, None)
+    if traveller is not None:
+        traveller.stop()
+        global _run_clock_set
+        _run_clock_set = False
+
+
+def pytest_report_header(config):
+    value = config.getoption("clock")
+    if value:
+        return f"clock: the run starts at {parse_clock(value).isoformat()} (--clock)"
+
+
+_clock_key = pytest.StashKey()
+_run_clock_set = False
 
 
 def missing(reason: str) -> None:
@@ -41,6 +118,47 @@ def redis_url() -> str:
     except redis.RedisError as exc:
         missing(f"needs Redis at REDIS_URL, which did not answer ({type(exc).__name__})")
     return settings.REDIS_URL
+
+
+# One frozen "now" per test -----------------------------------------------------------
+# A test whose data is "N days before now" reads the clock: on some day of the year N days
+# back is a clock change, a bank holiday or the day another test travels to. Tests that
+# need "today" freeze one moment and derive every date from it.
+
+LONDON = ZoneInfo("Europe/London")
+# An ordinary working Wednesday morning: no clock change, bank holiday, month or year end
+# within five weeks either side, and hours from midnight whichever way the clock ticks.
+ORDINARY_NOW = datetime(2026, 6, 10, 10, 30, tzinfo=LONDON)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The moment a test using `frozen_now` runs at; override it (or parametrize `now`) to choose another."""
+    return ORDINARY_NOW
+
+
+@pytest.fixture
+def frozen_now(now) -> datetime:
+    """Travel to `now` for the whole test, fixtures included; the clock ticks from there."""
+    import time_machine
+
+    with time_machine.travel(now, tick=True):
+        yield now
+
+
+@pytest.fixture
+def clock_stopped() -> datetime:
+    """Stop the clock where the run's clock is (the real one, or --clock's) for the whole test.
+
+    For tests of code that works out "today" itself (the demo seeder): they still run on
+    whatever date the suite runs on, but seeding and assertions never straddle midnight.
+    """
+    import time_machine
+    from django.utils import timezone
+
+    moment = timezone.now()
+    with time_machine.travel(moment, tick=False):
+        yield moment
 
 
 @pytest.fixture(autouse=True)
@@ -113,6 +231,7 @@ def page_factory(browser):
             viewport=viewport or DESKTOP, locale="en-GB", timezone_id="Europe/London", **kwargs
         )
         context.set_default_timeout(15_000)
+        _browser_clock_follows_tests(context)
         contexts.append(context)
         page = context.new_page()
         errors: list[str] = []
@@ -123,6 +242,21 @@ def page_factory(browser):
     yield new_page
     for context in contexts:
         context.close()
+
+
+def _browser_clock_follows_tests(context) -> None:
+    """When this process travels in time (--clock, frozen_now), the page's Date says the same.
+
+    The live server runs in this process and follows time_machine; Chromium does not. Only
+    then is the clock installed (it ticks on from there): Playwright's fake clock also
+    replaces the page's timers, which an ordinary run has no reason to risk.
+    """
+    from datetime import UTC
+
+    import time_machine
+
+    if time_machine.escape_hatch.is_travelling():
+        context.clock.install(time=datetime.now(UTC))
 
 
 def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
@@ -151,8 +285,10 @@ class CeleryWorker:
 
         self.name, self.queue, self.mail_dir, self.log_path = name, queue, mail_dir, log_path
         command = [
-            sys.executable, "-m", "celery", "-A", "smpclinic", "worker", "--pool=solo", "--loglevel=INFO",
-            "-Q", queue, "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "--without-heartbeat",
+            # The test wrapper travels to the run's clock (--clock), then is `python -m celery`.
+            sys.executable, "-m", "smpclinic.tests.clocked_celery", "-A", "smpclinic", "worker",
+            "--pool=solo", "--loglevel=INFO", "-Q", queue, "-n", f"{name}@%h",
+            "--without-mingle", "--without-gossip", "--without-heartbeat",
         ]  # fmt: skip
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -217,6 +353,12 @@ def celery_worker_env(*, mail_dir, **extra) -> dict:
         "EMAIL_FILE_PATH": str(mail_dir),
         "CELERY_TASK_ALWAYS_EAGER": "0",
     }
+    env.pop(CLOCK_ENV, None)
+    if _run_clock_set:
+        # The worker starts where this process's travelled clock is now and ticks from there.
+        from datetime import UTC, datetime
+
+        env[CLOCK_ENV] = datetime.now(UTC).isoformat()
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

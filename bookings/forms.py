@@ -11,7 +11,8 @@ from django.utils import timezone
 from clients.phones import normalise_uk_phone
 from treatments.models import Treatment
 
-from .models import Location
+from .models import Appointment, Location, Technician
+from .selectors import MAX_DAYS, MAX_YEARS_AWAY, BookingRequestError, booking_window_check
 from .zones import local_today
 
 MAX_DAYS_SHOWN = 7
@@ -25,6 +26,10 @@ def parse_start(value: str) -> datetime:
         raise ValidationError("Choose a time from the list.") from None
     if timezone.is_naive(parsed):
         raise ValidationError("Choose a time from the list.")
+    try:
+        booking_window_check(instant=parsed)
+    except BookingRequestError as exc:
+        raise ValidationError(exc.message, code="out_of_window") from None
     return parsed
 
 
@@ -71,6 +76,86 @@ class SlotSearchForm(forms.Form):
         if start > today + timedelta(days=366):
             raise ValidationError("Choose a day within the next year.")
         return start
+
+
+class AvailabilityQueryForm(forms.Form):
+    """The query string of GET /api/availability/; every message names what to send instead."""
+
+    location = forms.ModelChoiceField(
+        queryset=_locations(),
+        to_field_name="slug",
+        error_messages={
+            "required": "location is required (a clinic's slug).",
+            "invalid_choice": "No clinic has the slug %(value)r.",
+        },
+    )
+    kind = forms.ChoiceField(
+        choices=Appointment.Kind.choices,
+        required=False,
+        error_messages={"invalid_choice": f"kind must be one of {', '.join(Appointment.Kind.values)}."},
+    )
+    treatment = forms.ModelChoiceField(
+        queryset=_treatments(),
+        to_field_name="slug",
+        required=False,
+        error_messages={"invalid_choice": "No treatment has the slug %(value)r."},
+    )
+    start = forms.DateField(
+        required=False, input_formats=["%Y-%m-%d"], error_messages={"invalid": "start must be a date as YYYY-MM-DD."}
+    )
+    days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_DAYS,
+        error_messages={
+            "invalid": "days must be a whole number.",
+            "min_value": f"days must be between 1 and {MAX_DAYS}.",
+            "max_value": f"days must be between 1 and {MAX_DAYS}.",
+        },
+    )
+    technician = forms.IntegerField(
+        required=False, min_value=1, error_messages={"invalid": "technician must be a technician's id."}
+    )
+    length_minutes = forms.IntegerField(
+        required=False,
+        min_value=15,
+        max_value=12 * 60,
+        error_messages={
+            "invalid": "length_minutes must be a whole number.",
+            "min_value": "An appointment lasts between 15 minutes and 12 hours.",
+            "max_value": "An appointment lasts between 15 minutes and 12 hours.",
+        },
+    )
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data["kind"] or Appointment.Kind.CONSULTATION
+
+    def clean_start(self) -> date:
+        location = self.cleaned_data.get("location")
+        today = local_today(location) if location else timezone.localdate()
+        start = self.cleaned_data["start"] or today
+        if abs((start - today).days) > MAX_YEARS_AWAY * 366:
+            raise ValidationError(f"start must be within {MAX_YEARS_AWAY} years of today.", code="out_of_window")
+        return start
+
+    def clean_days(self) -> int:
+        return self.cleaned_data["days"] or 14
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        location, technician_id = cleaned.get("location"), cleaned.get("technician")
+        if location is not None and technician_id is not None:
+            technician = Technician.objects.filter(pk=technician_id, is_active=True, locations=location).first()
+            if technician is None:
+                self.add_error("technician", f"No technician {technician_id} works at {location.slug}.")
+            cleaned["technician"] = technician
+        return cleaned
+
+    def error_json(self) -> dict:
+        """The first error as {"parameter", "message"} (what clients already read), and all of them."""
+        errors = {field: [str(m) for m in messages] for field, messages in self.errors.items()}
+        field = next(iter(errors))
+        return {"error": {"parameter": field, "message": errors[field][0]}, "errors": errors}
 
 
 class BookingForm(forms.Form):

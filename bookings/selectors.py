@@ -25,12 +25,14 @@ __all__ = [
     "appointment_length",
     "availability_for",
     "booking_policy_for",
+    "booking_window_check",
 ]
 
 MAX_DAYS = 92
 # How far from today a window may start: further is a typing mistake, and near the calendar's
 # ends (year 1, year 9999) the window's arithmetic would overflow into a 500.
 MAX_YEARS_AWAY = 5
+OUT_OF_WINDOW = f"Choose a time within {MAX_YEARS_AWAY} years of today."
 
 
 class BookingRequestError(ValueError):
@@ -40,6 +42,18 @@ class BookingRequestError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+def booking_window_check(*, instant: datetime, now: datetime | None = None, field: str = "start") -> None:
+    """BookingRequestError unless ``instant`` is an aware time within MAX_YEARS_AWAY of now.
+
+    Checked before any time zone conversion: near year 1 or 9999 ``astimezone`` itself overflows.
+    Subtracting two aware datetimes yields a timedelta without building a datetime, so it cannot.
+    """
+    if timezone.is_naive(instant):
+        raise BookingRequestError(field, "The start time must carry a time zone.")
+    if abs(instant - (now or timezone.now())) > timedelta(days=MAX_YEARS_AWAY * 366):
+        raise BookingRequestError(field, OUT_OF_WINDOW)
 
 
 def booking_policy_for(location: Location | None) -> BookingPolicy:
@@ -213,8 +227,15 @@ def booked_minutes_on(*, technician_ids: list[int], day: date, location: Locatio
 
 
 def local_date(instant: datetime, location: Location) -> date:
-    return zones.local_date(instant, location)
+    """The location's date of an instant; an instant beyond the calendar's ends is bad input, not a crash."""
+    try:
+        return zones.local_date(instant, location)
+    except OverflowError:
+        raise BookingRequestError("start", OUT_OF_WINDOW) from None
 
 
 def utc(instant: datetime) -> datetime:
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise BookingRequestError("start", OUT_OF_WINDOW) from None

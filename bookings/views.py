@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from treatments.models import Treatment
 
 from .availability import Slot
-from .forms import MAX_DAYS_SHOWN, BookingForm, RescheduleForm, SlotSearchForm
-from .models import Appointment, Location, Technician
+from .forms import MAX_DAYS_SHOWN, AvailabilityQueryForm, BookingForm, RescheduleForm, SlotSearchForm
+from .models import Appointment, Location
 from .ratelimit import booking_email_limited, booking_ip_limited
-from .selectors import MAX_DAYS, BookingRequestError, availability_compute, booking_policy_for
+from .selectors import BookingRequestError, availability_compute, booking_policy_for
 from .services.booking import (
     ChangeNotAllowed,
     SlotTaken,
@@ -65,67 +65,27 @@ def _group(slots_by_day: dict[date, list[Slot]], location: Location) -> list[dic
 
 
 def _bad(field: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"parameter": field, "message": message}}, status=400)
+    return JsonResponse({"error": {"parameter": field, "message": message}, "errors": {field: [message]}}, status=400)
 
 
 @require_GET
 def api_availability(request: HttpRequest) -> JsonResponse:
     """Free times per day (the location's zone, ISO 8601 with UTC offsets) for one location."""
-    params = request.GET
-    for name, value in params.items():
-        # PostgreSQL refuses NUL in a query parameter (ValueError, a 500): answer it here.
-        if "\x00" in value:
-            return _bad(name, f"{name} must not contain a null character.")
-    slug = params.get("location", "").strip()
-    if not slug:
-        return _bad("location", "location is required (a clinic's slug).")
-    location = Location.objects.filter(slug=slug, is_active=True).first()
-    if location is None:
-        return _bad("location", f"No clinic has the slug {slug!r}.")
-    kind = params.get("kind", Appointment.Kind.CONSULTATION)
-    if kind not in Appointment.Kind.values:
-        return _bad("kind", f"kind must be one of {', '.join(Appointment.Kind.values)}.")
-    treatment = None
-    if params.get("treatment"):
-        treatment = Treatment.objects.filter(slug=params["treatment"], is_active=True).first()
-        if treatment is None:
-            return _bad("treatment", f"No treatment has the slug {params['treatment']!r}.")
-    try:
-        start = date.fromisoformat(params["start"]) if params.get("start") else local_today(location)
-    except ValueError:
-        return _bad("start", "start must be a date as YYYY-MM-DD.")
-    try:
-        days = int(params.get("days", "14"))
-    except ValueError:
-        return _bad("days", "days must be a whole number.")
-    if not 1 <= days <= MAX_DAYS:
-        return _bad("days", f"days must be between 1 and {MAX_DAYS}.")
-    technician = None
-    if params.get("technician"):
-        try:
-            technician_id = int(params["technician"])
-        except ValueError:
-            return _bad("technician", "technician must be a technician's id.")
-        technician = Technician.objects.filter(pk=technician_id, is_active=True, locations=location).first()
-        if technician is None:
-            return _bad("technician", f"No technician {technician_id} works at {location.slug}.")
-    length_minutes = None
-    if params.get("length_minutes"):
-        try:
-            length_minutes = int(params["length_minutes"])
-        except ValueError:
-            return _bad("length_minutes", "length_minutes must be a whole number.")
-    policy = booking_policy_for(location)
+    query = AvailabilityQueryForm(request.GET)
+    if not query.is_valid():
+        return JsonResponse(query.error_json(), status=400)
+    params = query.cleaned_data
+    location, kind, treatment, technician = (params[k] for k in ("location", "kind", "treatment", "technician"))
     try:
         slots = availability_compute(
             location=location,
             kind=kind,
             treatment=treatment,
-            start_date=start,
-            days=days,
+            start_date=params["start"],
+            days=params["days"],
             technician=technician,
-            length_minutes=length_minutes,
-            policy=policy,
+            length_minutes=params["length_minutes"],
+            policy=booking_policy_for(location),
         )
     except BookingRequestError as exc:
         return _bad(exc.field, exc.message)
@@ -136,7 +96,7 @@ def api_availability(request: HttpRequest) -> JsonResponse:
             "treatment": treatment.slug if treatment else None,
             "technician": technician.pk if technician else None,
             "timezone": location.time_zone,
-            "start": start.isoformat(),
+            "start": params["start"].isoformat(),
             "days": [
                 {
                     "date": d["date"].isoformat(),

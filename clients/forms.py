@@ -1,12 +1,47 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.utils import timezone
 
 from treatments.models import PriceBand, Treatment
 
 from .models import Assessment, ConsentWording, Photo, SessionNote
 
 TOUCH = {"class": "form-control form-control-lg"}
+
+# Dates staff type are bounded like the booking pages' (bookings.selectors.MAX_YEARS_AWAY, which this
+# lower layer cannot import): further off is a typing slip, and near year 1 or 9999 date arithmetic overflows.
+YEARS_AWAY = 5
+
+
+def _earliest() -> date:
+    return timezone.localdate() - timedelta(days=YEARS_AWAY * 366)
+
+
+def _latest() -> date:
+    return timezone.localdate() + timedelta(days=YEARS_AWAY * 366)
+
+
+def within_years_validators() -> list:
+    message = f"Choose a date within {YEARS_AWAY} years of today."
+    return [MinValueValidator(_earliest, message=message), MaxValueValidator(_latest, message=message)]
+
+
+class DateWithinYearsField(forms.DateField):
+    default_validators = within_years_validators()
+
+
+class DateTimeWithinYearsField(forms.DateTimeField):
+    """Compared by its date (the field gives times in the current time zone), whatever the time of day."""
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None:
+            for validator in within_years_validators():
+                validator(value.date())
 
 
 class AssessmentForm(forms.ModelForm):
@@ -166,13 +201,13 @@ class CoursePlanForm(forms.Form):
     price_agreed = forms.DecimalField(
         min_value=0, max_digits=8, decimal_places=2, required=False, label="Price agreed (£)"
     )
-    first_date = forms.DateField(label="First session on or after", widget=forms.DateInput(attrs={"type": "date"}))
+    first_date = DateWithinYearsField(label="First session on or after", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["treatment"].queryset = Treatment.objects.filter(is_active=True)
         for n in range(1, 6):
-            self.fields[f"start_{n}"] = forms.DateTimeField(
+            self.fields[f"start_{n}"] = DateTimeWithinYearsField(
                 label=f"Session {n}",
                 required=False,
                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class SmpClinicConfig(AppConfig):
     name = "smpclinic"
     verbose_name = "SMP Clinic"
+
+
+class ClinicAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with ClinicAdminSite as admin.site, where every app registers."""
+
+    default = False  # the "smpclinic" entry in INSTALLED_APPS still means SmpClinicConfig
+    default_site = "smpclinic.admin_site.ClinicAdminSite"

@@ -3,9 +3,7 @@ from django.urls import include, path
 
 from . import views
 
-admin.site.site_header = "SMP Clinic"
-admin.site.site_title = "SMP Clinic admin"
-admin.site.index_title = "Run the clinic"
+handler400 = "smpclinic.badinput.bad_request"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),

@@ -31,6 +31,7 @@ from bookings.selectors import (
     availability_compute,
     booked_minutes_on,
     booking_policy_for,
+    booking_window_check,
     local_date,
 )
 from bookings.services.messaging import reminders_sync
@@ -206,8 +207,7 @@ def appointment_book(
     any free time from now on. Raises SlotTaken (with alternatives) when the time is gone and
     BookingRequestError for a request that can never succeed (bad kind or length).
     """
-    if timezone.is_naive(start):
-        raise BookingRequestError("start", "The start time must carry a time zone.")
+    booking_window_check(instant=start)
     start = start.astimezone(UTC)
     policy = booking_policy_for(location)
     length = appointment_length(kind=kind, policy=policy, treatment=treatment, length_minutes=length_minutes)
@@ -271,8 +271,7 @@ def appointment_reschedule(
     With no technician, the appointment keeps its technician if they are free then, else the
     fairest free one. ``by_client`` applies the policy's notice for changes and for bookings.
     """
-    if timezone.is_naive(start):
-        raise BookingRequestError("start", "The start time must carry a time zone.")
+    booking_window_check(instant=start)
     start = start.astimezone(UTC)
     with transaction.atomic():
         # Lock the appointment: a move and a cancel of one booking must not interleave.

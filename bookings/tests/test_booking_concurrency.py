@@ -55,13 +55,13 @@ def _fresh_rate_limits():
 
 
 @pytest.mark.postgres
-def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(postgres, settings):
+def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(postgres, settings, frozen_now):
     settings.BOOKING_RATE_LIMIT_PER_IP = 1000
     BookingPolicyFactory(minimum_notice_hours=0)
     ConsentWordingFactory(kind=ConsentWording.Kind.HEALTH_DATA, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
     location = LocationFactory(slug="race")
     tech = technician_working(location=location)
-    day = datetime.now(UTC).date() + timedelta(days=7)
+    day = frozen_now.astimezone(LONDON).date() + timedelta(days=7)  # an ordinary working day
     start = datetime.combine(day, time(10), tzinfo=LONDON).isoformat()
 
     barrier = threading.Barrier(CLIENTS)
@@ -97,7 +97,7 @@ def test_thirty_simultaneous_bookings_of_one_time_give_exactly_one_appointment(p
         assert cursor.fetchone()[0] == 0
 
 
-def test_simultaneous_bookings_give_one_appointment_on_whichever_database_runs(settings):
+def test_simultaneous_bookings_give_one_appointment_on_whichever_database_runs(settings, frozen_now):
     """The same race on the configured database: on SQLite the IMMEDIATE write transaction
     serialises the bookings (no exclusion constraint there), on PostgreSQL the row lock."""
     settings.BOOKING_RATE_LIMIT_PER_IP = 1000
@@ -106,7 +106,7 @@ def test_simultaneous_bookings_give_one_appointment_on_whichever_database_runs(s
     location = LocationFactory(slug="race")
     tech = technician_working(location=location)
     # Two neighbouring times that overlap (45 minutes long, 15 minutes apart): still only one.
-    day = datetime.now(UTC).date() + timedelta(days=7)
+    day = frozen_now.astimezone(LONDON).date() + timedelta(days=7)  # an ordinary working day
     starts = [datetime.combine(day, time(11), tzinfo=LONDON), datetime.combine(day, time(11, 15), tzinfo=LONDON)]
     clients = 10
     barrier = threading.Barrier(clients)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from bookings.models import AftercareReminder, Appointment, Break, Closure, Course, TimeOff, WorkingHours
 from bookings.tests.factories import (
+    LONDON,
     AftercareReminderFactory,
     AppointmentFactory,
     CourseFactory,
@@ -18,6 +18,8 @@ from bookings.tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+# Constraints hold whatever the date: any fixed moment will do, never the real clock.
+WHEN = datetime(2026, 6, 10, 10, 30, tzinfo=LONDON)
 
 
 def rejected(fn, *, constraint: str) -> None:
@@ -93,15 +95,15 @@ def test_it_rejects_a_break_that_ends_before_it_starts():
 
 def test_it_rejects_time_off_that_ends_before_it_starts():
     tech = TechnicianFactory()
-    now = timezone.now()
+    start = WHEN
     rejected(
-        lambda: TimeOff.objects.create(technician=tech, start=now, end=now - timedelta(hours=1)),
+        lambda: TimeOff.objects.create(technician=tech, start=start, end=start - timedelta(hours=1)),
         constraint="timeoff_end_after_start",
     )
 
 
 def test_it_rejects_a_closure_that_ends_before_it_starts():
-    today = timezone.localdate()
+    today = WHEN.date()
     rejected(
         lambda: Closure.objects.create(start_date=today, end_date=today - timedelta(days=1), reason="x"),
         constraint="closure_end_not_before_start",
@@ -134,12 +136,12 @@ class TestNoTechnicianOverlap:
 
     def test_a_cancelled_appointment_frees_its_time(self, postgres):
         first = AppointmentFactory()
-        Appointment.objects.filter(pk=first.pk).update(status="cancelled", cancelled_at=timezone.now())
+        Appointment.objects.filter(pk=first.pk).update(status="cancelled", cancelled_at=WHEN)
         again = AppointmentFactory(technician=first.technician, start=first.start, end=first.end)
         assert again.pk
 
     def test_it_rejects_reactivating_a_cancelled_appointment_into_a_taken_slot(self, postgres):
-        first = AppointmentFactory(status="cancelled", cancelled_at=timezone.now())
+        first = AppointmentFactory(status="cancelled", cancelled_at=WHEN)
         AppointmentFactory(technician=first.technician, start=first.start, end=first.end)
         rejected(
             lambda: Appointment.objects.filter(pk=first.pk).update(status="booked", cancelled_at=None),

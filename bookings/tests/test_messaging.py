@@ -89,7 +89,8 @@ def test_cannot_complete_before_it_starts_or_once_cancelled():
     appointment = _session(datetime(2026, 11, 2, 10, tzinfo=LONDON))
     with time_machine.travel(datetime(2026, 11, 1, tzinfo=LONDON)), pytest.raises(ValidationError):
         appointment_complete(appointment=appointment, by=UserFactory())
-    Appointment.objects.filter(pk=appointment.pk).update(status="cancelled", cancelled_at=timezone.now())
+    cancelled_at = datetime(2026, 11, 1, 12, tzinfo=LONDON)  # a fixed stamp, never the real clock
+    Appointment.objects.filter(pk=appointment.pk).update(status="cancelled", cancelled_at=cancelled_at)
     with pytest.raises(ValidationError):
         _complete(appointment)
     assert not _rows(appointment)
@@ -109,7 +110,7 @@ def test_uncompleting_cancels_pending_aftercare_and_completing_again_reopens_it(
 def test_moving_a_completed_session_moves_its_pending_messages_but_not_sent_ones():
     appointment = _complete(_session(datetime(2026, 11, 2, 10, tzinfo=LONDON)))
     AftercareReminder.objects.filter(appointment=appointment, milestone=M.AFTERCARE_DAY_4).update(
-        status=S.SENT, sent_at=timezone.now()
+        status=S.SENT, sent_at=datetime(2026, 11, 6, 9, tzinfo=LONDON)
     )
     day4_before = _rows(appointment)[M.AFTERCARE_DAY_4].due_at
     new_start = datetime(2026, 11, 3, 10, tzinfo=LONDON)
@@ -152,7 +153,7 @@ def test_booking_less_than_a_day_ahead_gets_no_reminder_and_a_day_and_a_half_ahe
 
 def test_erased_client_gets_no_messages_at_all():
     appointment = _complete(_session(datetime(2026, 11, 2, 10, tzinfo=LONDON)))
-    appointment.client.erased_at = timezone.now()
+    appointment.client.erased_at = datetime(2026, 11, 3, 12, tzinfo=LONDON)
     appointment.client.save()
     reminders_sync(appointment=appointment)
 

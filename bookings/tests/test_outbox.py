@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
 
 from bookings.models import AftercareReminder, Appointment, MessageTemplate
 from bookings.services.appointments import appointment_complete
@@ -144,7 +143,7 @@ def test_the_dead_workers_claim_stops_at_the_attempt_limit(completed, settings):
 
 
 def test_erasing_between_scheduling_and_sending_skips_the_message(completed, mailoutbox):
-    completed.client.erased_at = timezone.now()
+    completed.client.erased_at = DAY4 - timedelta(days=1)
     completed.client.save()
 
     assert reminders_dispatch(now=DAY4) == {"skipped": 1}

@@ -14,13 +14,17 @@ PASSWORD = "a-long-test-password"
 
 
 @pytest.fixture
-def clinic(db):
-    """Two locations; a technician at each; a client with a consultation and a session today at the first."""
+def clinic(db, frozen_now):
+    """Two locations; a technician at each; a client with a consultation and a session today at the first.
+
+    The test runs at the frozen `now` (an ordinary weekday unless the test overrides the `now`
+    fixture) and every date here is derived from it, so "today" never depends on the real date.
+    """
     here, elsewhere = LocationFactory(name="Manchester"), LocationFactory(name="Nottingham")
     technician = TechnicianFactory(user=staff_user(role="Technician", username="tech"), locations=[here])
     other = TechnicianFactory(user=staff_user(role="Technician", username="othertech"), locations=[elsewhere])
     client = ClientFactory()
-    now = timezone.localtime()
+    now = timezone.localtime(frozen_now)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     # Today's session started a little while ago (so it can be completed), never yesterday.
     start = max(now - timedelta(minutes=30), midnight + timedelta(minutes=1)).replace(second=0, microsecond=0)

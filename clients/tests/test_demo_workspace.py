@@ -9,7 +9,7 @@ from bookings.models import Technician
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_technicians_can_open_their_workspace(client):
+def test_demo_technicians_can_open_their_workspace(client, clock_stopped):
     call_command("seed_demo", verbosity=0)
     technician = Technician.objects.select_related("user").first()
     assert technician.user.has_perm("clients.view_clinical")

@@ -1,5 +1,6 @@
-"""The withdrawal note is free text straight from the request: a NUL character in it is dropped,
-not a 500 (PostgreSQL refuses NUL in text), and the withdrawal still takes effect."""
+"""The withdrawal note is free text straight from the request: a NUL character in it (PostgreSQL
+refuses NUL in text) is a 400 naming the note, not a 500, and the consent stays as it was, so the
+withdrawal can be sent again with the note retyped."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from clients.tests.factories import ConsentRecordFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_a_withdrawal_note_with_a_null_character_is_stored_without_it(client, clinic):
+def test_a_withdrawal_note_with_a_null_character_is_refused_and_changes_nothing(client, clinic):
     record = ConsentRecordFactory(client=clinic["client"])
     client.login(username="tech", password=PASSWORD)
+    url = reverse("staff:consent_withdraw", args=[clinic["client"].pk, record.pk])
 
-    response = client.post(
-        reverse("staff:consent_withdraw", args=[clinic["client"].pk, record.pk]), {"note": "by\x00 phone"}
-    )
+    response = client.post(url, {"note": "by\x00 phone"})
 
-    assert response.status_code == 302
-    record = ConsentRecord.objects.get(pk=record.pk)
-    assert record.withdrawn_at is not None
-    assert record.withdrawal_note == "by phone"
+    assert response.status_code == 400
+    assert "note must not contain a null character" in response.content.decode()
+    assert ConsentRecord.objects.get(pk=record.pk).withdrawn_at is None
+
+    assert client.post(url, {"note": "by phone"}).status_code == 302
+    assert ConsentRecord.objects.get(pk=record.pk).withdrawal_note == "by phone"

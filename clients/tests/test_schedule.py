@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from bookings.models import Appointment
@@ -20,6 +19,12 @@ LONDON = ZoneInfo("Europe/London")
 
 def at(day: datetime, hour: int, minute: int = 0) -> datetime:
     return day.replace(hour=hour, minute=minute, tzinfo=LONDON)
+
+
+@pytest.fixture
+def now(day):
+    """The whole test, the clinic fixture included, runs at 08:00 on the day."""
+    return at(day, 8)
 
 
 @pytest.mark.parametrize(
@@ -42,17 +47,19 @@ def test_the_schedule_splits_today_from_the_week_on_clock_change_days(client, cl
     yesterday = book(at(day - timedelta(days=1), 23, 30))  # a Saturday: the same Monday-Sunday week
     book(at(day, 12), technician=colleague)  # not this technician's
     book(at(day, 14), status=Appointment.Status.CANCELLED, cancelled_at=at(day, 9))
-    with time_machine.travel(at(day, 8), tick=False):
-        client.login(username="tech", password=PASSWORD)
-        response = client.get(reverse("staff:schedule"))
+    client.login(username="tech", password=PASSWORD)
+    response = client.get(reverse("staff:schedule"))
     assert response.status_code == 200
     days = response.context["days"]
-    assert days["today"] == [early, late]
+    # The clinic fixture's session today started at 07:30, half an hour before "now".
+    assert days["today"] == [early, clinic["session"], late]
     assert tomorrow not in days["week"]  # Monday starts the next week
     assert yesterday in days["week"]
 
 
-def test_a_new_york_technician_sees_new_york_today_on_new_york_clocks(client):
+# 02:00 UTC on Tuesday 10 November: already the 10th in London, still Monday the 9th in New York.
+@pytest.mark.parametrize("now", [datetime(2026, 11, 10, 2, tzinfo=ZoneInfo("UTC"))])
+def test_a_new_york_technician_sees_new_york_today_on_new_york_clocks(client, frozen_now):
     new_york = ZoneInfo("America/New_York")
     location = LocationFactory(slug="new-york", time_zone="America/New_York")
     tech = TechnicianFactory(user=staff_user(role="Technician", username="nytech"), locations=[location])
@@ -62,10 +69,8 @@ def test_a_new_york_technician_sees_new_york_today_on_new_york_clocks(client):
 
     evening = book(datetime(2026, 11, 9, 20, tzinfo=new_york))  # 01:00 UTC on the 10th
     tomorrow = book(datetime(2026, 11, 10, 10, tzinfo=new_york))
-    # 02:00 UTC on Tuesday 10 November: still Monday the 9th in New York.
-    with time_machine.travel(datetime(2026, 11, 10, 2, tzinfo=ZoneInfo("UTC")), tick=False):
-        client.login(username="nytech", password=PASSWORD)
-        response = client.get(reverse("staff:schedule"))
+    client.login(username="nytech", password=PASSWORD)
+    response = client.get(reverse("staff:schedule"))
     assert response.context["today"].isoformat() == "2026-11-09"
     assert response.context["days"]["today"] == [evening]
     assert response.context["days"]["week"] == [tomorrow]

@@ -17,3 +17,11 @@ def test_home_page_renders_in_chromium_without_csp_errors(page_factory, live_ser
     assert page.locator("h1").first.is_visible()
     assert [e for e in page.console_errors if "Content Security Policy" in e] == []
     assert axe_violations(page) == []
+
+
+def test_the_page_clock_is_the_tests_frozen_now(page_factory, live_server, frozen_now):
+    # Page scripts that read the date must see the moment the live server sees, not Chromium's.
+    page = page_factory()
+    page.goto(live_server.url + "/")
+    page_now = page.evaluate("Date.now()") / 1000
+    assert 0 <= page_now - frozen_now.timestamp() < 120

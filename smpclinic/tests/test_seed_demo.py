@@ -21,7 +21,7 @@ def snapshot() -> dict[str, list]:
 
 
 @pytest.fixture
-def demo(settings):
+def demo(settings, clock_stopped):
     call_command("seed_demo", verbosity=0)
 
 

@@ -204,7 +204,8 @@ def test_an_unknown_treatment_gets_the_friendly_404_page(client, slug):
     assert 'href="/treatments/"' in html
 
 
-@pytest.mark.parametrize("value", ["nope", "\x00", "%00", "<script>", "a" * 500, "density&treatment=x"])
+# A raw NUL is refused site-wide before the view (smpclinic/tests/test_bad_input.py).
+@pytest.mark.parametrize("value", ["nope", "%00", "<script>", "a" * 500, "density&treatment=x"])
 def test_a_bad_results_filter_gets_a_clear_message_not_a_500(client, value):
     TreatmentFactory(slug="density")
     response = client.get("/results/", {"treatment": value})

@@ -16,6 +16,12 @@ from treatments.tests.factories import TreatmentFactory, published_pair
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _one_now(frozen_now):
+    # Consent, withdrawal and photo dates are all "days before now": one frozen now for each test.
+    return frozen_now
+
+
 def shown_on_results_page(client, photo: Photo) -> bool:
     html = client.get("/results/").content.decode()
     return f"/results/photo/{photo.pk}/" in html
