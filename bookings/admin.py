@@ -1,9 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.http import HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
+
+from clients.admin import ServiceAdminMixin
 
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .models import (
@@ -19,11 +19,29 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
-from .selectors import BookingRequestError, availability_compute
-from .services.appointments import appointment_complete, appointment_uncomplete
-from .services.booking import ChangeNotAllowed, SlotTaken, _is_overlap_violation, appointment_book, appointment_cancel
-from .services.messaging import reminders_sync
-from .zones import default_time_zone, local, local_date, time_zone_choices
+from .selectors import BookingRequestError
+from .services.appointments import (
+    DETAIL_FIELDS,
+    STAFF_CHANNELS,
+    allowed_targets,
+    appointment_arrive,
+    appointment_complete,
+    appointment_confirm,
+    appointment_details_update,
+    appointment_mark_no_show,
+    appointment_record_completed,
+    appointment_staff_book,
+    appointment_staff_cancel,
+    appointment_staff_move,
+    appointment_status_change,
+    appointment_uncomplete,
+    appointment_undo_cancel,
+    appointment_undo_no_show,
+)
+from .services.booking import OVERLAP_CONSTRAINT, ChangeNotAllowed, SlotTaken
+from .zones import default_time_zone, local, time_zone_choices
+
+Status = Appointment.Status
 
 
 class OpeningHoursInline(admin.TabularInline):
@@ -113,28 +131,199 @@ class ReminderInline(admin.TabularInline):
     can_delete = False
 
 
+class AppointmentAdminForm(forms.ModelForm):
+    """The status field offers only the transitions the current status allows; the services
+    judge the time (under the technician's lock) and the rules, not this form."""
+
+    class Meta:
+        model = Appointment
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field
+
+    ADD_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.COMPLETED, Status.CANCELLED)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = None if self.instance._state.adding else self.instance.status
+        if "status" in self.fields:
+            allowed = self.ADD_STATUSES if current is None else (current, *allowed_targets(current))
+            self.fields["status"].choices = [(v, label) for v, label in Status.choices if v in allowed]
+        if "channel" in self.fields:
+            channels = {*STAFF_CHANNELS, self.instance.channel} if current is not None else set(STAFF_CHANNELS)
+            self.fields["channel"].choices = [(v, label) for v, label in Appointment.Channel.choices if v in channels]
+            if current is None:
+                self.initial.setdefault("channel", Appointment.Channel.STAFF)
+
+    def validate_constraints(self):
+        # Every constraint but the overlap: the technician's time is the services' to judge,
+        # under the technician's lock and with the engine's reasons and nearest free times.
+        exclude = self._get_validation_exclusions()
+        errors: list[ValidationError] = []
+        for constraint in Appointment._meta.constraints:
+            if constraint.name == OVERLAP_CONSTRAINT:
+                continue
+            try:
+                constraint.validate(Appointment, self.instance, exclude=exclude)
+            except ValidationError as exc:
+                errors.append(exc)
+        if errors:
+            self._update_errors(ValidationError(errors))
+
+
+def _status_action(service, *, name: str, description: str, done: str):
+    def action(modeladmin, request, queryset):
+        changed = 0
+        for appointment in queryset.order_by("start"):
+            try:
+                service(appointment=appointment, by=request.user)
+            except (ValidationError, PermissionDenied, ChangeNotAllowed) as exc:
+                reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else (str(exc) or "not allowed")
+                modeladmin.message_user(request, f"{appointment.reference} not changed: {reason}", messages.ERROR)
+            else:
+                changed += 1
+        if changed:
+            modeladmin.message_user(request, f"{changed} appointment(s) {done}.", messages.SUCCESS)
+
+    action.__name__ = name
+    return admin.action(description=description)(action)
+
+
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Every write goes through the booking services: add -> appointment_staff_book (or
+    appointment_record_completed for a session entered afterwards), a new time or technician
+    -> appointment_staff_move, a new status -> its transition, other fields ->
+    appointment_details_update. Each writes its audit row and the client's messages."""
+
+    form = AppointmentAdminForm
     list_display = ["reference", "local_start", "kind", "client", "technician", "location", "status", "channel"]
     list_filter = ["status", "kind", "location", "technician", "channel"]
     list_select_related = ["client", "technician", "location"]
     search_fields = ["reference", "client__last_name", "client__email"]
     date_hierarchy = "start"
     autocomplete_fields = ["client", "course"]
-    readonly_fields = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]
     inlines = [ReminderInline]
+    refusals = (ValidationError, PermissionDenied, SlotTaken, ChangeNotAllowed, BookingRequestError)
+    error_code_fields = {
+        "transition_not_allowed": "status",
+        "not_started": "status",
+        "not_movable": "start",
+        "one_change_at_a_time": "status",
+        "bad_channel": "channel",
+    }
+    actions = [
+        _status_action(appointment_confirm, name="confirm", description="Confirm", done="confirmed"),
+        _status_action(appointment_arrive, name="arrive", description="Client arrived", done="marked arrived"),
+        _status_action(appointment_complete, name="complete", description="Complete", done="completed"),
+        _status_action(
+            appointment_mark_no_show, name="mark_no_show", description="Mark no-show", done="marked no-show"
+        ),
+        _status_action(appointment_undo_no_show, name="undo_no_show", description="Undo no-show", done="booked again"),
+        _status_action(appointment_staff_cancel, name="cancel", description="Cancel", done="cancelled"),
+        _status_action(
+            appointment_undo_cancel, name="undo_cancel", description="Undo cancellation", done="booked again"
+        ),
+        _status_action(appointment_uncomplete, name="uncomplete", description="Undo completion", done="back to booked"),
+    ]
+
+    READONLY = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]
+    READONLY += ["status_changed_at", "status_changed_by"]
+    # What the booking was made for; changing it is a new booking (cancel and book again).
+    FIXED_AFTER_BOOKING = ["client", "kind", "location", "treatment", "end"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.READONLY + (self.FIXED_AFTER_BOOKING if obj is not None else [])
 
     @admin.display(description="start (clinic's time)", ordering="start")
     def local_start(self, obj: Appointment) -> str:
         return f"{local(obj.start, obj.location):%d/%m/%Y %H:%M %Z}"
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # An appointment's times are shown and typed on its clinic's clock.
-        obj = self.get_object(request, object_id) if object_id else None
-        if obj is None:
+        # An appointment's times are typed, checked and shown on its clinic's clock: a New York
+        # booking made from London says 10:00 New York (the location cannot change after booking).
+        location = self._location_of(request, object_id)
+        if location is None:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        with timezone.override(obj.location.tz):
+        with timezone.override(location.tz):
             return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _location_of(self, request, object_id) -> Location | None:
+        if object_id:
+            obj = self.get_object(request, object_id)
+            return obj.location if obj is not None else None
+        chosen = request.POST.get("location") or request.GET.get("location") or ""
+        return Location.objects.filter(pk=chosen).first() if chosen.isdigit() else None
+
+    def has_delete_permission(self, request, obj=None):
+        # An appointment is cancelled, never deleted: its messages and audit trail stay.
+        return False
+
+    def refusal_messages(self, exc):
+        if isinstance(exc, SlotTaken):
+            # changeform_view made the clinic's zone the current one.
+            free = ", ".join(f"{timezone.localtime(s.start):%a %d/%m %H:%M}" for s in exc.alternatives)
+            return [
+                (
+                    "start",
+                    "The technician is not free then (working hours, breaks, time off, closures and other "
+                    f"appointments with their buffers). Nearest free times: {free or 'none nearby'}.",
+                )
+            ]
+        if isinstance(exc, BookingRequestError):
+            return [(exc.field, exc.message)]
+        return super().refusal_messages(exc)
+
+    def save_model(self, request, obj, form, change):
+        saved = self._change(request, obj, form) if change else self._add(request, form)
+        self.adopt(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        # The only inline is the read-only list of messages, which the services keep.
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def _add(self, request, form) -> Appointment:
+        data = form.cleaned_data
+        status = data.get("status") or Status.BOOKED
+        common = {
+            "by": request.user,
+            "client": data["client"],
+            "location": data["location"],
+            "kind": data["kind"],
+            "treatment": data.get("treatment"),
+            "technician": data["technician"],
+            "course": data.get("course"),
+            "session_number": data.get("session_number"),
+            "channel": data.get("channel") or Appointment.Channel.STAFF,
+            "staff_notes": data.get("staff_notes", ""),
+        }
+        if status == Status.COMPLETED:
+            return appointment_record_completed(start=data["start"], end=data["end"], **common)
+        booked = appointment_staff_book(
+            start=data["start"],
+            length_minutes=int((data["end"] - data["start"]).total_seconds() // 60),
+            client_message=data.get("client_message", ""),
+            **common,
+        )
+        if status != Status.BOOKED:
+            booked = appointment_status_change(appointment=booked, target=status, by=request.user)
+        return booked
+
+    def _change(self, request, obj, form) -> Appointment:
+        data, changed = form.cleaned_data, set(form.changed_data)
+        appointment = Appointment.objects.get(pk=obj.pk)
+        moving = bool({"start", "technician"} & changed)
+        if moving and "status" in changed:
+            raise ValidationError("Change the time or the status, one at a time.", code="one_change_at_a_time")
+        details = {f: data[f] for f in DETAIL_FIELDS if f in changed}
+        if details:
+            appointment = appointment_details_update(appointment=appointment, data=details, by=request.user)
+        if moving:
+            appointment = appointment_staff_move(
+                appointment=appointment, start=data["start"], technician=data["technician"], by=request.user
+            )
+        if "status" in changed:
+            appointment = appointment_status_change(appointment=appointment, target=data["status"], by=request.user)
+        return appointment
 
 
 @admin.register(AftercareReminder)
@@ -155,152 +344,3 @@ class BookingPolicyAdmin(admin.ModelAdmin):
         "change_notice_hours",
     ]
     list_select_related = ["location"]
-
-
-def _on_clinic_clock(value, location: Location):
-    """The admin's widgets read a wall-clock time in the active zone; staff typed it on the
-    chosen clinic's clock (a New York booking made from London still says 10:00 New York)."""
-    current = timezone.get_current_timezone()
-    if location.time_zone == str(current):
-        return value
-    return timezone.make_aware(timezone.make_naive(value, current), location.tz)
-
-
-class AppointmentBookingForm(forms.ModelForm):
-    """The admin's appointment form, checked against the availability engine: staff book with
-    the same rules as clients (working hours, breaks, time off, closures, buffers), without
-    the online minimum notice and horizon."""
-
-    class Meta:
-        model = Appointment
-        fields = "__all__"  # noqa: DJ007 - the admin shows every field, as before
-
-    ENGINE_FIELDS = frozenset({"start", "end", "technician", "location", "status", "kind", "treatment"})
-
-    def clean(self):
-        cleaned = super().clean()
-        technician, location = cleaned.get("technician"), cleaned.get("location")
-        if location is not None:
-            for name in ("start", "end"):
-                if cleaned.get(name) is not None:
-                    cleaned[name] = _on_clinic_clock(cleaned[name], location)
-        start, end = cleaned.get("start"), cleaned.get("end")
-        holds_time = cleaned.get("status") in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
-        adding_completed = self.instance._state.adding and cleaned.get("status") == Appointment.Status.COMPLETED
-        if adding_completed and start and start > timezone.now():
-            self.add_error("status", "An appointment cannot be completed before it has started.")
-        if not (start and end and technician and location and end > start and holds_time):
-            return cleaned
-        if not self.instance._state.adding:
-            changed = self.ENGINE_FIELDS & set(self.changed_data)
-            if not changed:
-                return cleaned
-            if changed == {"status"} and self.initial.get("status") in Appointment.ACTIVE_STATUSES:
-                return cleaned  # e.g. un-completing: it already holds this time
-        day = local_date(start, location)
-        try:
-            slots = availability_compute(
-                location=location,
-                kind=cleaned.get("kind"),
-                treatment=cleaned.get("treatment"),
-                start_date=day,
-                days=1,
-                technician=technician,
-                length_minutes=int((end - start).total_seconds() // 60),
-                apply_notice=False,
-                exclude_appointment_id=self.instance.pk,
-            )
-        except BookingRequestError as exc:
-            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
-            return cleaned
-        if not any(slot.start == start for slot in slots[day]):
-            free = ", ".join(f"{local(s.start, location):%H:%M}" for s in slots[day][:12]) or "none"
-            self.add_error(
-                "start",
-                f"{technician} is not free then at {location} (working hours, breaks, time off, closures "
-                f"and other appointments with their buffers). Free start times that day: {free}.",
-            )
-        return cleaned
-
-
-admin.site.unregister(Appointment)
-
-
-@admin.register(Appointment)
-class AppointmentBookingAdmin(AppointmentAdmin):
-    """New appointments go through the booking service (technician lock, exclusion constraint,
-    reminders_sync); edits are checked by the engine in the form and guarded by the constraint."""
-
-    form = AppointmentBookingForm
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # A race lost between the form's check and the save (or a status change the services
-        # refuse) is a message on the form, never a 500; nothing was saved.
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except SlotTaken as exc:
-            message = f"{exc.message} Choose another time."
-        except (ChangeNotAllowed, ValidationError) as exc:
-            message = getattr(exc, "message", None) or "; ".join(exc.messages)
-        except IntegrityError as exc:
-            if not _is_overlap_violation(exc):
-                raise
-            message = "That time was just taken by another appointment of this technician. Choose another time."
-        self.message_user(request, f"Not saved: {message}", level=messages.ERROR)
-        return HttpResponseRedirect(request.get_full_path())
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            return self._save_change(request, obj, form)
-        if obj.status == Appointment.Status.COMPLETED:
-            # Recording a session already done: the row, then the completion the workspace would
-            # make (completed time, course progress, aftercare), in the admin's transaction.
-            obj.status = Appointment.Status.BOOKED
-            super().save_model(request, obj, form, change)
-            done = appointment_complete(appointment=obj, by=request.user)
-            obj.status, obj.completed_at = done.status, done.completed_at
-            return None
-        if obj.status == Appointment.Status.CANCELLED and obj.cancelled_at is None:
-            obj.cancelled_at = timezone.now()
-        if obj.status not in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED):
-            return super().save_model(request, obj, form, change)
-        booked = appointment_book(
-            client=obj.client,
-            location=obj.location,
-            kind=obj.kind,
-            start=obj.start,
-            treatment=obj.treatment,
-            technician=obj.technician,
-            course=obj.course,
-            session_number=obj.session_number,
-            length_minutes=int((obj.end - obj.start).total_seconds() // 60),
-            channel=obj.channel or Appointment.Channel.STAFF,
-            client_message=obj.client_message,
-        )
-        # Keep the admin's object (it is logged and redirected to): it is now the booked row,
-        # and saving it stores the form's remaining fields (status, staff notes).
-        obj.pk, obj.reference, obj.created_at = booked.pk, booked.reference, booked.created_at
-        obj._state.adding = False
-        obj.save()
-        return None
-
-    def _save_change(self, request, obj, form):
-        """Edits keep the services' rules: completing writes the aftercare, un-completing and
-        cancelling withdraw unsent messages, and a move re-times the pending ones."""
-        Status = Appointment.Status
-        new_status = obj.status
-        previous = form.initial.get("status", new_status)
-        with transaction.atomic():
-            obj.status = previous
-            obj.save()
-            if new_status != previous:
-                if new_status == Status.COMPLETED:
-                    appointment_complete(appointment=obj, by=request.user)
-                elif new_status == Status.CANCELLED:
-                    appointment_cancel(appointment=obj, by_client=False)
-                else:
-                    if previous == Status.COMPLETED:
-                        appointment_uncomplete(appointment=obj, by=request.user)
-                    Appointment.objects.filter(pk=obj.pk).update(status=new_status, cancelled_at=None)
-            obj.refresh_from_db()
-            reminders_sync(appointment=obj)

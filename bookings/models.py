@@ -272,6 +272,7 @@ class Appointment(models.Model):
     class Status(models.TextChoices):
         BOOKED = "booked", "Booked"
         CONFIRMED = "confirmed", "Confirmed"
+        ARRIVED = "arrived", "Arrived"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
         NO_SHOW = "no_show", "No-show"
@@ -282,8 +283,8 @@ class Appointment(models.Model):
         IN_PERSON = "in_person", "In person"
         STAFF = "staff", "Staff (admin)"
 
-    # Statuses that hold the technician's time.
-    ACTIVE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.COMPLETED)
+    # Statuses that hold the technician's time (the exclusion constraint's condition says the same).
+    ACTIVE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.ARRIVED, Status.COMPLETED)
 
     reference = models.CharField(max_length=12, unique=True, default=generate_reference, editable=False)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -310,9 +311,18 @@ class Appointment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Who made the last status change and when (a no-show marked by mistake is traced here and in
+    # the audit trail, which keeps every change).
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
 
     class Meta:
         ordering = ["start"]
+        permissions = [
+            ("undo_appointment_status", "Can undo a no-show, a cancellation or a completion"),
+        ]
         indexes = [models.Index(fields=["technician", "start"]), models.Index(fields=["status", "start"])]
         constraints = [
             models.CheckConstraint(
@@ -344,7 +354,7 @@ class Appointment(models.Model):
                     ("technician", RangeOperators.EQUAL),
                     (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
                 ],
-                condition=Q(status__in=["booked", "confirmed", "completed"]),
+                condition=Q(status__in=["booked", "confirmed", "arrived", "completed"]),
                 violation_error_message="The technician already has an appointment at that time.",
             ),
         ]

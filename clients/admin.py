@@ -4,13 +4,79 @@ made here leaves an audit event like a change made through the services."""
 
 from django import forms
 from django.contrib import admin
-from django.db import transaction
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 
 from clients.phones import normalise_uk_phone
 
-from . import access, selectors
+from . import access
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
-from .services import audit_record
+from .services import (
+    audit_record,
+    client_save,
+    consent_give,
+    consent_withdraw,
+    photo_delete,
+    photo_update,
+    session_note_save,
+)
+
+
+class _ServiceErrorForm:
+    """Mixed into an admin form to show a service's refusal on the field it concerns."""
+
+    service_errors: list[tuple[str | None, str]] = []
+
+    def clean(self):
+        cleaned = super().clean()
+        for field, message in self.service_errors:
+            self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+
+class ServiceAdminMixin:
+    """The admin as one more caller of the services (save_model, save_formset and the actions
+    call them). A refusal undoes the whole save (changeform_view's transaction) and the page is
+    shown again with the staff member's input and the reason on the field it concerns."""
+
+    refusals: tuple[type[Exception], ...] = (ValidationError, PermissionDenied)
+    # A service error's code -> the form field it is about.
+    error_code_fields: dict[str, str] = {}
+
+    def refusal_messages(self, exc: Exception) -> list[tuple[str | None, str]]:
+        if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+            return [
+                (None if field == NON_FIELD_ERRORS else field, message)
+                for field, messages in exc.message_dict.items()
+                for message in messages
+            ]
+        if isinstance(exc, ValidationError):
+            field = self.error_code_fields.get(getattr(exc, "code", None) or "")
+            return [(field, message) for message in exc.messages]
+        return [(None, getattr(exc, "message", None) or str(exc) or "You may not make this change.")]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except self.refusals as exc:
+            if request.method != "POST" or getattr(request, "_service_refusal", None):
+                raise
+            request._service_refusal = self.refusal_messages(exc)
+        # Again with the refusal as a form error: the form is invalid now, so nothing is written.
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "_service_refusal", None)
+        if not refusal:
+            return form
+        return type(form)(form.__name__, (_ServiceErrorForm, form), {"service_errors": refusal})
+
+    @staticmethod
+    def adopt(obj, saved) -> None:
+        """Make the admin's object the row the service saved (the admin logs and redirects to it)."""
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
 
 
 class AuditedAdminMixin:
@@ -111,10 +177,44 @@ class AssessmentInline(ClinicalAdminMixin, admin.StackedInline):
     autocomplete_fields = ["appointment"]
 
 
+class ConsentRecordInlineForm(forms.ModelForm):
+    """A consent is evidence: a given one is never edited, only withdrawn (with a note)."""
+
+    withdraw = forms.BooleanField(required=False, help_text="Record the client's withdrawal of this consent.")
+
+    class Meta:
+        model = ConsentRecord
+        fields = ["wording", "given_at", "method", "signed_name", "witnessed_by", "withdrawal_note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            for name in ("withdraw", "withdrawal_note"):
+                self.fields[name].disabled = True
+            return
+        for name in ("wording", "given_at", "method", "signed_name", "witnessed_by"):
+            self.fields[name].disabled = True
+        if self.instance.withdrawn_at is not None:
+            self.fields["withdraw"].disabled = True
+            self.fields["withdrawal_note"].disabled = True
+
+
 class ConsentRecordInline(admin.TabularInline):
     model = ConsentRecord
+    form = ConsentRecordInlineForm
     extra = 0
-    fields = ["wording", "given_at", "method", "signed_name", "witnessed_by", "withdrawn_at"]
+    can_delete = False
+    fields = [
+        "wording",
+        "given_at",
+        "method",
+        "signed_name",
+        "witnessed_by",
+        "withdrawn_at",
+        "withdraw",
+        "withdrawal_note",
+    ]
+    readonly_fields = ["withdrawn_at"]
 
 
 class ClientAdminForm(forms.ModelForm):
@@ -130,13 +230,45 @@ class ClientAdminForm(forms.ModelForm):
 
 
 @admin.register(Client)
-class ClientAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class ClientAdmin(ServiceAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = ClientAdminForm
     list_display = ["__str__", "email", "phone", "preferred_channel", "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     list_filter = ["preferred_channel", "marketing_email_opt_in"]
     readonly_fields = ["created_at", "updated_at", "erased_at"]
     inlines = [AssessmentInline, ConsentRecordInline]
+
+    def save_model(self, request, obj, form, change):
+        data = {f: form.cleaned_data[f] for f in (form.changed_data if change else form.cleaned_data)}
+        saved = client_save(client=obj if change else None, data=data, by=request.user)
+        self.adopt(obj, saved)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ConsentRecord:
+            return super().save_formset(request, form, formset, change)
+        # Consents are given and withdrawn through the consent services, never saved as rows.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if not inline_form.has_changed():
+                continue
+            data = inline_form.cleaned_data
+            if inline_form.instance.pk is None:
+                record = consent_give(
+                    client=form.instance,
+                    wording=data["wording"],
+                    given_at=data["given_at"],
+                    method=data["method"],
+                    signed_name=data.get("signed_name", ""),
+                    witnessed_by=data.get("witnessed_by"),
+                    by=request.user,
+                )
+                formset.new_objects.append(record)
+            elif data.get("withdraw"):
+                record = consent_withdraw(
+                    record=inline_form.instance, by=request.user, note=data.get("withdrawal_note", "")
+                )
+                formset.changed_objects.append((record, ["withdrawn_at"]))
+        return None
 
     def get_inlines(self, request, obj):
         if access.can_view_clinical(request.user):
@@ -173,53 +305,45 @@ class ConsentWordingAdmin(admin.ModelAdmin):
         return []
 
 
-class PhotoAdminForm(forms.ModelForm):
-    class Meta:
-        model = Photo
-        fields = ["client", "appointment", "angle", "phase", "taken_at", "uploaded_by", "marketing_consent", "caption"]
-
-    def clean_marketing_consent(self):
-        allowed = self.cleaned_data["marketing_consent"]
-        client = self.cleaned_data.get("client") or getattr(self.instance, "client", None)
-        if (
-            allowed
-            and client
-            and not selectors.consent_is_active(client_id=client.pk, kind=ConsentWording.Kind.MARKETING_PHOTOS)
-        ):
-            raise forms.ValidationError(
-                "The client has no active consent to marketing use of photos: record it on the consent page first."
-            )
-        return allowed
-
-
 @admin.register(Photo)
-class PhotoAdmin(ClinicalAdminMixin, admin.ModelAdmin):
-    form = PhotoAdminForm
+class PhotoAdmin(ServiceAdminMixin, ClinicalAdminMixin, admin.ModelAdmin):
+    fields = ["client", "appointment", "angle", "phase", "taken_at", "uploaded_by", "marketing_consent", "caption"]
     list_display = ["__str__", "client", "angle", "phase", "taken_at", "marketing_consent"]
     list_filter = ["angle", "phase", "marketing_consent"]
     list_select_related = ["client"]
     search_fields = ["client__last_name"]
-    autocomplete_fields = ["client", "appointment"]
-    # Files arrive only through the staff upload, which checks and strips them.
-    readonly_fields = ["image", "thumbnail", "width", "height"]
+    autocomplete_fields = ["appointment"]
+    # Files arrive only through the staff upload, which checks and strips them; a photo stays
+    # with its client and uploader.
+    readonly_fields = ["client", "uploaded_by", "image", "thumbnail", "width", "height"]
 
     def has_add_permission(self, request):
         return False
 
+    def save_model(self, request, obj, form, change):
+        data = {f: form.cleaned_data[f] for f in form.changed_data}
+        self.adopt(obj, photo_update(photo=obj, data=data, by=request.user))
+
     def delete_model(self, request, obj):
-        files = [f for f in (obj.image, obj.thumbnail) if f]
-        super().delete_model(request, obj)
-        # The file is the health data: it goes with the row (once the deletion is committed),
-        # as on erasure, rather than staying in private storage with nothing pointing at it.
-        transaction.on_commit(lambda: [f.storage.delete(f.name) for f in files])
+        photo_delete(photo=obj, by=request.user)
 
 
 @admin.register(SessionNote)
-class SessionNoteAdmin(ClinicalAdminMixin, admin.ModelAdmin):
+class SessionNoteAdmin(ServiceAdminMixin, ClinicalAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "pigment_shade", "needle", "depth", "created_at"]
     list_select_related = ["appointment"]
     search_fields = ["appointment__reference"]
     autocomplete_fields = ["appointment"]
+    exclude = ["author"]
+    error_code_fields = {"consultation_has_assessment": "appointment"}
+
+    def get_readonly_fields(self, request, obj=None):
+        # A note belongs to its session: it is not moved to another one.
+        return ["appointment"] if obj is not None else []
+
+    def save_model(self, request, obj, form, change):
+        data = {f: v for f, v in form.cleaned_data.items() if f != "appointment"}
+        self.adopt(obj, session_note_save(appointment=obj.appointment, data=data, by=request.user))
 
 
 @admin.register(AuditEvent)

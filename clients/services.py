@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
 from .photos import MAX_UPLOAD_BYTES, photo_clean
+from .selectors import consent_is_active
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -87,6 +88,32 @@ def _save_with_audit(*, instance: models.Model, before: dict | None, by, client_
 
 
 @transaction.atomic
+def client_save(*, client: Client | None = None, data: dict[str, Any], by: AbstractBaseUser) -> Client:
+    """Create a client (``client`` None) or change one: validated, saved and audited by field name."""
+    if client is None:
+        before, client = None, Client()
+    else:
+        # Locked: two people saving one client at once must each audit what they changed.
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        before = model_to_dict(client)
+    for field, value in data.items():
+        setattr(client, field, value)
+    client.full_clean()
+    client.save()
+    changed = _changed_fields(before, client)
+    if before is None or changed:
+        audit_record(
+            actor=by,
+            action=AuditEvent.Action.CREATE if before is None else AuditEvent.Action.UPDATE,
+            object_type="client",
+            object_id=client.pk,
+            client_id=client.pk,
+            fields=changed,
+        )
+    return client
+
+
+@transaction.atomic
 def assessment_save(*, appointment: Appointment, data: dict[str, Any], by: AbstractBaseUser) -> Assessment:
     """Create or update the consultation's assessment for this appointment."""
     assessment = Assessment.objects.filter(appointment=appointment).first()
@@ -105,7 +132,9 @@ def assessment_save(*, appointment: Appointment, data: dict[str, Any], by: Abstr
 def session_note_save(*, appointment: Appointment, data: dict[str, Any], by: AbstractBaseUser) -> SessionNote:
     """Create or update the note of one treatment session."""
     if appointment.kind == CONSULTATION:
-        raise ValidationError("A consultation has an assessment, not a session note.")
+        raise ValidationError(
+            "A consultation has an assessment, not a session note.", code="consultation_has_assessment"
+        )
     note = SessionNote.objects.filter(appointment=appointment).first()
     before = model_to_dict(note) if note else None
     if note is None:
@@ -183,6 +212,40 @@ def photos_add(
     return photos
 
 
+@transaction.atomic
+def photo_update(*, photo: Photo, data: dict[str, Any], by: AbstractBaseUser) -> Photo:
+    """Change a photo's details (never its file). Marketing use needs the client's active consent."""
+    photo = Photo.objects.select_for_update().get(pk=photo.pk)
+    before = model_to_dict(photo)
+    for field, value in data.items():
+        setattr(photo, field, value)
+    if (
+        photo.marketing_consent
+        and not before["marketing_consent"]
+        and not consent_is_active(client_id=photo.client_id, kind=ConsentWording.Kind.MARKETING_PHOTOS)
+    ):
+        raise ValidationError(
+            {
+                "marketing_consent": ValidationError(
+                    "The client has no active consent to marketing use of photos: record it on the consent page first.",
+                    code="no_marketing_consent",
+                )
+            }
+        )
+    _save_with_audit(instance=photo, before=before, by=by, client_id=photo.client_id)
+    return photo
+
+
+@transaction.atomic
+def photo_delete(*, photo: Photo, by: AbstractBaseUser) -> None:
+    """Delete a photo and, once that is committed, its files: the file is the health data."""
+    files = [f for f in (photo.image, photo.thumbnail) if f]
+    client_id, pk = photo.client_id, photo.pk
+    photo.delete()
+    audit_record(actor=by, action=AuditEvent.Action.DELETE, object_type="photo", object_id=pk, client_id=client_id)
+    transaction.on_commit(lambda: _delete_files(files))
+
+
 def consent_wordings_current() -> list[ConsentWording]:
     """The newest version in force of each kind of consent."""
     latest: dict[str, ConsentWording] = {}
@@ -225,6 +288,40 @@ def consent_sign(
         )
         records.append(record)
     return records
+
+
+@transaction.atomic
+def consent_give(
+    *,
+    client: Client,
+    wording: ConsentWording,
+    given_at,
+    method: str,
+    signed_name: str = "",
+    witnessed_by: AbstractBaseUser | None = None,
+    by: AbstractBaseUser,
+) -> ConsentRecord:
+    """Record a consent given on paper or online (entered by staff), audited with its wording."""
+    record = ConsentRecord(
+        client=client,
+        wording=wording,
+        given_at=given_at,
+        method=method,
+        signed_name=signed_name.strip(),
+        witnessed_by=witnessed_by,
+    )
+    record.full_clean()
+    record.save()
+    audit_record(
+        actor=by,
+        action=AuditEvent.Action.CREATE,
+        object_type="consentrecord",
+        object_id=record.pk,
+        client_id=client.pk,
+        fields=[f for f in ("wording", "given_at", "method", "signed_name", "witnessed_by") if getattr(record, f)],
+        detail=f"{wording.kind} v{wording.version}",
+    )
+    return record
 
 
 @transaction.atomic

@@ -108,7 +108,7 @@ def test_completing_a_future_appointment_is_refused_with_a_message(staff, sessio
     with time_machine.travel(datetime(2026, 11, 1, 9, tzinfo=UTC), tick=False):
         response = _post_change(staff, session, status="completed")
     assert response.status_code == 200
-    assert "Not saved" in response.content.decode()
+    assert "cannot be completed before it has started" in response.content.decode()
     session.refresh_from_db()
     assert session.status == "booked"
 
@@ -121,6 +121,6 @@ def test_reviving_a_cancelled_appointment_into_a_taken_time_is_a_message_not_a_5
         response = _post_change(staff, session, status="booked")
     assert response.status_code == 200
     page = response.content.decode()
-    assert "is not free then" in page
+    assert "has since been given to another appointment" in page
     session.refresh_from_db()
     assert session.status == "cancelled"

@@ -14,7 +14,8 @@ from django.utils import timezone
 from bookings.models import AftercareReminder, Appointment, Course
 from bookings.services.appointments import appointment_complete, appointment_uncomplete
 from bookings.services.messaging import reminders_sync
-from bookings.tests.factories import AppointmentFactory, CourseFactory, UserFactory
+from bookings.tests.factories import AppointmentFactory, CourseFactory
+from clients.tests.factories import staff_user
 
 LONDON = ZoneInfo("Europe/London")
 M = AftercareReminder.Milestone
@@ -33,7 +34,7 @@ def _session(start: datetime, **kwargs) -> Appointment:
 
 def _complete(appointment: Appointment, **kwargs) -> Appointment:
     with time_machine.travel(appointment.end, tick=False):
-        return appointment_complete(appointment=appointment, by=UserFactory(), **kwargs)
+        return appointment_complete(appointment=appointment, by=staff_user(role="Manager"), **kwargs)
 
 
 def _rows(appointment: Appointment) -> dict[str, AftercareReminder]:
@@ -88,7 +89,7 @@ def test_consultation_gets_no_aftercare():
 def test_cannot_complete_before_it_starts_or_once_cancelled():
     appointment = _session(datetime(2026, 11, 2, 10, tzinfo=LONDON))
     with time_machine.travel(datetime(2026, 11, 1, tzinfo=LONDON)), pytest.raises(ValidationError):
-        appointment_complete(appointment=appointment, by=UserFactory())
+        appointment_complete(appointment=appointment, by=staff_user(role="Manager"))
     cancelled_at = datetime(2026, 11, 1, 12, tzinfo=LONDON)  # a fixed stamp, never the real clock
     Appointment.objects.filter(pk=appointment.pk).update(status="cancelled", cancelled_at=cancelled_at)
     with pytest.raises(ValidationError):
@@ -99,7 +100,7 @@ def test_cannot_complete_before_it_starts_or_once_cancelled():
 def test_uncompleting_cancels_pending_aftercare_and_completing_again_reopens_it():
     appointment = _complete(_session(datetime(2026, 11, 2, 10, tzinfo=LONDON)))
     with time_machine.travel(datetime(2026, 11, 2, 15, tzinfo=LONDON)):
-        appointment_uncomplete(appointment=appointment, by=UserFactory())
+        appointment_uncomplete(appointment=appointment, by=staff_user(role="Manager"))
 
     assert {r.status for r in _rows(appointment).values()} == {S.CANCELLED}
 
@@ -214,6 +215,6 @@ def test_touch_up_gets_aftercare_and_a_recall_24_months_on():
 def test_back_dated_completion_skips_aftercare_days_long_past():
     appointment = _session(datetime(2026, 11, 2, 10, tzinfo=LONDON))
     with time_machine.travel(datetime(2026, 11, 11, 12, tzinfo=LONDON)):
-        appointment_complete(appointment=appointment, by=UserFactory())
+        appointment_complete(appointment=appointment, by=staff_user(role="Manager"))
 
     assert set(m for m in _rows(appointment) if m.startswith("aftercare")) == {M.AFTERCARE_DAY_10}

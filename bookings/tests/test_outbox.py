@@ -23,6 +23,7 @@ from bookings.sms import SmsError
 from bookings.sms.backends import locmem
 from bookings.sms.backends.http import SmsBackend as HttpSmsBackend
 from bookings.tests.factories import AppointmentFactory, CourseFactory, UserFactory
+from clients.tests.factories import staff_user
 from treatments.tests.factories import TreatmentFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -43,7 +44,7 @@ def completed():
         location__phone="0161 496 0123",
     )
     with time_machine.travel(start + timedelta(hours=4), tick=False):
-        return appointment_complete(appointment=appointment, by=UserFactory())
+        return appointment_complete(appointment=appointment, by=staff_user(role="Manager"))
 
 
 def _day4(appointment) -> AftercareReminder:
@@ -163,7 +164,7 @@ def test_prompt_is_skipped_at_send_time_if_the_next_session_was_booked_meanwhile
         end=start + timedelta(hours=3),
     )
     with time_machine.travel(start + timedelta(hours=4)):
-        appointment_complete(appointment=first, by=UserFactory())
+        appointment_complete(appointment=first, by=staff_user(role="Manager"))
     # Booked by a path that did not sync the earlier session's messages.
     AppointmentFactory(kind="session", course=course, client=course.client, session_number=2,
                        start=datetime(2026, 11, 20, 10, tzinfo=LONDON))  # fmt: skip

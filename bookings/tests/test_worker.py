@@ -15,8 +15,9 @@ from kombu.exceptions import OperationalError
 
 from bookings.models import AftercareReminder, Appointment
 from bookings.services.appointments import appointment_complete
-from bookings.tests.factories import AppointmentFactory, UserFactory
+from bookings.tests.factories import AppointmentFactory
 from bookings.tests.mailers import delivered, read_all, senders
+from clients.tests.factories import staff_user
 from smpclinic.celery import app as celery_app
 
 LONDON = ZoneInfo("Europe/London")
@@ -33,7 +34,7 @@ def _complete_session(start: datetime, **client) -> Appointment:
         **{f"client__{k}": v for k, v in client.items()},
     )
     with time_machine.travel(start + timedelta(hours=4), tick=False):
-        return appointment_complete(appointment=appointment, by=UserFactory())
+        return appointment_complete(appointment=appointment, by=staff_user(role="Manager"))
 
 
 def _wait_until(condition, *, timeout: float = 60) -> None:

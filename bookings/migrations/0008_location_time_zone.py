@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0006_constraint_messages'),
+        ('bookings', '0007_appointment_arrived_status'),
     ]
 
     operations = [
