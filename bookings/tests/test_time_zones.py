@@ -239,3 +239,40 @@ def test_a_message_about_a_new_york_appointment_gives_new_york_date_and_time(new
     context = message_context(reminder)
     assert context["appointment_time"] == "20:30"
     assert context["appointment_date"] == "Tuesday 3 November 2026"
+
+
+# The admin --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_staff_type_a_new_york_booking_on_new_york_clocks_in_the_admin(client, new_york):
+    from django.contrib.auth import get_user_model
+
+    from bookings.tests.test_booking_admin import _management_forms
+    from clients.tests.factories import ClientFactory
+
+    technician = technician_working(location=new_york)
+    client.force_login(get_user_model().objects.create_superuser("boss", "boss@example.test", "a-long-password-1"))
+    url = reverse("admin:bookings_appointment_add")
+    with time_machine.travel(NOW, tick=False):
+        data = _management_forms(client.get(url).content.decode())
+        data.update(
+            {
+                "status": "booked",
+                "channel": "phone",
+                "kind": "consultation",
+                "client": ClientFactory().pk,
+                "technician": technician.pk,
+                "location": new_york.pk,
+                "start_0": "09/03/2026",
+                "start_1": "10:00:00",
+                "end_0": "09/03/2026",
+                "end_1": "10:45:00",
+            }
+        )
+        response = client.post(url, data)
+        assert response.status_code == 302, response.content.decode()[:2000]
+        appointment = Appointment.objects.get()
+        assert appointment.start == datetime(2026, 3, 9, 10, tzinfo=NEW_YORK)  # 14:00 UTC, not London's 10:00
+        listing = client.get(reverse("admin:bookings_appointment_changelist")).content.decode()
+    assert "09/03/2026 10:00 EDT" in listing
