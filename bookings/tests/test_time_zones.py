@@ -24,7 +24,6 @@ from bookings.tests.factories import (
     AppointmentFactory,
     BookingPolicyFactory,
     LocationFactory,
-    UserFactory,
     technician_working,
 )
 
@@ -189,12 +188,13 @@ def test_the_confirmation_and_its_calendar_file_carry_new_york_time(new_york):
 
 def _completed_session(location: Location, start: datetime) -> Appointment:
     from bookings.services.appointments import appointment_complete
+    from clients.tests.factories import staff_user
 
     appointment = AppointmentFactory(
         location=location, kind=Appointment.Kind.TREATMENT_SESSION, start=start, end=start + timedelta(hours=3)
     )
     with time_machine.travel(appointment.end, tick=False):
-        return appointment_complete(appointment=appointment, by=UserFactory())
+        return appointment_complete(appointment=appointment, by=staff_user(role="Manager"))
 
 
 def _aftercare_due(appointment: Appointment) -> dict[str, datetime]:
