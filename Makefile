@@ -3,7 +3,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
 PY := $(VENV)/bin/python
+# One stamp per requirements file and its content: `make run` installs only the runtime,
+# `make test` the dev file too (which starts with -r requirements.txt).
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
 # The first interpreter >= 3.12 found: PYTHON=..., python3.13, python3.12, pyenv's, python3.
 define FIND_PYTHON
@@ -12,7 +15,11 @@ for c in $${PYTHON:-} python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[
 done; exit 1
 endef
 
-.PHONY: help run test test-dates lint format install bench clean
+# One pytest process per core (at most 4): each has its own test database, cache, browser and
+# Celery worker. PYTEST_XDIST= runs the suite in one process.
+PYTEST_XDIST ?= -n auto --maxprocesses 4 --dist worksteal
+
+.PHONY: help run test test-dates lint format install install-dev bench clean
 
 help:
 	@echo "make run    - install, migrate, seed the demo clinic, start web + Celery worker/beat"
@@ -26,36 +33,42 @@ $(STAMP): requirements.txt
 	  echo "Creating $(VENV) with $$python"; rm -rf $(VENV); "$$python" -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
-	@rm -f $(VENV)/.installed-*; touch $@
+	@rm -f $(VENV)/.installed-[0-9]*; touch $@
+
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-dev-*; touch $@
 
 install: $(STAMP)
+
+install-dev: $(DEV_STAMP)
 
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runclinic --addr $${ADDR:-127.0.0.1:8000}
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: install
+format: install-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
 test: lint
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # Dates that have broken tests that read the clock: the day after a bug report, the spring and
 # autumn clock changes, a year end. DATES="2027-03-28T23:30 ..." adds a London time of day.
 DATES ?= 2026-11-24 2027-03-28 2027-10-31 2027-12-31
 
-test-dates: install
+test-dates: install-dev
 	@failed=""; for d in $(DATES); do \
 	  echo "== pytest --clock=$$d"; \
-	  $(VENV)/bin/pytest --clock=$$d $(PYTEST_ARGS) || failed="$$failed $$d"; \
+	  $(VENV)/bin/pytest --clock=$$d $(PYTEST_XDIST) $(PYTEST_ARGS) || failed="$$failed $$d"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-dates: the suite failed on:$$failed" >&2; exit 1; fi; \
 	echo "test-dates: the suite passed on every date: $(DATES)"

@@ -60,16 +60,15 @@ def pytest_configure(config):
     # tryfirst: before pytest-django's pytest_configure and before any fixture, so the test
     # database, the settings and every session fixture already see the travelled clock.
     value = config.getoption("clock")
-    if not value:
-        return
-    import time_machine
+    if value:
+        import time_machine
 
-    moment = parse_clock(value)
-    traveller = time_machine.travel(moment, tick=True)
-    traveller.start()
-    config.stash[_clock_key] = traveller
-    global _run_clock_set
-    _run_clock_set = True
+        traveller = time_machine.travel(parse_clock(value), tick=True)
+        traveller.start()
+        config.stash[_clock_key] = traveller
+        global _run_clock_set
+        _run_clock_set = True
+    _test_settings()
 
 
 def pytest_unconfigure(config):
@@ -88,6 +87,31 @@ def pytest_report_header(config):
 
 _clock_key = pytest.StashKey()
 _run_clock_set = False
+
+
+def _test_settings() -> None:
+    from django.conf import settings
+
+    # Settings create nothing on import; the SQLite test database and the file-system
+    # broker need var/ and its folders, as `manage.py` would have made them.
+    from smpclinic.var import var_dirs_create
+
+    var_dirs_create()
+    # Django's default hasher costs about a second per password on this machine, paid for every
+    # test user created and every login. The tests check who may log in, not the hash's strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Under pytest-xdist every worker gets its own cache, so one worker's rate-limit counters
+    # (all requests come from 127.0.0.1) and cache.clear() never reach another's.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    cache = dict(settings.CACHES["default"])
+    if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        cache.update(BACKEND="smpclinic.tests.cache.PrefixedRedisCache", KEY_PREFIX=f"tests-{worker}")
+    elif cache["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache":
+        cache["LOCATION"] = os.path.join(cache["LOCATION"], f"tests-{worker}")
+    settings.CACHES = {**settings.CACHES, "default": cache}
+    from django.core.cache import caches
+
+    caches.__dict__.pop("settings", None)  # read CACHES afresh if anything looked already
 
 
 def missing(reason: str) -> None:

@@ -40,7 +40,7 @@ def seed(messages: int) -> None:
     """Completed treatment sessions owe three messages each (aftercare day 4, 7 and 10)."""
     from django.contrib.auth import get_user_model
 
-    from bookings.models import AftercareReminder, Appointment, Location, Technician
+    from bookings.models import Appointment, ClientMessage, Location, Technician
     from clients.models import Client
 
     location = Location.objects.create(
@@ -68,19 +68,19 @@ def seed(messages: int) -> None:
         )
         for n in range(count)
     )
-    milestones = [
-        AftercareReminder.Milestone.AFTERCARE_DAY_4,
-        AftercareReminder.Milestone.AFTERCARE_DAY_7,
-        AftercareReminder.Milestone.AFTERCARE_DAY_10,
+    kinds = [
+        ClientMessage.Kind.AFTERCARE_DAY_4,
+        ClientMessage.Kind.AFTERCARE_DAY_7,
+        ClientMessage.Kind.AFTERCARE_DAY_10,
     ]
-    rows = [AftercareReminder(appointment=a, milestone=m, due_at=DUE) for a in appointments for m in milestones]
-    AftercareReminder.objects.bulk_create(rows[:messages])
+    rows = [ClientMessage(appointment=a, kind=m, due_at=DUE) for a in appointments for m in kinds]
+    ClientMessage.objects.bulk_create(rows[:messages])
 
 
 def reset_outbox() -> None:
-    from bookings.models import AftercareReminder
+    from bookings.models import ClientMessage
 
-    AftercareReminder.objects.update(
+    ClientMessage.objects.update(
         status="pending", sent_at=None, attempts=0, claim_token="", claimed_at=None, next_attempt_at=None, last_error=""
     )
 
@@ -107,7 +107,7 @@ def start_worker(n: int, *, url: str, queue: str, mail_dir: Path, log_dir: Path)
 
 
 def run(workers: int, *, url: str, messages: int) -> tuple[float, int, int]:
-    from bookings.models import AftercareReminder
+    from bookings.models import ClientMessage
     from bookings.tasks import reminders_dispatch
     from bookings.tests.mailers import delivered
 
@@ -120,7 +120,7 @@ def run(workers: int, *, url: str, messages: int) -> tuple[float, int, int]:
         started = time.perf_counter()
         for _ in range(workers):
             reminders_dispatch.apply_async(kwargs={"now": DUE.isoformat()}, queue=queue)
-        while AftercareReminder.objects.exclude(status__in=["sent", "failed", "cancelled"]).exists():
+        while ClientMessage.objects.exclude(status__in=["sent", "failed", "cancelled"]).exists():
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
     finally:
@@ -129,7 +129,7 @@ def run(workers: int, *, url: str, messages: int) -> tuple[float, int, int]:
         for process in processes:
             process.wait(timeout=60)
     counts = delivered(mail_dir)
-    sent_rows = AftercareReminder.objects.filter(status="sent").count()
+    sent_rows = ClientMessage.objects.filter(status="sent").count()
     duplicates = sum(c - 1 for c in counts.values() if c > 1)
     if sum(counts.values()) != sent_rows:
         print(f"  note: {sum(counts.values())} e-mails written for {sent_rows} rows marked sent")

@@ -7,10 +7,11 @@ from clients.admin import ServiceAdminMixin
 
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .models import (
-    AftercareReminder,
     Appointment,
     BookingPolicy,
+    BookingToMatch,
     Break,
+    ClientMessage,
     Closure,
     Course,
     Location,
@@ -39,6 +40,7 @@ from .services.appointments import (
     appointment_undo_no_show,
 )
 from .services.booking import OVERLAP_CONSTRAINT, ChangeNotAllowed, SlotTaken
+from .services.identity import client_match_merge, client_match_separate
 from .zones import default_time_zone, local, time_zone_choices
 
 Status = Appointment.Status
@@ -123,9 +125,9 @@ class CourseAdmin(admin.ModelAdmin):
     inlines = [AppointmentInline]
 
 
-class ReminderInline(admin.TabularInline):
-    model = AftercareReminder
-    fields = ["milestone", "channel", "due_at", "status", "sent_at", "attempts", "last_error"]
+class ClientMessageInline(admin.TabularInline):
+    model = ClientMessage
+    fields = ["kind", "channel", "sequence", "due_at", "status", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -201,7 +203,7 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     search_fields = ["reference", "client__last_name", "client__email"]
     date_hierarchy = "start"
     autocomplete_fields = ["client", "course"]
-    inlines = [ReminderInline]
+    inlines = [ClientMessageInline]
     refusals = (ValidationError, PermissionDenied, SlotTaken, ChangeNotAllowed, BookingRequestError)
     error_code_fields = {
         "transition_not_allowed": "status",
@@ -226,7 +228,7 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     ]
 
     READONLY = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]
-    READONLY += ["status_changed_at", "status_changed_by"]
+    READONLY += ["status_changed_at", "status_changed_by", "ics_sequence"]
     # What the booking was made for; changing it is a new booking (cancel and book again).
     FIXED_AFTER_BOOKING = ["client", "kind", "location", "treatment", "end"]
 
@@ -326,8 +328,8 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
         return appointment
 
 
-@admin.register(AftercareReminder)
-class AftercareReminderAdmin(MessageAdminMixin, admin.ModelAdmin):
+@admin.register(ClientMessage)
+class ClientMessageAdmin(MessageAdminMixin, admin.ModelAdmin):
     """Every client message: status, due and sent times, attempts, last error; resend and cancel."""
 
 
@@ -344,3 +346,63 @@ class BookingPolicyAdmin(admin.ModelAdmin):
         "change_notice_hours",
     ]
     list_select_related = ["location"]
+
+
+@admin.register(BookingToMatch)
+class BookingToMatchAdmin(admin.ModelAdmin):
+    """Reception's queue of online bookings made under an e-mail another client holds: the
+    details as given beside the client they may be. Read-only; the two actions call the services."""
+
+    list_display = ["__str__", "email", "phone", "bookings", "match_of", "match_phone", "created_at"]
+    list_select_related = ["match_of"]
+    search_fields = ["first_name", "last_name", "email", "phone"]
+    actions = ["merge_into_match", "mark_different_person"]
+    fields = ["first_name", "last_name", "email", "phone", "match_of", "match_status", "created_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        pending = super().get_queryset(request).filter(match_status=BookingToMatch.MatchStatus.PENDING)
+        return pending.prefetch_related("appointments")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("clients.view_client")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("clients.change_client")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="bookings")
+    def bookings(self, obj):
+        return ", ".join(a.reference for a in obj.appointments.all())
+
+    @admin.display(description="their phone on record")
+    def match_phone(self, obj):
+        return obj.match_of.phone if obj.match_of else ""
+
+    @admin.action(permissions=["change"], description="Same person: merge into the client they match")
+    def merge_into_match(self, request, queryset):
+        self._apply(request, queryset, lambda p: client_match_merge(provisional=p, into=p.match_of, by=request.user))
+
+    @admin.action(permissions=["change"], description="A different person sharing the e-mail")
+    def mark_different_person(self, request, queryset):
+        self._apply(request, queryset, lambda p: client_match_separate(provisional=p, by=request.user))
+
+    def _apply(self, request, queryset, service) -> None:
+        done = 0
+        for provisional in queryset.select_related("match_of"):
+            try:
+                service(provisional)
+            except ValidationError as exc:
+                self.message_user(request, f"{provisional}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} booking(s) matched.", messages.SUCCESS)

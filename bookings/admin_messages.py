@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from clients.admin import ClientAdmin
 from clients.models import Client
 
-from .models import AftercareReminder, MessageTemplate
+from .models import ClientMessage, MessageTemplate
 from .services.messaging import (
     MESSAGE_CONTEXT_HELP,
     reminder_cancel,
@@ -27,7 +27,7 @@ from .services.messaging import (
 
 def client_messages_url(client_id: int) -> str:
     """The admin's timeline of one client's messages (the message list filtered to them)."""
-    return reverse("admin:bookings_aftercarereminder_changelist") + f"?client={client_id}"
+    return reverse("admin:bookings_clientmessage_changelist") + f"?client={client_id}"
 
 
 class ClientFilter(admin.SimpleListFilter):
@@ -56,7 +56,7 @@ class MessageAdminMixin:
     list_display = [
         "__str__",
         "client_timeline",
-        "milestone",
+        "kind",
         "channel",
         "due_at",
         "status",
@@ -65,14 +65,16 @@ class MessageAdminMixin:
         "next_attempt_at",
         "short_error",
     ]
-    list_filter = ["status", "milestone", "channel", ClientFilter]
+    list_filter = ["status", "kind", "channel", ClientFilter]
     list_select_related = ["appointment"]
     search_fields = ["appointment__reference"]
     date_hierarchy = "due_at"
     fields = [
         "appointment",
-        "milestone",
+        "kind",
         "channel",
+        "sequence",
+        "payload",
         "status",
         "due_at",
         "sent_at",
@@ -102,7 +104,7 @@ class MessageAdminMixin:
         return False
 
     @admin.display(description="client")
-    def client_timeline(self, obj: AftercareReminder) -> str:
+    def client_timeline(self, obj: ClientMessage) -> str:
         return format_html(
             '<a href="{}">Client #{} messages</a>',
             client_messages_url(obj.appointment.client_id),
@@ -110,7 +112,7 @@ class MessageAdminMixin:
         )
 
     @admin.display(description="last error")
-    def short_error(self, obj: AftercareReminder) -> str:
+    def short_error(self, obj: ClientMessage) -> str:
         return obj.last_error[:80]
 
     @admin.action(description="Send the selected messages again", permissions=["change"])
@@ -139,11 +141,12 @@ class MessageAdminMixin:
 class MessageTemplateForm(forms.ModelForm):
     class Meta:
         model = MessageTemplate
-        fields = ["milestone", "treatment", "subject", "text_body", "html_body", "sms_body"]
+        fields = ["kind", "treatment", "subject", "text_body", "html_body", "sms_body"]
         help_texts = {
             "subject": f"Django template syntax. Available: {MESSAGE_CONTEXT_HELP}.",
             "html_body": "The clinic's name, address, phone and (for non-essential messages) the unsubscribe "
-            "link are added around this by the layout.",
+            "link are added around this by the layout. Booking confirmed and moved e-mails also carry "
+            "the calendar file; cancelled carries the one that removes the event.",
         }
 
     def clean(self):
@@ -156,8 +159,8 @@ class MessageTemplateForm(forms.ModelForm):
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
     form = MessageTemplateForm
-    list_display = ["__str__", "milestone", "treatment", "updated_at"]
-    list_filter = ["milestone", "treatment"]
+    list_display = ["__str__", "kind", "treatment", "updated_at"]
+    list_filter = ["kind", "treatment"]
     readonly_fields = ["preview"]
 
     def get_urls(self):
@@ -172,7 +175,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
     def _render(self, template: MessageTemplate) -> dict[str, str]:
         wording = {f: getattr(template, f) for f in ("subject", "text_body", "html_body", "sms_body")}
-        return render_wording(wording, sample_context(milestone=template.milestone))
+        return render_wording(wording, sample_context(kind=template.kind))
 
     @admin.display(description="preview (made-up client)")
     def preview(self, obj: MessageTemplate | None) -> str:

@@ -23,9 +23,9 @@ def parse_start(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat((value or "").strip())
     except ValueError:
-        raise ValidationError("Choose a time from the list.") from None
+        raise ValidationError("Choose a time from the list.", code="time_invalid") from None
     if timezone.is_naive(parsed):
-        raise ValidationError("Choose a time from the list.")
+        raise ValidationError("Choose a time from the list.", code="time_invalid")
     try:
         booking_window_check(instant=parsed)
     except BookingRequestError as exc:
@@ -74,7 +74,7 @@ class SlotSearchForm(forms.Form):
         if start < today:
             return today
         if start > today + timedelta(days=366):
-            raise ValidationError("Choose a day within the next year.")
+            raise ValidationError("Choose a day within the next year.", code="day_out_of_range")
         return start
 
 

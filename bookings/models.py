@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from clients.models import Client
 from treatments.models import PriceBand
 
 from .constraints import PostgresExclusionConstraint
@@ -96,6 +97,7 @@ class OpeningHours(models.Model):
                 condition=Q(closes__gt=F("opens")),
                 name="openinghours_closes_after_opens",
                 violation_error_message="Closing time must be after opening time.",
+                violation_error_code="openinghours_closes_after_opens",
             ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="openinghours_weekday_valid"),
         ]
@@ -136,6 +138,7 @@ class WorkingHours(models.Model):
                 condition=Q(end_time__gt=F("start_time")),
                 name="workinghours_end_after_start",
                 violation_error_message="The end of the working hours must be after their start.",
+                violation_error_code="workinghours_end_after_start",
             ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="workinghours_weekday_valid"),
         ]
@@ -160,6 +163,7 @@ class Break(models.Model):
                 condition=Q(end_time__gt=F("start_time")),
                 name="break_end_after_start",
                 violation_error_message="The end of the break must be after its start.",
+                violation_error_code="break_end_after_start",
             ),
             models.CheckConstraint(condition=Q(weekday__lte=6), name="break_weekday_valid"),
         ]
@@ -182,6 +186,7 @@ class TimeOff(models.Model):
                 condition=Q(end__gt=F("start")),
                 name="timeoff_end_after_start",
                 violation_error_message="The end of the time off must be after its start.",
+                violation_error_code="timeoff_end_after_start",
             )
         ]
 
@@ -213,6 +218,7 @@ class Closure(models.Model):
                 condition=Q(end_date__gte=F("start_date")),
                 name="closure_end_not_before_start",
                 violation_error_message="The last day of the closure cannot be before its first day.",
+                violation_error_code="closure_end_not_before_start",
             ),
         ]
 
@@ -246,11 +252,13 @@ class Course(models.Model):
                 condition=Q(planned_sessions__gte=1) & Q(planned_sessions__lte=5),
                 name="course_planned_sessions_1_to_5",
                 violation_error_message="A course has 1 to 5 planned sessions.",
+                violation_error_code="course_planned_sessions_1_to_5",
             ),
             models.CheckConstraint(
                 condition=Q(price_agreed__isnull=True) | Q(price_agreed__gte=0),
                 name="course_price_not_negative",
                 violation_error_message="The price agreed cannot be negative.",
+                violation_error_code="course_price_not_negative",
             ),
         ]
 
@@ -317,6 +325,15 @@ class Appointment(models.Model):
     status_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
     )
+    # Calendar files name the appointment by UID; every move or cancel raises SEQUENCE so the
+    # client's calendar replaces its event instead of adding a second one. Never goes down.
+    ics_sequence = models.PositiveIntegerField("calendar sequence", default=0, editable=False)
+    email_confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the owner of the e-mail given on the online form confirmed it through the link sent to it.",
+    )
 
     class Meta:
         ordering = ["start"]
@@ -329,16 +346,19 @@ class Appointment(models.Model):
                 condition=Q(end__gt=F("start")),
                 name="appointment_end_after_start",
                 violation_error_message="The appointment must end after it starts.",
+                violation_error_code="appointment_end_after_start",
             ),
             models.CheckConstraint(
                 condition=Q(session_number__isnull=True) | Q(course__isnull=False, session_number__gte=1),
                 name="appointment_session_number_needs_course",
                 violation_error_message="A session number needs a course (and starts at 1).",
+                violation_error_code="appointment_session_number_needs_course",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="consultation") | Q(course__isnull=True),
                 name="appointment_consultation_not_in_course",
                 violation_error_message="A consultation is not part of a course: leave the course empty.",
+                violation_error_code="appointment_consultation_not_in_course",
             ),
             models.CheckConstraint(
                 condition=~Q(status="completed") | Q(completed_at__isnull=False),
@@ -356,6 +376,7 @@ class Appointment(models.Model):
                 ],
                 condition=Q(status__in=["booked", "confirmed", "arrived", "completed"]),
                 violation_error_message="The technician already has an appointment at that time.",
+                violation_error_code="appointment_no_technician_overlap",
             ),
         ]
 
@@ -371,21 +392,35 @@ class Appointment(models.Model):
         return int((self.end - self.start).total_seconds() // 60)
 
 
-class AftercareReminder(models.Model):
-    """The outbox: one row per message an appointment owes its client (the day-4, 7
-    and 10 aftercare milestones, the 48-hour reminder, follow-up prompts).
+class ClientMessage(models.Model):
+    """The outbox: one row per message owed to a client about an appointment.
+
+    Scheduled kinds (aftercare day 4, 7 and 10, the 48-hour reminder, follow-ups) are one row
+    per appointment and kind, kept in line with the appointment by reminders_sync. Change
+    kinds (confirmation, moved, cancelled) are one row per change and channel, keyed by the
+    appointment's calendar sequence, with what the message must say frozen in `payload`.
 
     Rows are written in the same transaction as the change that makes them due;
     a periodic task claims and sends them, so the schedule lives in the database.
     """
 
-    class Milestone(models.TextChoices):
+    class Kind(models.TextChoices):
         AFTERCARE_DAY_4 = "aftercare_day4", "Aftercare: day 4"
         AFTERCARE_DAY_7 = "aftercare_day7", "Aftercare: day 7"
         AFTERCARE_DAY_10 = "aftercare_day10", "Aftercare: day 10"
         REMINDER_48H = "reminder_48h", "Reminder 48 hours before"
         NEXT_SESSION_PROMPT = "next_session_prompt", "Next session not booked"
         TOUCH_UP_RECALL = "touch_up_recall", "Touch-up recall"
+        CONFIRMATION = "confirmation", "Booking confirmed"
+        MOVED = "moved", "Booking moved"
+        CANCELLED = "cancelled", "Booking cancelled"
+        IDENTITY_CONFIRM = "identity_confirm", "Confirm your e-mail (online booking)"
+
+    # Sent because something changed, once per change; the others follow a schedule.
+    CHANGE_KINDS = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
+    # Sent once per appointment, by e-mail only, never re-synced: the double opt-in link goes to
+    # the address given on the online form (a phone number proves nothing about that address).
+    ONE_OFF_KINDS = (Kind.IDENTITY_CONFIRM,)
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
@@ -398,9 +433,15 @@ class AftercareReminder(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
-    milestone = models.CharField(max_length=30, choices=Milestone.choices)
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    sequence = models.PositiveIntegerField(
+        default=0, help_text="The appointment's calendar sequence when a change message was queued."
+    )
+    payload = models.JSONField(
+        default=dict, blank=True, help_text="What a change message says, as it was at the change (times in UTC)."
+    )
     due_at = models.DateTimeField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     claimed_at = models.DateTimeField(null=True, blank=True)
@@ -415,17 +456,26 @@ class AftercareReminder(models.Model):
     class Meta:
         ordering = ["due_at"]
         verbose_name = "client message"
-        indexes = [models.Index(fields=["status", "due_at"])]
+        indexes = [models.Index(fields=["status", "due_at"], name="clientmessage_status_due_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["appointment", "milestone"], name="reminder_one_per_appointment_milestone"),
+            models.UniqueConstraint(
+                fields=["appointment", "kind"],
+                condition=~Q(kind__in=["confirmation", "moved", "cancelled"]),
+                name="clientmessage_one_per_appointment_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["appointment", "kind", "sequence", "channel"],
+                condition=Q(kind__in=["confirmation", "moved", "cancelled"]),
+                name="clientmessage_one_per_change_channel",
+            ),
             models.CheckConstraint(
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),
-                name="reminder_sent_has_time",
+                name="clientmessage_sent_has_time",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_milestone_display()} for {self.appointment.reference}"
+        return f"{self.get_kind_display()} for {self.appointment.reference}"
 
 
 class BookingPolicy(models.Model):
@@ -467,6 +517,7 @@ class BookingPolicy(models.Model):
                 Coalesce("location", Value(0)),
                 name="bookingpolicy_one_clinic_wide",
                 violation_error_message="There is already a clinic-wide booking policy.",
+                violation_error_code="bookingpolicy_one_clinic_wide",
             ),
             models.CheckConstraint(condition=Q(slot_step_minutes__gte=5), name="bookingpolicy_step_at_least_5"),
             models.CheckConstraint(condition=Q(horizon_days__gte=1), name="bookingpolicy_horizon_positive"),
@@ -484,10 +535,10 @@ class MessageTemplate(models.Model):
 
     Rendered with Django template syntax against a small context of plain strings
     (see bookings.services.messaging.MESSAGE_CONTEXT_HELP); a treatment's own template
-    wins over the general one for the same milestone.
+    wins over the general one for the same kind.
     """
 
-    milestone = models.CharField(max_length=30, choices=AftercareReminder.Milestone.choices)
+    kind = models.CharField(max_length=30, choices=ClientMessage.Kind.choices)
     treatment = models.ForeignKey(
         "treatments.Treatment",
         on_delete=models.CASCADE,
@@ -503,20 +554,31 @@ class MessageTemplate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["milestone", "treatment"]
+        ordering = ["kind", "treatment"]
         constraints = [
             models.UniqueConstraint(
-                fields=["milestone"],
+                fields=["kind"],
                 condition=Q(treatment__isnull=True),
-                name="messagetemplate_one_general_per_milestone",
+                name="messagetemplate_one_general_per_kind",
                 violation_error_message="There is already a general template for this message.",
+                violation_error_code="messagetemplate_one_general_per_kind",
             ),
             models.UniqueConstraint(
-                fields=["milestone", "treatment"],
-                name="messagetemplate_one_per_milestone_treatment",
+                fields=["kind", "treatment"],
+                name="messagetemplate_one_per_kind_treatment",
                 violation_error_message="This treatment already has a template for this message.",
+                violation_error_code="messagetemplate_one_per_kind_treatment",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_milestone_display()} ({self.treatment or 'all treatments'})"
+        return f"{self.get_kind_display()} ({self.treatment or 'all treatments'})"
+
+
+class BookingToMatch(Client):
+    """Reception's queue: clients created by an online booking under an e-mail another client holds."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "online booking to match"
+        verbose_name_plural = "online bookings to match"

@@ -1,6 +1,6 @@
 """Reads for bookings: the booking policy, appointment lengths and free times.
 
-``availability_for`` loads everything the engine needs in a fixed number of queries
+``availability_compute`` loads everything the engine needs in a fixed number of queries
 (policy, technicians, working hours, breaks, time off, appointments, closures),
 whatever the window, the number of technicians or the number of appointments.
 """
@@ -23,7 +23,7 @@ __all__ = [
     "BookingRequestError",
     "Slot",
     "appointment_length",
-    "availability_for",
+    "availability_compute",
     "booking_policy_for",
     "booking_window_check",
 ]
@@ -101,28 +101,6 @@ def appointment_length(
     return timedelta(minutes=minutes)
 
 
-def availability_for(
-    *,
-    location: Location,
-    kind: str,
-    treatment: Treatment | None = None,
-    start_date: date,
-    days: int,
-    technician: Technician | None = None,
-    length_minutes: int | None = None,
-) -> dict[date, list[Slot]]:
-    """Free times per day at the location (its calendar days and zone; notice and horizon applied)."""
-    return availability_compute(
-        location=location,
-        kind=kind,
-        treatment=treatment,
-        start_date=start_date,
-        days=days,
-        technician=technician,
-        length_minutes=length_minutes,
-    )
-
-
 def availability_compute(
     *,
     location: Location,
@@ -137,9 +115,10 @@ def availability_compute(
     policy: BookingPolicy | None = None,
     now: datetime | None = None,
 ) -> dict[date, list[Slot]]:
-    """``availability_for`` with the knobs the booking service needs.
+    """Free times per local day, as online clients see them by default (notice and horizon applied).
 
-    ``apply_notice=False`` (staff bookings) drops the minimum notice and the horizon but
+    The one way to ask for free times: the public pages, the admin, the planner and the booking
+    service all call it. ``apply_notice=False`` (staff bookings) drops the minimum notice and the horizon but
     never offers the past; ``exclude_appointment_id`` ignores the appointment being moved.
     """
     if not 1 <= days <= MAX_DAYS:

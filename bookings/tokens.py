@@ -7,6 +7,9 @@ the appointment is over (the view answers 410).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 from django.core import signing
 
 from .models import Appointment
@@ -37,3 +40,52 @@ def booking_token_load(token: str) -> Appointment:
     if appointment is None:
         raise TokenInvalid
     return appointment
+
+
+# The e-mail confirmation link (double opt-in): signs who booked (the appointment, the record made
+# for the details as given, the address the link goes to) and the marketing choice, so none of it
+# can be edited. TimestampSigner underneath: it expires, and the appointment's email_confirmed_at
+# makes a second use a no-op.
+IDENTITY_SALT = "bookings.identity.v1"
+IDENTITY_MAX_AGE = timedelta(days=7)
+
+
+class TokenExpired(Exception):
+    """Genuine but older than IDENTITY_MAX_AGE: answered with 410."""
+
+
+@dataclass(frozen=True)
+class IdentityClaim:
+    appointment_id: int
+    reference: str
+    client_id: int
+    email: str
+    marketing_opt_in: bool
+
+
+def identity_token_make(*, appointment: Appointment, marketing_opt_in: bool) -> str:
+    payload = {
+        "a": appointment.pk,
+        "r": appointment.reference,
+        "c": appointment.client_id,
+        "e": appointment.client.email,
+        "m": int(bool(marketing_opt_in)),
+    }
+    return signing.dumps(payload, salt=IDENTITY_SALT, compress=True)
+
+
+def identity_token_load(token: str) -> IdentityClaim:
+    """What a confirmation link claims, or TokenExpired / TokenInvalid."""
+    try:
+        payload = signing.loads(token, salt=IDENTITY_SALT, max_age=IDENTITY_MAX_AGE)
+        return IdentityClaim(
+            appointment_id=int(payload["a"]),
+            reference=str(payload["r"]),
+            client_id=int(payload["c"]),
+            email=str(payload["e"]),
+            marketing_opt_in=bool(payload["m"]),
+        )
+    except signing.SignatureExpired:
+        raise TokenExpired from None
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise TokenInvalid from None

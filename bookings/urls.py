@@ -9,4 +9,5 @@ urlpatterns = [
     path("book/", views.book, name="book"),
     path("book/booked/<str:token>/", views.booked, name="booked"),
     path("booking/<str:token>/", views.manage, name="manage"),
+    path("book/confirm/<str:token>/", views.identity_confirm, name="identity_confirm"),
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import smtplib
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -25,11 +24,11 @@ from .services.booking import (
     SlotTaken,
     appointment_cancel,
     appointment_reschedule,
-    booking_confirmation_send,
     client_may_change,
     online_consultation_book,
 )
-from .tokens import TokenInvalid, booking_token_load, booking_token_make
+from .services.identity import Confirmed, booking_identity_confirm
+from .tokens import TokenExpired, TokenInvalid, booking_token_load, booking_token_make, identity_token_load
 from .zones import local_today
 
 logger = logging.getLogger(__name__)
@@ -182,8 +181,8 @@ def _book_post(request: HttpRequest) -> HttpResponse:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             status = 400
         else:
+            # The confirmation was queued with the booking; the worker sends it.
             token = booking_token_make(appointment=appointment)
-            _send_confirmation(request, appointment, token)
             return redirect("bookings:booked", token=token)
     else:
         status = 400
@@ -235,20 +234,6 @@ def _with_selection(context: dict, data) -> dict:
     return context
 
 
-def _manage_url(request: HttpRequest, token: str) -> str:
-    return request.build_absolute_uri(reverse("bookings:manage", kwargs={"token": token}))
-
-
-def _send_confirmation(request: HttpRequest, appointment: Appointment, token: str, *, prefix: str = "") -> None:
-    try:
-        booking_confirmation_send(
-            appointment=appointment, manage_url=_manage_url(request, token), subject_prefix=prefix
-        )
-    except (OSError, smtplib.SMTPException):
-        # The booking stands; the client still sees the reference and the manage link.
-        logger.exception("booking confirmation not sent ref=%s", appointment.reference)
-
-
 def _token_page(request: HttpRequest, token: str) -> tuple[Appointment | None, HttpResponse | None]:
     try:
         appointment = booking_token_load(token)
@@ -290,10 +275,7 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             if action == "reschedule":
                 form = RescheduleForm(request.POST)
                 if form.is_valid():
-                    moved = appointment_reschedule(
-                        appointment=appointment, start=form.cleaned_data["start"], by_client=True
-                    )
-                    _send_confirmation(request, moved, token, prefix="Moved: ")
+                    appointment_reschedule(appointment=appointment, start=form.cleaned_data["start"], by_client=True)
                     return redirect(reverse("bookings:manage", kwargs={"token": token}) + "?done=moved")
                 context["reschedule_errors"] = form.errors.get("start")
                 status = 400
@@ -342,3 +324,26 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         )
     context["done"] = request.GET.get("done")
     return _render_at(request, "bookings/manage.html", context, appointment.location, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def identity_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The double opt-in link. GET only shows a button: mail scanners open links, and opening one
+    must not confirm anything. The POST confirms (once; again is a no-op)."""
+    try:
+        claim = identity_token_load(token)
+    except TokenExpired:
+        return render(request, "bookings/identity_expired.html", status=410)
+    except TokenInvalid:
+        return render(request, "bookings/link_invalid.html", status=404)
+    if request.method == "GET":
+        return render(request, "bookings/identity_confirm.html", {"reference": claim.reference})
+    try:
+        outcome = booking_identity_confirm(claim=claim)
+    except TokenInvalid:
+        return render(request, "bookings/link_invalid.html", status=404)
+    return render(
+        request,
+        "bookings/identity_confirmed.html",
+        {"reference": claim.reference, "already": outcome == Confirmed.ALREADY},
+    )

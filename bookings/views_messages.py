@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from bookings.services.messaging import client_messages_cancel, unsubscribe_client_id
+from bookings.services.messaging import client_reminders_opt_out, unsubscribe_client_id
 from clients.models import Client
 
 
@@ -21,9 +21,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     except (signing.BadSignature, Client.DoesNotExist):
         return render(request, "bookings/messages/unsubscribe.html", {"invalid": True}, status=404)
     if request.method == "POST":
-        if client.reminders_opt_in:
-            client.reminders_opt_in = False
-            client.save(update_fields=["reminders_opt_in", "updated_at"])
-            client_messages_cancel(client=client)
+        client_reminders_opt_out(client=client)
         return render(request, "bookings/messages/unsubscribe.html", {"done": True})
     return render(request, "bookings/messages/unsubscribe.html", {"token": token})

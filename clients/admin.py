@@ -234,8 +234,9 @@ class ClientAdmin(ServiceAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = ClientAdminForm
     list_display = ["__str__", "email", "phone", "preferred_channel", "created_at"]
     search_fields = ["first_name", "last_name", "email", "phone"]
-    list_filter = ["preferred_channel", "marketing_email_opt_in"]
-    readonly_fields = ["created_at", "updated_at", "erased_at"]
+    list_filter = ["match_status", "preferred_channel", "marketing_email_opt_in"]
+    # Matching goes through reception's "online bookings to match" page and its services.
+    readonly_fields = ["created_at", "updated_at", "erased_at", "match_of", "match_status"]
     inlines = [AssessmentInline, ConsentRecordInline]
 
     def save_model(self, request, obj, form, change):

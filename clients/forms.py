@@ -126,7 +126,7 @@ class MultipleFileField(forms.FileField):
         if not files:
             raise forms.ValidationError("Choose at least one photo.", code="required")
         if len(files) > 20:
-            raise forms.ValidationError("At most 20 photos at a time.")
+            raise forms.ValidationError("At most 20 photos at a time.", code="too_many_photos")
         return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
 

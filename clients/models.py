@@ -33,6 +33,10 @@ class Client(models.Model):
         EMAIL = "email", "E-mail"
         SMS = "sms", "Text message (SMS)"
 
+    class MatchStatus(models.TextChoices):
+        PENDING = "pending", "To match: the same person or not?"
+        SEPARATE = "separate", "A different person sharing the e-mail"
+
     first_name = models.CharField(max_length=80)
     last_name = models.CharField(max_length=80)
     email = models.EmailField(blank=True)
@@ -55,6 +59,17 @@ class Client(models.Model):
     erased_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when the client's personal data was erased (UK GDPR)."
     )
+    # An online booking under an e-mail another client holds gets a record of its own, flagged
+    # here: knowing someone's address must never reach their record (see docs/booking.md).
+    match_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="possible_matches",
+        help_text="Booked online under this client's e-mail: merge the two or mark them as different people.",
+    )
+    match_status = models.CharField(max_length=10, choices=MatchStatus.choices, blank=True)
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -64,12 +79,26 @@ class Client(models.Model):
             ("erase_client", "Can erase a client's personal data (UK GDPR)"),
         ]
         constraints = [
-            # A returning client is matched by e-mail, never duplicated.
+            # One client holds each e-mail; the others booked under it wait to be matched to it.
             models.UniqueConstraint(
                 Lower("email"),
-                condition=~Q(email=""),
+                condition=~Q(email="") & Q(match_of__isnull=True),
                 name="client_email_unique_ci",
                 violation_error_message="A client with this e-mail address already exists.",
+                violation_error_code="client_email_unique_ci",
+            ),
+            models.CheckConstraint(
+                condition=(Q(match_of__isnull=True) & Q(match_status=""))
+                | (Q(match_of__isnull=False) & ~Q(match_status="")),
+                name="client_match_has_status",
+                violation_error_message="A possible match needs a status, and a status needs the client it may match.",
+                violation_error_code="client_match_has_status",
+            ),
+            models.CheckConstraint(
+                condition=~Q(match_of=F("pk")),
+                name="client_match_not_self",
+                violation_error_message="A client cannot be a possible match of itself.",
+                violation_error_code="client_match_not_self",
             ),
         ]
 
@@ -326,6 +355,7 @@ class AuditEvent(models.Model):
         WITHDRAW = "withdraw", "Consent withdrawn"
         EXPORT = "export", "Exported (UK GDPR)"
         ERASE = "erase", "Erased (UK GDPR)"
+        MERGE = "merge", "Merged (same person)"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(

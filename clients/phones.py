@@ -16,7 +16,7 @@ def normalise_uk_phone(value: str) -> str:
     compact = re.sub(r"[\s\-().]", "", value or "")
     match = re.fullmatch(r"(?:\+44|0044|0)(7\d{9}|[123589]\d{8,9})", compact)
     if not match:
-        raise ValidationError("Enter a UK phone number, e.g. 07700 900123 or 0161 496 0000.")
+        raise ValidationError("Enter a UK phone number, e.g. 07700 900123 or 0161 496 0000.", code="phone_invalid")
     digits = "0" + match.group(1)
     if digits.startswith("07") and len(digits) == 11:
         return f"{digits[:5]} {digits[5:]}"

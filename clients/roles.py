@@ -14,11 +14,28 @@ from django.contrib.auth.models import Group
 ROLE_NAMES = ("Manager", "Reception", "Technician")
 
 
+# Models renamed since the roles migration (app label -> old name -> new name): the migration
+# speaks of the models as they were then; the live models carry the new names.
+RENAMED_MODELS = {"bookings": {"aftercarereminder": "clientmessage"}}
+
+
+def _current_names(spec: dict) -> dict:
+    return {
+        app: {RENAMED_MODELS.get(app, {}).get(model, model): actions for model, actions in models.items()}
+        for app, models in spec.items()
+    }
+
+
 def roles_ensure() -> None:
     if Group.objects.filter(name__in=ROLE_NAMES).count() == len(ROLE_NAMES):
         return
     migration = importlib.import_module("clients.migrations.0003_roles")
-    migration.create_roles(global_apps, None)
+    original = migration.RECEPTION, migration.TECHNICIAN
+    migration.RECEPTION, migration.TECHNICIAN = _current_names(original[0]), _current_names(original[1])
+    try:
+        migration.create_roles(global_apps, None)
+    finally:
+        migration.RECEPTION, migration.TECHNICIAN = original
 
 
 MANAGER_APPS = ("clients", "bookings", "treatments", "auth")

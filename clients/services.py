@@ -161,11 +161,11 @@ def photos_add(
 ) -> list[Photo]:
     """Check every upload first, then store them all (all or nothing)."""
     if not uploads:
-        raise ValidationError("Choose at least one photo.")
+        raise ValidationError("Choose at least one photo.", code="photos_required")
     angles = {a for a, _ in Photo.Angle.choices}
     if phase not in {p for p, _ in Photo.Phase.choices}:
-        raise ValidationError("Choose before or after.")
-    errors: list[str] = []
+        raise ValidationError("Choose before or after.", code="photo_phase_invalid")
+    errors: list[ValidationError] = []
     cleaned = []
     for index, upload in enumerate(uploads, start=1):
         label = f"Photo {index} ({upload.file.name})"
@@ -178,7 +178,7 @@ def photos_add(
         try:
             cleaned.append((upload, photo_clean(data=upload.file.read())))
         except ValidationError as exc:
-            errors.append(f"{label}: {' '.join(exc.messages)}")
+            errors.append(ValidationError(f"{label}: {' '.join(exc.messages)}", code="photo_invalid"))
     if errors:
         raise ValidationError(errors)
 
@@ -261,9 +261,9 @@ def consent_sign(
     """The client signs on the tablet with a typed name; the staff user is the witness."""
     signed_name = signed_name.strip()
     if len(signed_name) < 2:
-        raise ValidationError("Type the client's full name to sign.")
+        raise ValidationError("Type the client's full name to sign.", code="consent_name_required")
     if not wordings:
-        raise ValidationError("Tick at least one consent.")
+        raise ValidationError("Tick at least one consent.", code="consent_required")
     now = timezone.now()
     records = []
     for wording in wordings:

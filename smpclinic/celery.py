@@ -5,12 +5,23 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smpclinic.settings")
 
 app = Celery("smpclinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@beat_init.connect
+def _var_dirs(**kwargs) -> None:
+    # The file-system broker needs its folders before the first message (see smpclinic.var).
+    from .var import var_dirs_create
+
+    var_dirs_create()
+
 
 # The schedule of every message lives in the database; beat only wakes the
 # dispatcher, so a lost or doubled tick costs nothing.

@@ -120,7 +120,8 @@ TEMPLATES = [
 ]
 
 # Databases -------------------------------------------------------------------
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Nothing here creates a folder: importing settings has no side effects. The entry points
+# make VAR_DIR and the broker's folders (smpclinic.var.var_dirs_create).
 try:
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 except (ImproperlyConfigured, ValueError, KeyError) as exc:
@@ -160,14 +161,14 @@ else:
         }
     }
     _broker_dir = VAR_DIR / "broker"
-    (_broker_dir / "out").mkdir(parents=True, exist_ok=True)
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # kombu's default is ./control, relative to whatever folder the process started in.
+        "control_folder": str(_broker_dir / "control"),
     }
 
 CELERY_TIMEZONE = "Europe/London"  # when beat ticks; appointment times follow each location's zone
@@ -204,7 +205,6 @@ FORMAT_MODULE_PATH = ["smpclinic.formats"]
 # Static files and private media -----------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
 # No MEDIA_URL is served: every upload is health data, reached only through views
@@ -316,7 +316,7 @@ LOGGING = {
 DEMO_STAFF_USERNAME = "manager"
 DEMO_STAFF_PASSWORD = env.str("DEMO_STAFF_PASSWORD", default="smp-demo-2026")
 
-# Client messages (the outbox in bookings.AftercareReminder) ------------------------
+# Client messages (the outbox in bookings.ClientMessage) ------------------------
 _send_time = env.str("AFTERCARE_SEND_TIME", default="09:00")
 try:
     _hour, _minute = (int(part) for part in _send_time.split(":"))

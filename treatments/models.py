@@ -82,21 +82,25 @@ class Treatment(models.Model):
                 condition=Q(sessions_min__gte=1) & Q(sessions_max__gte=F("sessions_min")),
                 name="treatment_sessions_range",
                 violation_error_message="At least 1 session, and the most sessions cannot be fewer than the fewest.",
+                violation_error_code="treatment_sessions_range",
             ),
             models.CheckConstraint(
                 condition=Q(spacing_days_max__gte=F("spacing_days_min")),
                 name="treatment_spacing_range",
                 violation_error_message="The longest spacing between sessions cannot be shorter than the shortest.",
+                violation_error_code="treatment_spacing_range",
             ),
             models.CheckConstraint(
                 condition=Q(session_minutes_min__gte=15) & Q(session_minutes_max__gte=F("session_minutes_min")),
                 name="treatment_session_length_range",
                 violation_error_message="Sessions last 15 minutes or more, the longest no shorter than the shortest.",
+                violation_error_code="treatment_session_length_range",
             ),
             models.CheckConstraint(
                 condition=Q(touch_up_percent__lte=100),
                 name="treatment_touch_up_percent_max",
                 violation_error_message="The touch-up price is at most 100% of the course price.",
+                violation_error_code="treatment_touch_up_percent_max",
             ),
         ]
 
@@ -134,23 +138,27 @@ class PriceGuide(models.Model):
                 condition=Q(price_from__gte=0),
                 name="priceguide_price_not_negative",
                 violation_error_message="A price cannot be negative.",
+                violation_error_code="priceguide_price_not_negative",
             ),
             models.CheckConstraint(
                 condition=Q(price_to__isnull=True) | Q(price_to__gte=F("price_from")),
                 name="priceguide_price_range",
                 violation_error_message="The 'to' price cannot be below the 'from' price.",
+                violation_error_code="priceguide_price_range",
             ),
             models.UniqueConstraint(
                 fields=["treatment", "band"],
                 condition=Q(location__isnull=True),
                 name="priceguide_one_default_per_band",
                 violation_error_message="This treatment already has an all-locations price for this stage.",
+                violation_error_code="priceguide_one_default_per_band",
             ),
             models.UniqueConstraint(
                 fields=["treatment", "location", "band"],
                 condition=Q(location__isnull=False),
                 name="priceguide_one_per_location_band",
                 violation_error_message="This treatment already has a price for this stage at this location.",
+                violation_error_code="priceguide_one_per_location_band",
             ),
         ]
 

@@ -32,9 +32,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings.models import Appointment, Course, Technician
+from bookings.models import Appointment, ClientMessage, Course, Technician
 from bookings.services.booking import appointment_book, appointment_cancel, appointment_reschedule
-from bookings.services.messaging import reminders_sync
+from bookings.services.messaging import client_message_queue, reminders_sync
 from clients.models import AuditEvent
 from clients.services import audit_record
 
@@ -226,13 +226,20 @@ def _back_to_booked(appointment: Appointment, *, by, now: datetime, previous: st
     extra: dict = {}
     if previous in RELEASED:
         _reclaim_time(appointment)
+    rebooked = previous == Status.CANCELLED and appointment.start > now
     if previous == Status.CANCELLED:
         extra["cancelled_at"] = None
+    if rebooked:
+        # The client was sent a calendar CANCEL: a fresh confirmation at a higher SEQUENCE puts
+        # the same event back in their calendar.
+        extra["ics_sequence"] = appointment.ics_sequence + 1
     if previous == Status.COMPLETED:
         extra["completed_at"] = None
     booked = _set_status(appointment, status=Status.BOOKED, by=by, now=now, previous=previous, extra=extra)
     if previous == Status.COMPLETED:
         _follow_course(booked, now)
+    if rebooked:
+        client_message_queue(appointment=booked, kind=ClientMessage.Kind.CONFIRMATION, now=now)
     return booked
 
 

@@ -14,17 +14,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, timedelta
 
-from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
-from icalendar import Calendar, Event
 
 from bookings import zones
 from bookings.availability import Slot, nearest
-from bookings.models import Appointment, BookingPolicy, Course, Location, Technician, generate_reference
+from bookings.models import Appointment, BookingPolicy, ClientMessage, Course, Location, Technician, generate_reference
 from bookings.selectors import (
     BookingRequestError,
     appointment_length,
@@ -34,13 +30,14 @@ from bookings.selectors import (
     booking_window_check,
     local_date,
 )
-from bookings.services.messaging import reminders_sync
+from bookings.services.messaging import client_message_queue, reminders_sync
 from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
 from clients.services import audit_record
 from treatments.models import Treatment
 
 logger = logging.getLogger(__name__)
 
+# The exclusion constraint's name, and the code of the ValidationError it raises in full_clean.
 OVERLAP_CONSTRAINT = "appointment_no_technician_overlap"
 REFERENCE_ATTEMPTS = 5
 
@@ -167,8 +164,8 @@ def _save_claimed(appointment: Appointment, *, on_conflict) -> None:
         try:
             appointment.full_clean()
         except ValidationError as exc:
-            errors = exc.message_dict
-            if any("already has an appointment" in m for m in errors.get(NON_FIELD_ERRORS, [])):
+            errors = exc.error_dict
+            if any(error.code == OVERLAP_CONSTRAINT for error in errors.get(NON_FIELD_ERRORS, [])):
                 raise on_conflict() from exc
             if new_reference and set(errors) == {"reference"} and attempt < REFERENCE_ATTEMPTS - 1:
                 appointment.reference = generate_reference()
@@ -200,12 +197,18 @@ def appointment_book(
     length_minutes: int | None = None,
     channel: str,
     client_message: str = "",
+    notify: bool = True,
 ) -> Appointment:
     """Book a free time; with no technician, the fairest free one is chosen.
 
     Online bookings respect the policy's minimum notice and horizon; staff channels may book
     any free time from now on. Raises SlotTaken (with alternatives) when the time is gone and
     BookingRequestError for a request that can never succeed (bad kind or length).
+
+    The client's confirmation (with its calendar file and manage link) is queued in the same
+    transaction whatever the channel: a booking made by phone or at the desk leaves the client
+    nothing written otherwise, and later moves and cancels update the calendar event it adds.
+    `notify=False` is for callers that tell the client themselves.
     """
     booking_window_check(instant=start)
     start = start.astimezone(UTC)
@@ -244,6 +247,8 @@ def appointment_book(
             ),
         )
         reminders_sync(appointment=appointment)
+        if notify and appointment.start > timezone.now():
+            client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CONFIRMATION)
     logger.info("appointment booked ref=%s technician=%s channel=%s", appointment.reference, chosen.pk, channel)
     return appointment
 
@@ -264,12 +269,18 @@ def client_may_change(*, appointment: Appointment, policy: BookingPolicy, now: d
 
 
 def appointment_reschedule(
-    *, appointment: Appointment, start: datetime, technician: Technician | None = None, by_client: bool = False
+    *,
+    appointment: Appointment,
+    start: datetime,
+    technician: Technician | None = None,
+    by_client: bool = False,
+    notify: bool = True,
 ) -> Appointment:
     """Move an appointment to another free time, keeping its length.
 
     With no technician, the appointment keeps its technician if they are free then, else the
     fairest free one. ``by_client`` applies the policy's notice for changes and for bookings.
+    A new time raises the calendar sequence and queues the "moved" message (old and new time).
     """
     booking_window_check(instant=start)
     start = start.astimezone(UTC)
@@ -304,9 +315,13 @@ def appointment_reschedule(
             **claim,
         )
         length = appointment.end - appointment.start
+        previous_start, previous_end = appointment.start, appointment.end
         appointment.technician = chosen
         appointment.start = start
         appointment.end = start + length
+        time_changed = appointment.start != previous_start
+        if time_changed:
+            appointment.ics_sequence += 1
         _save_claimed(
             appointment,
             on_conflict=lambda: SlotTaken(
@@ -314,6 +329,12 @@ def appointment_reschedule(
             ),
         )
         reminders_sync(appointment=appointment)
+        if notify and time_changed:
+            client_message_queue(
+                appointment=appointment,
+                kind=ClientMessage.Kind.MOVED,
+                payload={"previous_start": previous_start.isoformat(), "previous_end": previous_end.isoformat()},
+            )
     logger.info("appointment moved ref=%s technician=%s", appointment.reference, chosen.pk)
     return appointment
 
@@ -366,8 +387,11 @@ def _check_course_spacing(*, appointment: Appointment, start: datetime) -> None:
     )
 
 
-def appointment_cancel(*, appointment: Appointment, by_client: bool) -> Appointment:
-    """Cancel an appointment (idempotent); a client must respect the policy's notice."""
+def appointment_cancel(*, appointment: Appointment, by_client: bool, notify: bool = True) -> Appointment:
+    """Cancel an appointment (idempotent); a client must respect the policy's notice.
+
+    Raises the calendar sequence and, for an appointment still ahead, queues the "cancelled"
+    message whose calendar file removes the event."""
     with transaction.atomic():
         # Lock the appointment: a move and a cancel of one booking must not interleave.
         appointment = (
@@ -383,35 +407,44 @@ def appointment_cancel(*, appointment: Appointment, by_client: bool) -> Appointm
             raise ChangeNotAllowed("Only booked or confirmed appointments can be cancelled.")
         appointment.status = Appointment.Status.CANCELLED
         appointment.cancelled_at = timezone.now()
-        appointment.save(update_fields=["status", "cancelled_at", "updated_at"])
+        appointment.ics_sequence += 1
+        appointment.save(update_fields=["status", "cancelled_at", "ics_sequence", "updated_at"])
         reminders_sync(appointment=appointment)
+        if notify and appointment.start > appointment.cancelled_at:
+            client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CANCELLED)
     logger.info("appointment cancelled ref=%s by_client=%s", appointment.reference, by_client)
     return appointment
 
 
 def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: str) -> Client:
-    """The client with this e-mail (any case), created if new: returning clients are matched."""
-    existing = (
-        Client.objects.select_for_update().filter(email__iexact=email, erased_at__isnull=True).order_by("pk").first()
-    )
-    if existing is not None:
-        if not existing.phone and phone:
-            existing.phone = phone
-            existing.save(update_fields=["phone", "updated_at"])
-            _audit_online(action=AuditEvent.Action.UPDATE, object_type="client", obj=existing, fields=["phone"])
-        return existing
+    """A new record holding the details exactly as given on the public form.
+
+    Never the existing client with this e-mail: anyone may type anyone's address, so the booking
+    must not change that client's details, consent or opt-in, nor let the technician who sees the
+    booking open their record. When a client holds the address already, the new record is flagged
+    as its possible match, for the address's owner (the link sent to it) or reception to settle
+    (bookings.services.identity).
+    """
+    holder = Client.objects.filter(email__iexact=email, match_of__isnull=True).order_by("pk").first()
     client = Client(first_name=first_name, last_name=last_name, email=email, phone=phone)
-    try:
-        with transaction.atomic():
-            client.save()
-    except IntegrityError:
-        # Another request created this client a moment ago (the e-mail is unique, any case).
-        return Client.objects.get(email__iexact=email)
+    for attempt in range(2):
+        client.match_of = holder
+        client.match_status = Client.MatchStatus.PENDING if holder else ""
+        try:
+            with transaction.atomic():
+                client.save()
+            break
+        except IntegrityError:
+            # Another booking took the address a moment ago (one holder per address, any case):
+            # this one becomes its possible match instead.
+            holder = Client.objects.filter(email__iexact=email, match_of__isnull=True).first()
+            if holder is None or attempt:
+                raise
     _audit_online(
         action=AuditEvent.Action.CREATE,
         object_type="client",
         obj=client,
-        fields=["first_name", "last_name", "email", "phone"],
+        fields=["first_name", "last_name", "email", "phone", *(["match_of"] if holder else [])],
     )
     return client
 
@@ -443,8 +476,10 @@ def online_consultation_book(
     health_consent: bool,
     marketing_opt_in: bool,
 ) -> Appointment:
-    """A client books a free consultation online: match or create the client, record
-    consent to keep health data, and book with any technician. All or nothing."""
+    """A client books a free consultation online: a new record for the details as given, consent
+    to keep the health data they typed recorded on it, and a booking with any technician. All or
+    nothing. The marketing opt-in waits for the address's owner to confirm through the link
+    (double opt-in: bookings.services.identity.booking_identity_confirm)."""
     if not health_consent:
         raise BookingRequestError("health_consent", "We need your consent to keep your health information.")
     now = timezone.now()
@@ -475,54 +510,12 @@ def online_consultation_book(
             signed_name=f"{first_name} {last_name}".strip(),
         )
         _audit_online(action=AuditEvent.Action.CREATE, object_type="consentrecord", obj=consent, fields=["wording"])
-        if marketing_opt_in and not client.marketing_email_opt_in:
-            client.marketing_email_opt_in = True
-            client.save(update_fields=["marketing_email_opt_in", "updated_at"])
-            _audit_online(
-                action=AuditEvent.Action.UPDATE, object_type="client", obj=client, fields=["marketing_email_opt_in"]
+        # The link goes only where there is something to confirm: a booking to link to the
+        # address's holder, or a marketing opt-in (double opt-in).
+        if client.match_of_id or marketing_opt_in:
+            client_message_queue(
+                appointment=appointment,
+                kind=ClientMessage.Kind.IDENTITY_CONFIRM,
+                payload={"marketing_opt_in": bool(marketing_opt_in)},
             )
     return appointment
-
-
-def booking_ics(*, appointment: Appointment, manage_url: str) -> bytes:
-    """A calendar file for the appointment, times in UTC so every calendar app shows the
-    right local time (including across clock changes)."""
-    cal = Calendar()
-    cal.add("prodid", f"-//{settings.CLINIC_NAME}//Bookings//EN")
-    cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
-    # Calendars that show a calendar-level zone show the clinic's; the event times stay UTC.
-    cal.add("x-wr-timezone", appointment.location.time_zone)
-    event = Event()
-    event.add("uid", f"{appointment.reference}@smpclinic")
-    event.add("dtstamp", timezone.now().astimezone(UTC))
-    event.add("dtstart", appointment.start.astimezone(UTC))
-    event.add("dtend", appointment.end.astimezone(UTC))
-    event.add("summary", f"{appointment.get_kind_display()} at {settings.CLINIC_NAME} ({appointment.reference})")
-    loc = appointment.location
-    event.add("location", ", ".join(p for p in (loc.name, loc.address_line1, loc.city, loc.postcode) if p))
-    event.add("description", f"Reference {appointment.reference}. See, move or cancel: {manage_url}")
-    event.add("url", manage_url)
-    cal.add_component(event)
-    return cal.to_ical()
-
-
-def booking_confirmation_send(*, appointment: Appointment, manage_url: str, subject_prefix: str = "") -> None:
-    """E-mail the client their booking (text + HTML) with an .ics attachment and the manage link."""
-    if not appointment.client.email:
-        return
-    context = {"appointment": appointment, "manage_url": manage_url, "CLINIC_NAME": settings.CLINIC_NAME}
-    subject = f"{subject_prefix}Your {appointment.get_kind_display().lower()} is booked: {appointment.reference}"
-    # The client reads the time on the clinic's wall clock, wherever the server is.
-    with timezone.override(appointment.location.tz):
-        text = render_to_string("emails/booking_confirmation.txt", context)
-        html = render_to_string("emails/booking_confirmation.html", context)
-    message = EmailMultiAlternatives(subject=subject, body=text, to=[appointment.client.email])
-    message.attach_alternative(html, "text/html")
-    message.attach(
-        f"{appointment.reference}.ics",
-        booking_ics(appointment=appointment, manage_url=manage_url),
-        "text/calendar",
-    )
-    message.send()
-    logger.info("booking confirmation sent ref=%s", appointment.reference)

@@ -101,9 +101,9 @@ def parse_proposal(value: str) -> tuple[datetime, int]:
         start = datetime.fromisoformat(raw_start)
         technician_id = int(raw_technician)
     except ValueError:
-        raise ValidationError("Choose one of the proposed times.") from None
+        raise ValidationError("Choose one of the proposed times.", code="time_not_proposed") from None
     if timezone.is_naive(start):
-        raise ValidationError("Choose one of the proposed times.")
+        raise ValidationError("Choose one of the proposed times.", code="time_not_proposed")
     return start, technician_id
 
 
@@ -113,7 +113,8 @@ def _check_spacing(previous: date, start: datetime, treatment: Treatment, *, loc
     if not treatment.spacing_days_min <= gap <= treatment.spacing_days_max:
         raise ValidationError(
             f"{label} is {gap} days after the previous session; {treatment.name} needs "
-            f"{treatment.spacing_days_min}-{treatment.spacing_days_max} days between sessions."
+            f"{treatment.spacing_days_min}-{treatment.spacing_days_max} days between sessions.",
+            code="session_spacing",
         )
 
 
@@ -123,7 +124,7 @@ def next_session_book(
     """Book the course's next session after this one."""
     course = appointment.course
     if course is None:
-        raise ValidationError("This appointment is not part of a course: plan a course first.")
+        raise ValidationError("This appointment is not part of a course: plan a course first.", code="not_in_course")
     _check_spacing(
         local_date(appointment.start, appointment.location),
         start,
@@ -137,7 +138,9 @@ def next_session_book(
         last = course.appointments.exclude(status=Appointment.Status.CANCELLED).aggregate(n=Max("session_number"))["n"]
         number = (last or 0) + 1
         if number > course.planned_sessions:
-            raise ValidationError(f"All {course.planned_sessions} planned sessions of this course are booked.")
+            raise ValidationError(
+                f"All {course.planned_sessions} planned sessions of this course are booked.", code="course_fully_booked"
+            )
         booked = appointment_book(
             client=appointment.client,
             location=appointment.location,
@@ -193,10 +196,11 @@ def course_create_and_book(
     """Create the course and book every session in one transaction: if any time is taken, nothing is kept."""
     if not treatment.sessions_min <= planned_sessions <= treatment.sessions_max:
         raise ValidationError(
-            f"{treatment.name} is planned as {treatment.sessions_min}-{treatment.sessions_max} sessions."
+            f"{treatment.name} is planned as {treatment.sessions_min}-{treatment.sessions_max} sessions.",
+            code="course_sessions_range",
         )
     if len(starts) != planned_sessions:
-        raise ValidationError(f"Give a time for each of the {planned_sessions} sessions.")
+        raise ValidationError(f"Give a time for each of the {planned_sessions} sessions.", code="course_times_count")
     for number in range(1, len(starts)):
         _check_spacing(
             local_date(starts[number - 1], location),

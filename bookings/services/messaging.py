@@ -1,14 +1,19 @@
-"""The outbox of client messages (aftercare day 4/7/10, 48-hour reminders, follow-ups).
+"""The outbox of client messages: booking confirmed, moved and cancelled, aftercare day
+4/7/10, 48-hour reminders, follow-ups.
 
-What each appointment owes its client is computed here from the appointment's current
-state; `reminders_sync` writes it as rows in the same transaction as the change, and
-bookings.services.outbox sends the rows when they fall due.
+Two sorts of row. Change messages (confirmation, moved, cancelled) are queued by
+`client_message_queue` in the transaction that books, moves or cancels, one per change and
+channel, with what they must say frozen on the row. Scheduled messages are computed here from
+the appointment's current state; `reminders_sync` writes them as rows in the same transaction
+as the change. bookings.services.outbox sends the rows when they fall due.
 
 Essential and non-essential messages: the day-4, day-7 and day-10 aftercare messages
 protect the healing of skin the clinic has just treated, so every client gets them after
 every session whatever `reminders_opt_in` says. The 48-hour reminder, the prompt to book
 the next session and the touch-up recall are sent only while `reminders_opt_in` is on, and
-carry an unsubscribe link. An erased client gets nothing at all.
+carry an unsubscribe link. Change messages are transactional: the client asked for (or
+must know about) the change, so they too ignore `reminders_opt_in`. An erased client gets
+nothing at all.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import calendar
 import functools
 import logging
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -27,22 +32,30 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from kombu.exceptions import OperationalError as KombuOperationalError
 
-from bookings.models import AftercareReminder, Appointment, Location, MessageTemplate
+from bookings.models import Appointment, ClientMessage, Location, MessageTemplate
 from bookings.zones import local, local_date
+from clients.models import AuditEvent, Client
+from clients.services import audit_record
 
 logger = logging.getLogger(__name__)
 
-Milestone = AftercareReminder.Milestone
-Status = AftercareReminder.Status
+Kind = ClientMessage.Kind
+Status = ClientMessage.Status
 
-AFTERCARE_DAYS = {Milestone.AFTERCARE_DAY_4: 4, Milestone.AFTERCARE_DAY_7: 7, Milestone.AFTERCARE_DAY_10: 10}
+AFTERCARE_DAYS = {Kind.AFTERCARE_DAY_4: 4, Kind.AFTERCARE_DAY_7: 7, Kind.AFTERCARE_DAY_10: 10}
 AFTERCARE_ANCHORS = {
-    Milestone.AFTERCARE_DAY_4: "day-4",
-    Milestone.AFTERCARE_DAY_7: "day-7",
-    Milestone.AFTERCARE_DAY_10: "day-10",
+    Kind.AFTERCARE_DAY_4: "day-4",
+    Kind.AFTERCARE_DAY_7: "day-7",
+    Kind.AFTERCARE_DAY_10: "day-10",
 }
-ESSENTIAL_MILESTONES = frozenset(AFTERCARE_DAYS)
+ESSENTIAL_KINDS = frozenset(AFTERCARE_DAYS)
+CHANGE_KINDS = frozenset(ClientMessage.CHANGE_KINDS)
+ONE_OFF_KINDS = frozenset(ClientMessage.ONE_OFF_KINDS)
+SCHEDULED_KINDS = tuple(k for k in Kind.values if k not in CHANGE_KINDS | ONE_OFF_KINDS)
+# Sent whatever reminders_opt_in says, so they carry no unsubscribe link.
+NO_OPT_OUT_KINDS = ESSENTIAL_KINDS | CHANGE_KINDS | ONE_OFF_KINDS
 TREATED_KINDS = (Appointment.Kind.TREATMENT_SESSION, Appointment.Kind.TOUCH_UP)
 UPCOMING_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
 REMINDER_LEAD = timedelta(hours=48)
@@ -54,8 +67,11 @@ UNSUBSCRIBE_SALT = "bookings.messages.unsubscribe"
 
 MESSAGE_CONTEXT_HELP = (
     "first_name, clinic_name, treatment_name, session_date, appointment_kind, appointment_date, "
-    "appointment_time, duration, is_treatment, location_name, location_address, location_phone, "
-    "location_phone_link, aftercare_url, book_url, manage_url, unsubscribe_url"
+    "appointment_time, appointment_end_time, time_zone_label (e.g. London time), duration, reference, "
+    "technician_name, is_treatment, "
+    "is_consultation, previous_date, previous_time (a moved booking's old time), location_name, "
+    "location_address, location_phone, location_phone_link, aftercare_url, book_url, manage_url, "
+    "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking)"
 )
 
 # Staff-edited wording renders in an engine that can load no files and no tag libraries.
@@ -123,8 +139,8 @@ def _touch_up_booked_since(appointment: Appointment) -> bool:
     )
 
 
-def owed_milestones(appointment: Appointment) -> dict[str, datetime]:
-    """What the appointment owes its client in its current state: milestone -> due time.
+def owed_kinds(appointment: Appointment) -> dict[str, datetime]:
+    """What the appointment owes its client in its current state: kind -> due time.
 
     Only state decides here (no clock), so the same rules serve both writing the rows and
     checking, at send time, that a message is still owed.
@@ -135,43 +151,43 @@ def owed_milestones(appointment: Appointment) -> dict[str, datetime]:
     owed: dict[str, datetime] = {}
     opted_in = client.reminders_opt_in
     if appointment.status in UPCOMING_STATUSES and opted_in:
-        owed[Milestone.REMINDER_48H] = appointment.start - REMINDER_LEAD
+        owed[Kind.REMINDER_48H] = appointment.start - REMINDER_LEAD
     if appointment.status == Appointment.Status.COMPLETED and appointment.kind in TREATED_KINDS:
         location = appointment.location
         # Day 4 is counted in the clinic's calendar days and sent on its clock.
         day = local_date(appointment.start, location)
-        for milestone, days in AFTERCARE_DAYS.items():
-            owed[milestone] = send_time_on(day + timedelta(days=days), location)
+        for kind, days in AFTERCARE_DAYS.items():
+            owed[kind] = send_time_on(day + timedelta(days=days), location)
         if not opted_in:
             return owed
         if appointment.kind == Appointment.Kind.TREATMENT_SESSION and appointment.course_id:
             course = appointment.course
             more_planned = appointment.session_number is None or appointment.session_number < course.planned_sessions
             if more_planned and course.status != course.Status.CANCELLED and not _next_session_booked(appointment):
-                owed[Milestone.NEXT_SESSION_PROMPT] = send_time_on(day + timedelta(days=10), location)
+                owed[Kind.NEXT_SESSION_PROMPT] = send_time_on(day + timedelta(days=10), location)
         if _ends_course(appointment) and not _touch_up_booked_since(appointment):
-            owed[Milestone.TOUCH_UP_RECALL] = send_time_on(add_months(day, settings.TOUCH_UP_RECALL_MONTHS), location)
+            owed[Kind.TOUCH_UP_RECALL] = send_time_on(add_months(day, settings.TOUCH_UP_RECALL_MONTHS), location)
     return owed
 
 
 def channel_for(client) -> str:
     if client.preferred_channel == "sms" and client.phone:
-        return AftercareReminder.Channel.SMS
-    return AftercareReminder.Channel.EMAIL
+        return ClientMessage.Channel.SMS
+    return ClientMessage.Channel.EMAIL
 
 
 def _wanted_now(appointment: Appointment, now: datetime) -> dict[str, datetime]:
-    """owed_milestones, less what is pointless to start sending at this moment."""
-    wanted = owed_milestones(appointment)
-    reminder_due = wanted.get(Milestone.REMINDER_48H)
+    """owed_kinds, less what is pointless to start sending at this moment."""
+    wanted = owed_kinds(appointment)
+    reminder_due = wanted.get(Kind.REMINDER_48H)
     if reminder_due is not None:
         if appointment.start - now < REMINDER_MIN_NOTICE:
-            del wanted[Milestone.REMINDER_48H]
+            del wanted[Kind.REMINDER_48H]
         else:
-            wanted[Milestone.REMINDER_48H] = max(reminder_due, now)
-    for milestone in AFTERCARE_DAYS:
-        if milestone in wanted and wanted[milestone] < now - AFTERCARE_TOO_LATE:
-            del wanted[milestone]
+            wanted[Kind.REMINDER_48H] = max(reminder_due, now)
+    for kind in AFTERCARE_DAYS:
+        if kind in wanted and wanted[kind] < now - AFTERCARE_TOO_LATE:
+            del wanted[kind]
     return wanted
 
 
@@ -190,14 +206,13 @@ def reminders_sync(*, appointment: Appointment, now: datetime | None = None) -> 
         # Locked so a dispatcher cannot claim a row while this transaction moves or cancels it
         # (its SKIP LOCKED passes over them until we commit).
         existing = {
-            r.milestone: r for r in AftercareReminder.objects.select_for_update().filter(appointment=appointment)
+            r.kind: r
+            for r in ClientMessage.objects.select_for_update().filter(appointment=appointment, kind__in=SCHEDULED_KINDS)
         }
-        for milestone in Milestone.values:
-            row, due = existing.get(milestone), wanted.get(milestone)
+        for kind in SCHEDULED_KINDS:
+            row, due = existing.get(kind), wanted.get(kind)
             if due is not None and row is None:
-                AftercareReminder.objects.create(
-                    appointment=appointment, milestone=milestone, channel=channel, due_at=due
-                )
+                ClientMessage.objects.create(appointment=appointment, kind=kind, channel=channel, due_at=due)
             elif due is not None and row.status == Status.PENDING:
                 if row.due_at != due or row.channel != channel:
                     row.due_at, row.channel = due, channel
@@ -211,7 +226,7 @@ def reminders_sync(*, appointment: Appointment, now: datetime | None = None) -> 
             _cancel_prompts_now_booked(course_id=appointment.course_id)
 
 
-def _reopen(row: AftercareReminder, *, due_at: datetime, channel: str) -> None:
+def _reopen(row: ClientMessage, *, due_at: datetime, channel: str) -> None:
     row.status, row.due_at, row.channel = Status.PENDING, due_at, channel
     row.attempts, row.next_attempt_at, row.last_error = 0, None, ""
     row.claim_token, row.claimed_at = "", None
@@ -219,8 +234,8 @@ def _reopen(row: AftercareReminder, *, due_at: datetime, channel: str) -> None:
 
 
 def _cancel_prompts_now_booked(*, course_id: int) -> None:
-    prompts = AftercareReminder.objects.select_for_update().filter(
-        appointment__course_id=course_id, milestone=Milestone.NEXT_SESSION_PROMPT, status=Status.PENDING
+    prompts = ClientMessage.objects.select_for_update().filter(
+        appointment__course_id=course_id, kind=Kind.NEXT_SESSION_PROMPT, status=Status.PENDING
     )
     for prompt in prompts.select_related("appointment"):
         if _next_session_booked(prompt.appointment):
@@ -230,39 +245,160 @@ def _cancel_prompts_now_booked(*, course_id: int) -> None:
 
 def client_messages_cancel(*, client) -> int:
     """Cancel every pending message to a client (on erasure or opt-out). Returns how many."""
-    rows = AftercareReminder.objects.filter(appointment__client=client, status=Status.PENDING)
+    rows = ClientMessage.objects.filter(appointment__client=client, status=Status.PENDING)
     if client.erased_at is None:
-        rows = rows.exclude(milestone__in=ESSENTIAL_MILESTONES)
+        rows = rows.exclude(kind__in=NO_OPT_OUT_KINDS)
     return rows.update(status=Status.CANCELLED, updated_at=timezone.now())
 
 
-def skip_reason(reminder: AftercareReminder, *, now: datetime) -> str:
+def client_reminders_opt_out(*, client: Client) -> Client:
+    """The client's own unsubscribe link: reminders and follow-ups stop, the pending ones are
+    cancelled (essential aftercare and booking changes still go), and the trail says so."""
+    with transaction.atomic():
+        # Locked: a second click while the first is saving changes nothing twice.
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if not client.reminders_opt_in:
+            return client
+        client.reminders_opt_in = False
+        client.save(update_fields=["reminders_opt_in", "updated_at"])
+        cancelled = client_messages_cancel(client=client)
+        audit_record(
+            actor=None,
+            action=AuditEvent.Action.UPDATE,
+            object_type="client",
+            object_id=client.pk,
+            client_id=client.pk,
+            fields=["reminders_opt_in"],
+            detail=f"unsubscribe link; {cancelled} pending messages cancelled",
+        )
+    return client
+
+
+def skip_reason(reminder: ClientMessage, *, now: datetime) -> str:
     """Why a claimed message must not go out after all ('' when it should)."""
     appointment = reminder.appointment
     client = appointment.client
     if client.erased_at is not None:
         return "Skipped: the client's data was erased."
-    if reminder.milestone not in owed_milestones(appointment):
-        if reminder.milestone == Milestone.NEXT_SESSION_PROMPT and _next_session_booked(appointment):
+    if reminder.kind in CHANGE_KINDS:
+        return _change_skip_reason(reminder, now=now)
+    if reminder.kind == Kind.IDENTITY_CONFIRM:
+        if appointment.email_confirmed_at is not None:
+            return "Skipped: the e-mail address is confirmed already."
+        if not client.email:
+            return "Skipped: the client has no e-mail address."
+        return ""
+    if reminder.kind not in owed_kinds(appointment):
+        if reminder.kind == Kind.NEXT_SESSION_PROMPT and _next_session_booked(appointment):
             return "Skipped: the next session is booked."
-        if reminder.milestone not in ESSENTIAL_MILESTONES and not client.reminders_opt_in:
+        if reminder.kind not in ESSENTIAL_KINDS and not client.reminders_opt_in:
             return "Skipped: the client opted out of reminders and follow-ups."
         return "Skipped: the appointment no longer needs this message."
-    if reminder.milestone == Milestone.REMINDER_48H and appointment.start <= now:
+    if reminder.kind == Kind.REMINDER_48H and appointment.start <= now:
         return "Skipped: the appointment has already started."
-    if channel_for(client) == AftercareReminder.Channel.EMAIL and not client.email:
+    if channel_for(client) == ClientMessage.Channel.EMAIL and not client.email:
         return "Skipped: the client has no e-mail address or mobile number."
     return ""
+
+
+def _change_skip_reason(message: ClientMessage, *, now: datetime) -> str:
+    appointment, client = message.appointment, message.appointment.client
+    if appointment.start <= now:
+        return "Skipped: the appointment has already started."
+    newer = ClientMessage.objects.filter(
+        appointment_id=appointment.pk,
+        channel=message.channel,
+        kind__in=CHANGE_KINDS,
+        sequence__gt=message.sequence,
+        status__in=(Status.PENDING, Status.SENDING, Status.SENT),
+    )
+    if newer.exists():
+        # A later change says everything this one would (and its calendar file wins anyway).
+        return "Skipped: a later change to the booking replaces this message."
+    if message.channel == ClientMessage.Channel.SMS and not client.phone:
+        return "Skipped: the client has no mobile number."
+    if message.channel == ClientMessage.Channel.EMAIL and not client.email:
+        return "Skipped: the client has no e-mail address."
+    return ""
+
+
+# Change messages ------------------------------------------------------------------------------
+
+
+def change_channels(client) -> list[str]:
+    """Every channel a change message goes by: e-mail and SMS, where the client has them."""
+    channels = []
+    if client.email:
+        channels.append(ClientMessage.Channel.EMAIL)
+    if client.phone:
+        channels.append(ClientMessage.Channel.SMS)
+    return channels
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def client_message_queue(
+    *, appointment: Appointment, kind: str, payload: dict | None = None, now: datetime | None = None
+) -> list[ClientMessage]:
+    """Queue a change message (booking confirmed, moved or cancelled) on every channel the
+    client has, due now, at the appointment's current calendar sequence.
+
+    Call inside the transaction that makes the change, after bumping `ics_sequence` for a move
+    or cancel: the rows commit with the change or not at all. What the message must say (the
+    appointment's times now, plus `payload`, e.g. a move's previous start) is frozen on the row,
+    because the appointment may change again before the worker sends it. Queuing the same
+    change twice is harmless (one row per change and channel). The worker is woken once the
+    transaction commits.
+    """
+    if kind not in CHANGE_KINDS | ONE_OFF_KINDS:
+        raise ValueError(f"{kind!r} is not a change message; scheduled kinds are written by reminders_sync")
+    now = now or timezone.now()
+    appointment = Appointment.objects.select_related("client").get(pk=appointment.pk)
+    client = appointment.client
+    if client.erased_at is not None:
+        return []
+    frozen = {"start": _iso(appointment.start), "end": _iso(appointment.end), **(payload or {})}
+    rows = []
+    with transaction.atomic():
+        channels = change_channels(client)
+        if kind in ONE_OFF_KINDS:
+            channels = [c for c in channels if c == ClientMessage.Channel.EMAIL]
+        for channel in channels:
+            row, _ = ClientMessage.objects.get_or_create(
+                appointment=appointment,
+                kind=kind,
+                sequence=appointment.ics_sequence,
+                channel=channel,
+                defaults={"due_at": now, "payload": frozen},
+            )
+            rows.append(row)
+    if rows:
+        transaction.on_commit(_wake_dispatcher)
+    return rows
+
+
+def _wake_dispatcher() -> None:
+    """Ask a worker to dispatch now rather than at beat's next tick. A broker that is down
+    costs nothing but that minute: the rows are committed and beat's tick finds them."""
+    from bookings.tasks import reminders_dispatch
+
+    try:
+        # No publish retries: this runs after the commit of a request and must not hold it up.
+        reminders_dispatch.apply_async(retry=False, expires=55)
+    except (KombuOperationalError, OSError) as exc:
+        logger.warning("dispatcher not woken (%s); beat will pick the message up", type(exc).__name__)
 
 
 # Staff actions ------------------------------------------------------------------------------
 
 
-def reminder_resend(*, reminder: AftercareReminder, by, now: datetime | None = None) -> AftercareReminder:
+def reminder_resend(*, reminder: ClientMessage, by, now: datetime | None = None) -> ClientMessage:
     """Queue a message to go out again at the next dispatch (the send-time checks still apply)."""
     now = now or timezone.now()
     with transaction.atomic():
-        row = AftercareReminder.objects.select_for_update().get(pk=reminder.pk)
+        row = ClientMessage.objects.select_for_update().get(pk=reminder.pk)
         if row.status == Status.SENDING:
             raise ValidationError("This message is being sent right now; try again in a few minutes.")
         row.status, row.due_at, row.attempts, row.next_attempt_at = Status.PENDING, now, 0, None
@@ -272,9 +408,9 @@ def reminder_resend(*, reminder: AftercareReminder, by, now: datetime | None = N
     return row
 
 
-def reminder_cancel(*, reminder: AftercareReminder, by) -> AftercareReminder:
+def reminder_cancel(*, reminder: ClientMessage, by) -> ClientMessage:
     with transaction.atomic():
-        row = AftercareReminder.objects.select_for_update().get(pk=reminder.pk)
+        row = ClientMessage.objects.select_for_update().get(pk=reminder.pk)
         if row.status not in (Status.PENDING, Status.FAILED):
             raise ValidationError("Only a pending or failed message can be cancelled.")
         row.status = Status.CANCELLED
@@ -320,6 +456,19 @@ def _manage_url(appointment: Appointment) -> str:
         return _site("/")
 
 
+def _confirm_url(message: ClientMessage) -> str:
+    """The double opt-in link, signed when the message is rendered (so its 7 days run from the
+    send) over the marketing choice frozen on the row at booking."""
+    from bookings.tokens import identity_token_make
+
+    marketing = bool((message.payload or {}).get("marketing_opt_in"))
+    token = identity_token_make(appointment=message.appointment, marketing_opt_in=marketing)
+    try:
+        return _site(reverse("bookings:identity_confirm", args=[token]))
+    except NoReverseMatch:
+        return _site("/")
+
+
 def _duration_words(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     parts = []
@@ -334,14 +483,26 @@ def _long_date(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
-def message_context(reminder: AftercareReminder) -> dict:
+def message_times(message: ClientMessage) -> tuple[datetime, datetime]:
+    """The start and end a message speaks of: frozen on a change message, else the appointment's."""
+    appointment = message.appointment
+    payload = message.payload or {}
+    if message.kind in CHANGE_KINDS and payload.get("start") and payload.get("end"):
+        return datetime.fromisoformat(payload["start"]), datetime.fromisoformat(payload["end"])
+    return appointment.start, appointment.end
+
+
+def message_context(reminder: ClientMessage) -> dict:
     """The small, plain-string context every template renders against."""
     appointment = reminder.appointment
     client, location = appointment.client, appointment.location
     treatment = appointment.treatment or (appointment.course.treatment if appointment.course_id else None)
-    start = local(appointment.start, location)
-    anchor = AFTERCARE_ANCHORS.get(reminder.milestone)
-    essential = reminder.milestone in ESSENTIAL_MILESTONES
+    start_at, end_at = message_times(reminder)
+    start, end = local(start_at, location), local(end_at, location)
+    previous = (reminder.payload or {}).get("previous_start")
+    previous = local(datetime.fromisoformat(previous), location) if previous else None
+    anchor = AFTERCARE_ANCHORS.get(reminder.kind)
+    no_opt_out = reminder.kind in NO_OPT_OUT_KINDS
     address = ", ".join(
         p for p in (location.address_line1, location.address_line2, location.city, location.postcode) if p
     )
@@ -353,8 +514,16 @@ def message_context(reminder: AftercareReminder) -> dict:
         "appointment_kind": appointment.get_kind_display().lower(),
         "appointment_date": _long_date(start.date()),
         "appointment_time": f"{start:%H:%M}",
-        "duration": _duration_words(appointment.duration_minutes),
+        "appointment_end_time": f"{end:%H:%M}",
+        "time_zone_label": location.time_zone_label,
+        "duration": _duration_words(int((end_at - start_at).total_seconds() // 60)),
+        "reference": appointment.reference,
+        "technician_name": appointment.technician.display_name,
         "is_treatment": appointment.kind in TREATED_KINDS,
+        "is_consultation": appointment.kind == Appointment.Kind.CONSULTATION,
+        "is_aftercare": reminder.kind in ESSENTIAL_KINDS,
+        "previous_date": _long_date(previous.date()) if previous else "",
+        "previous_time": f"{previous:%H:%M}" if previous else "",
         "location_name": location.name,
         "location_address": address,
         "location_phone": location.phone,
@@ -362,15 +531,16 @@ def message_context(reminder: AftercareReminder) -> dict:
         "aftercare_url": _site(f"/aftercare/#{anchor}" if anchor else "/aftercare/"),
         "book_url": _book_url(),
         "manage_url": _manage_url(appointment),
+        "confirm_url": _confirm_url(reminder) if reminder.kind == Kind.IDENTITY_CONFIRM else "",
         "unsubscribe_url": ""
-        if essential
+        if no_opt_out
         else _site(reverse("client_messages:unsubscribe", args=[unsubscribe_token(client)])),
     }
 
 
-def _default_wording(milestone: str) -> dict[str, str]:
-    folder = "aftercare" if milestone in ESSENTIAL_MILESTONES else "messages"
-    base = f"emails/{folder}/{milestone}"
+def _default_wording(kind: str) -> dict[str, str]:
+    folder = "aftercare" if kind in ESSENTIAL_KINDS else "messages"
+    base = f"emails/{folder}/{kind}"
     engine = Engine.get_default()
     return {
         "subject": engine.get_template(f"{base}.subject.txt").source,
@@ -380,14 +550,12 @@ def _default_wording(milestone: str) -> dict[str, str]:
     }
 
 
-def wording_for(*, milestone: str, treatment_id: int | None) -> dict[str, str]:
-    """Staff's wording for the milestone: the treatment's own, else the general one, else the files."""
-    templates = MessageTemplate.objects.filter(
-        milestone=milestone, treatment_id__in=[treatment_id] if treatment_id else []
-    )
-    chosen = templates.first() or MessageTemplate.objects.filter(milestone=milestone, treatment__isnull=True).first()
+def wording_for(*, kind: str, treatment_id: int | None) -> dict[str, str]:
+    """Staff's wording for the kind: the treatment's own, else the general one, else the files."""
+    templates = MessageTemplate.objects.filter(kind=kind, treatment_id__in=[treatment_id] if treatment_id else [])
+    chosen = templates.first() or MessageTemplate.objects.filter(kind=kind, treatment__isnull=True).first()
     if chosen is None:
-        return _default_wording(milestone)
+        return _default_wording(kind)
     return {f: getattr(chosen, f) for f in ("subject", "text_body", "html_body", "sms_body")}
 
 
@@ -407,17 +575,18 @@ def render_wording(wording: dict[str, str], context: dict) -> dict[str, str]:
         "html": render_to_string("emails/messages/layout.html", {**layout, "body": mark_safe(body_html)}),  # noqa: S308 - rendered with autoescape above
         "sms": " ".join(render(wording["sms_body"], html=False).split()),
         "unsubscribe_url": context.get("unsubscribe_url", ""),
+        "manage_url": context.get("manage_url", ""),
     }
 
 
-def message_render(reminder: AftercareReminder, *, wordings: dict | None = None) -> dict[str, str]:
+def message_render(reminder: ClientMessage, *, wordings: dict | None = None) -> dict[str, str]:
     """The message's subject, text, HTML and SMS. `wordings` caches staff wording for one batch."""
     appointment = reminder.appointment
     treatment_id = appointment.treatment_id or (appointment.course.treatment_id if appointment.course_id else None)
     wordings = {} if wordings is None else wordings
-    key = (reminder.milestone, treatment_id)
+    key = (reminder.kind, treatment_id)
     if key not in wordings:
-        wordings[key] = wording_for(milestone=reminder.milestone, treatment_id=treatment_id)
+        wordings[key] = wording_for(kind=reminder.kind, treatment_id=treatment_id)
     return render_wording(wordings[key], message_context(reminder))
 
 
@@ -431,9 +600,9 @@ def wording_check(wording: dict[str, str]) -> None:
             raise ValidationError({field: f"This wording does not render: {exc}"}) from None
 
 
-def sample_context(*, milestone: str = Milestone.AFTERCARE_DAY_4) -> dict:
+def sample_context(*, kind: str = Kind.AFTERCARE_DAY_4) -> dict:
     """What a preview renders with: made-up values, never a real client's."""
-    anchor = AFTERCARE_ANCHORS.get(milestone)
+    anchor = AFTERCARE_ANCHORS.get(kind)
     return {
         "first_name": "Sam",
         "clinic_name": settings.CLINIC_NAME,
@@ -442,8 +611,16 @@ def sample_context(*, milestone: str = Milestone.AFTERCARE_DAY_4) -> dict:
         "appointment_kind": "treatment session",
         "appointment_date": "Friday 23 October 2026",
         "appointment_time": "10:00",
+        "appointment_end_time": "13:00",
+        "time_zone_label": "London time",
         "duration": "3 hours",
+        "reference": "SMP-7K3QX",
+        "technician_name": "Amara",
         "is_treatment": True,
+        "is_consultation": False,
+        "is_aftercare": kind in ESSENTIAL_KINDS,
+        "previous_date": "Tuesday 20 October 2026",
+        "previous_time": "14:30",
         "location_name": "Manchester",
         "location_address": "1 High Street, Manchester, M1 1AA",
         "location_phone": "0161 496 0000",
@@ -451,5 +628,6 @@ def sample_context(*, milestone: str = Milestone.AFTERCARE_DAY_4) -> dict:
         "aftercare_url": _site(f"/aftercare/#{anchor}" if anchor else "/aftercare/"),
         "book_url": _book_url(),
         "manage_url": _site("/booking/sample/"),
-        "unsubscribe_url": "" if milestone in ESSENTIAL_MILESTONES else _site("/messages/unsubscribe/sample/"),
+        "confirm_url": _site("/book/confirm/sample/"),
+        "unsubscribe_url": "" if kind in NO_OPT_OUT_KINDS else _site("/messages/unsubscribe/sample/"),
     }

@@ -24,12 +24,20 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from bookings import sms
-from bookings.models import AftercareReminder
-from bookings.services.messaging import ESSENTIAL_MILESTONES, channel_for, message_render, skip_reason
+from bookings.models import ClientMessage
+from bookings.services.ics import message_ics
+from bookings.services.messaging import (
+    CHANGE_KINDS,
+    NO_OPT_OUT_KINDS,
+    ONE_OFF_KINDS,
+    channel_for,
+    message_render,
+    skip_reason,
+)
 
 logger = logging.getLogger(__name__)
 
-Status = AftercareReminder.Status
+Status = ClientMessage.Status
 MAX_BACKOFF = timedelta(hours=6)
 _EMAIL = re.compile(r"[^\s<>\"',;]+@[^\s<>\"',;]+")
 _PHONE = re.compile(r"\+?\d[\d ()-]{6,}\d")
@@ -46,7 +54,7 @@ def _stale(now: datetime) -> Q:
 def reminders_claim(*, now: datetime, limit: int, token: str) -> list[int]:
     """Claim up to `limit` due rows (and rows whose worker died) for this token; return their ids."""
     # A dead worker's row that already used every attempt stops here, kept for staff to look at.
-    AftercareReminder.objects.filter(_stale(now), attempts__gte=settings.REMINDERS_MAX_ATTEMPTS).update(
+    ClientMessage.objects.filter(_stale(now), attempts__gte=settings.REMINDERS_MAX_ATTEMPTS).update(
         status=Status.FAILED,
         claim_token="",
         last_error="The worker stopped while sending, on the last allowed attempt.",
@@ -60,24 +68,24 @@ def reminders_claim(*, now: datetime, limit: int, token: str) -> list[int]:
         "attempts": F("attempts") + 1,
         "updated_at": timezone.now(),
     }
-    rows = AftercareReminder.objects.filter(claimable).order_by("due_at", "id")
+    rows = ClientMessage.objects.filter(claimable).order_by("due_at", "id")
     if connection.vendor == "postgresql":
         with transaction.atomic():
             # SKIP LOCKED: concurrent dispatchers each take different rows instead of queueing
             # on (and then double-claiming) the same ones.
             ids = list(rows.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
-            AftercareReminder.objects.filter(id__in=ids).update(**claim)
+            ClientMessage.objects.filter(id__in=ids).update(**claim)
         return ids
     # SQLite has no row locks: the conditional UPDATE re-checks claimability under the database
     # write lock, so of two dispatchers that picked the same candidates only one matches each row.
     candidates = list(rows.values_list("id", flat=True)[:limit])
-    AftercareReminder.objects.filter(claimable, id__in=candidates).update(**claim)
-    return list(AftercareReminder.objects.filter(claim_token=token, status=Status.SENDING).values_list("id", flat=True))
+    ClientMessage.objects.filter(claimable, id__in=candidates).update(**claim)
+    return list(ClientMessage.objects.filter(claim_token=token, status=Status.SENDING).values_list("id", flat=True))
 
 
 def _finish(reminder_id: int, token: str, **fields) -> bool:
     """Write the outcome only if the claim is still ours (it was not taken over as stale)."""
-    done = AftercareReminder.objects.filter(pk=reminder_id, status=Status.SENDING, claim_token=token).update(
+    done = ClientMessage.objects.filter(pk=reminder_id, status=Status.SENDING, claim_token=token).update(
         claim_token="", updated_at=timezone.now(), **fields
     )
     if not done:
@@ -90,44 +98,48 @@ def _scrub(text: str) -> str:
     return _PHONE.sub("[number]", _EMAIL.sub("[address]", text))[:500]
 
 
-def _message_id(reminder: AftercareReminder) -> str:
+def _message_id(reminder: ClientMessage) -> str:
     # Stable across retries, so a mail system that saw the first copy can recognise a second.
     host = urlsplit(settings.SITE_URL).hostname or "smpclinic.invalid"
     return f"<outbox-{reminder.pk}@{host}>"
 
 
-def _deliver(reminder: AftercareReminder, *, mailer, wordings: dict) -> str:
+def _deliver(reminder: ClientMessage, *, mailer, wordings: dict, now: datetime) -> str:
     """Send one message; return the channel used. Raises whatever the mailer or provider raises."""
     client = reminder.appointment.client
     rendered = message_render(reminder, wordings=wordings)
-    channel = channel_for(client)
-    if channel == AftercareReminder.Channel.SMS:
+    # A change message was queued once per channel; a scheduled one follows the client's
+    # preference at send time.
+    channel = reminder.channel if reminder.kind in CHANGE_KINDS | ONE_OFF_KINDS else channel_for(client)
+    if channel == ClientMessage.Channel.SMS:
         sms.send_sms(to=client.phone, body=rendered["sms"], reference=f"outbox-{reminder.pk}")
         return channel
     headers = {"Message-ID": _message_id(reminder), "X-SMP-Outbox-Id": str(reminder.pk)}
-    if reminder.milestone not in ESSENTIAL_MILESTONES:
+    if reminder.kind not in NO_OPT_OUT_KINDS:
         headers["List-Unsubscribe"] = f"<{rendered['unsubscribe_url']}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email = EmailMultiAlternatives(rendered["subject"], rendered["text"], to=[client.email], headers=headers)
     email.attach_alternative(rendered["html"], "text/html")
+    if reminder.kind in CHANGE_KINDS:
+        ics, _ = message_ics(message=reminder, manage_url=rendered["manage_url"], now=now)
+        email.attach(f"{reminder.appointment.reference}.ics", ics, "text/calendar")
     mailer.send_messages([email])
     return channel
 
 
-def _claimed(ids: list[int], token: str) -> list[AftercareReminder]:
+def _claimed(ids: list[int], token: str) -> list[ClientMessage]:
     related = (
         "appointment__client",
         "appointment__location",
+        "appointment__technician",
         "appointment__treatment",
         "appointment__course__treatment",
     )
-    rows = AftercareReminder.objects.select_related(*related).filter(
-        pk__in=ids, status=Status.SENDING, claim_token=token
-    )
+    rows = ClientMessage.objects.select_related(*related).filter(pk__in=ids, status=Status.SENDING, claim_token=token)
     return list(rows.order_by("due_at", "id"))
 
 
-def reminder_send(*, reminder: AftercareReminder, token: str, now: datetime, mailer, wordings: dict) -> str:
+def reminder_send(*, reminder: ClientMessage, token: str, now: datetime, mailer, wordings: dict) -> str:
     """Send one claimed row and record the outcome: 'sent', 'skipped', 'retry' or 'failed'."""
     reminder_id = reminder.pk
     reason = skip_reason(reminder, now=now)
@@ -135,7 +147,7 @@ def reminder_send(*, reminder: AftercareReminder, token: str, now: datetime, mai
         _finish(reminder_id, token, status=Status.CANCELLED, last_error=reason)
         return "skipped"
     try:
-        channel = _deliver(reminder, mailer=mailer, wordings=wordings)
+        channel = _deliver(reminder, mailer=mailer, wordings=wordings, now=now)
     except Exception as exc:  # noqa: BLE001 - any failure outside us must be recorded and retried, not lose the row
         error = _scrub(f"{type(exc).__name__}: {exc}")
         if reminder.attempts >= settings.REMINDERS_MAX_ATTEMPTS:

@@ -7,10 +7,10 @@ import factory
 from django.contrib.auth import get_user_model
 
 from bookings.models import (
-    AftercareReminder,
     Appointment,
     BookingPolicy,
     Break,
+    ClientMessage,
     Closure,
     Course,
     Location,
@@ -102,12 +102,12 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     end = factory.LazyAttribute(lambda a: a.start + timedelta(minutes=45))
 
 
-class AftercareReminderFactory(factory.django.DjangoModelFactory):
+class ClientMessageFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = AftercareReminder
+        model = ClientMessage
 
     appointment = factory.SubFactory(AppointmentFactory, kind=Appointment.Kind.TREATMENT_SESSION)
-    milestone = AftercareReminder.Milestone.AFTERCARE_DAY_4
+    kind = ClientMessage.Kind.AFTERCARE_DAY_4
     due_at = factory.LazyAttribute(lambda r: r.appointment.start + timedelta(days=4))
 
 

@@ -11,7 +11,7 @@ import time_machine
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from bookings.models import AftercareReminder, Appointment
+from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tests.test_appointment_admin_edits import _post_change
 from bookings.tests.test_booking_admin import _post_add
@@ -24,7 +24,7 @@ LONDON = ZoneInfo("Europe/London")
 pytestmark = pytest.mark.django_db
 
 # The outbox model; renamed ClientMessage by the outbox work (change this one line on merge).
-Message = AftercareReminder
+Message = ClientMessage
 
 S = Appointment.Status
 NOW = datetime(2026, 11, 20, 15, tzinfo=UTC)
@@ -88,8 +88,8 @@ def _status_event(appointment: Appointment) -> AuditEvent:
         ("complete", S.ARRIVED, PAST, S.COMPLETED, {"aftercare_day4", "aftercare_day7", "aftercare_day10"}),
         ("mark_no_show", S.BOOKED, PAST, S.NO_SHOW, set()),
         ("undo_no_show", S.NO_SHOW, PAST, S.BOOKED, set()),
-        ("cancel", S.BOOKED, FUTURE, S.CANCELLED, set()),
-        ("undo_cancel", S.CANCELLED, FUTURE, S.BOOKED, {"reminder_48h"}),
+        ("cancel", S.BOOKED, FUTURE, S.CANCELLED, {"cancelled"}),
+        ("undo_cancel", S.CANCELLED, FUTURE, S.BOOKED, {"reminder_48h", "confirmation"}),
         ("uncomplete", S.COMPLETED, PAST, S.BOOKED, set()),
     ],
 )
@@ -106,7 +106,7 @@ def test_each_admin_action_goes_through_its_transition(
     event = _status_event(appointment)
     assert (event.actor, event.detail) == (manager, f"status {current} -> {after}")
     assert {"status", "status_changed_at", "status_changed_by"} <= set(event.fields)
-    pending = set(Message.objects.filter(appointment=appointment, status="pending").values_list("milestone", flat=True))
+    pending = set(Message.objects.filter(appointment=appointment, status="pending").values_list("kind", flat=True))
     assert pending == pending_after
 
 
@@ -141,7 +141,10 @@ def test_adding_an_appointment_books_it_through_the_service_with_an_audit_row(cl
     event = AuditEvent.objects.get(object_type="appointment", action="create")
     assert (event.actor, event.object_id, event.detail) == (manager, str(appointment.pk), "phone")
     assert {"start", "technician", "staff_notes"} <= set(event.fields)
-    assert set(Message.objects.filter(appointment=appointment).values_list("milestone", flat=True)) == {"reminder_48h"}
+    assert set(Message.objects.filter(appointment=appointment).values_list("kind", flat=True)) == {
+        "confirmation",
+        "reminder_48h",
+    }
 
 
 def test_changing_the_time_in_the_form_moves_it_through_the_service(client, manager, place):
@@ -153,7 +156,7 @@ def test_changing_the_time_in_the_form_moves_it_through_the_service(client, mana
     assert (appointment.start, appointment.end) == (later, later + timedelta(minutes=45))
     event = AuditEvent.objects.get(object_type="appointment", action="update")
     assert (event.actor, event.fields, event.detail) == (manager, ["end", "start"], "moved")
-    reminder = Message.objects.get(appointment=appointment, milestone="reminder_48h")
+    reminder = Message.objects.get(appointment=appointment, kind="reminder_48h")
     assert reminder.due_at == later - timedelta(hours=48)
 
 

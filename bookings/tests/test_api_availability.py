@@ -135,3 +135,19 @@ def test_query_count_is_constant_whatever_the_window_technicians_or_appointments
         response = client.get(URL, {"location": "manchester", "start": "2026-03-02", "days": days})
     assert response.status_code == 200
     assert len(response.json()["days"]) == days
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("location=%00", "location"),
+        ("location=manchester&treatment=%00", "treatment"),
+        ("location=man%00chester", "location"),
+    ],
+)
+def test_a_null_character_in_a_parameter_is_a_400_naming_it(client, location, query, parameter):
+    # PostgreSQL would refuse a NUL in the query with a ValueError: a 500, not a 400.
+    response = client.get(f"{URL}?{query}")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["parameter"] == parameter

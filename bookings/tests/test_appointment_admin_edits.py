@@ -12,7 +12,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from bookings.models import AftercareReminder, Appointment
+from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import AppointmentFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _management_forms
 from treatments.tests.factories import TreatmentFactory
@@ -34,9 +34,9 @@ def _post_change(staff, appointment: Appointment, **changes):
     url = reverse("admin:bookings_appointment_change", args=[appointment.pk])
     page = staff.get(url).content.decode()
     data = _management_forms(page)
-    # The read-only reminders inline still posts each row's id.
+    # The read-only messages inline still posts each row's id.
     for tag in re.findall(r"<input[^>]*>", page):
-        name = re.search(r'name="(reminders-\d+-[\w]+)"', tag)
+        name = re.search(r'name="(messages-\d+-[\w]+)"', tag)
         value = re.search(r'value="([^"]*)"', tag)
         if name and value:
             data[name.group(1)] = value.group(1)
@@ -85,10 +85,8 @@ def test_completing_in_the_admin_writes_the_three_aftercare_messages(staff, sess
     session.refresh_from_db()
     assert session.status == "completed"
     assert session.completed_at is not None
-    milestones = set(
-        AftercareReminder.objects.filter(appointment=session, status="pending").values_list("milestone", flat=True)
-    )
-    assert {"aftercare_day4", "aftercare_day7", "aftercare_day10"} <= milestones
+    kinds = set(ClientMessage.objects.filter(appointment=session, status="pending").values_list("kind", flat=True))
+    assert {"aftercare_day4", "aftercare_day7", "aftercare_day10"} <= kinds
 
 
 def test_cancelling_in_the_admin_withdraws_pending_messages(staff, session):
@@ -99,8 +97,8 @@ def test_cancelling_in_the_admin_withdraws_pending_messages(staff, session):
     session.refresh_from_db()
     assert session.status == "booked"
     assert session.completed_at is None
-    assert not AftercareReminder.objects.filter(
-        appointment=session, status="pending", milestone__startswith="aftercare"
+    assert not ClientMessage.objects.filter(
+        appointment=session, status="pending", kind__startswith="aftercare"
     ).exists()
 
 

@@ -18,7 +18,7 @@ from bookings.availability import (
     nearest,
 )
 from bookings.models import Appointment
-from bookings.selectors import BookingRequestError, appointment_length, availability_for, booking_policy_for
+from bookings.selectors import BookingRequestError, appointment_length, availability_compute, booking_policy_for
 from bookings.tests.factories import (
     AppointmentFactory,
     BookingPolicyFactory,
@@ -183,7 +183,7 @@ def test_selector_combines_hours_breaks_time_off_closures_and_appointments(now_f
         status=Appointment.Status.CANCELLED,
         cancelled_at=datetime(2026, 11, 1, tzinfo=UTC),
     )
-    result = availability_for(location=location, kind="consultation", start_date=day, days=2)
+    result = availability_compute(location=location, kind="consultation", start_date=day, days=2)
     starts = [s.start.astimezone(LONDON).strftime("%H:%M") for s in result[day]]
     assert "09:15" in starts
     assert "09:30" not in starts
@@ -202,7 +202,7 @@ def test_selector_only_offers_treatment_sessions_with_technicians_who_do_the_tre
     does_it = technician_working(location=location)
     does_it.treatments.add(treatment)
     technician_working(location=location)
-    result = availability_for(
+    result = availability_compute(
         location=location, kind="session", treatment=treatment, start_date=date(2026, 12, 1), days=1
     )
     slots = result[date(2026, 12, 1)]
@@ -219,7 +219,7 @@ def test_a_technicians_appointment_elsewhere_blocks_them_here(now_frozen):
     AppointmentFactory(technician=tech, location=there, start=datetime(2026, 12, 1, 9, tzinfo=LONDON))
     starts = [
         s.start.astimezone(LONDON).time()
-        for s in availability_for(location=here, kind="consultation", start_date=date(2026, 12, 1), days=1)[
+        for s in availability_compute(location=here, kind="consultation", start_date=date(2026, 12, 1), days=1)[
             date(2026, 12, 1)
         ]
     ]
@@ -262,6 +262,6 @@ def test_selector_offers_local_nine_on_clock_change_days(day):
     location = LocationFactory()
     technician_working(location=location, weekdays=[day.weekday()])
     with time_machine.travel(datetime(day.year, day.month, 1, tzinfo=UTC), tick=False):
-        slots = availability_for(location=location, kind="consultation", start_date=day, days=1)[day]
+        slots = availability_compute(location=location, kind="consultation", start_date=day, days=1)[day]
     assert slots[0].start.astimezone(LONDON).time() == time(9)
     assert slots[-1].end.astimezone(LONDON).time() == time(17)

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from bookings.models import Appointment
+from bookings.services.outbox import reminders_dispatch
 from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
 from clients.models import Client, ConsentRecord, ConsentWording
 from clients.tests.factories import ConsentWordingFactory
@@ -32,8 +33,9 @@ def _fresh_rate_limits():
 
 
 def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(
-    page_factory, live_server, mailoutbox, frozen_now
+    page_factory, live_server, mailoutbox, frozen_now, settings
 ):
+    settings.SITE_URL = live_server.url  # the worker builds the e-mail's links from SITE_URL, not a request
     BookingPolicyFactory(minimum_notice_hours=12, change_notice_hours=24)
     ConsentWordingFactory(kind=ConsentWording.Kind.HEALTH_DATA, effective_from=datetime(2026, 1, 1, tzinfo=UTC))
     location = LocationFactory(slug="manchester", name="Manchester Clinic")
@@ -76,7 +78,9 @@ def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(
     assert ConsentRecord.objects.filter(client=appointment.client).count() == 1
     assert axe_violations(page) == []
 
-    # The e-mail's manage link.
+    # The e-mail's manage link: the worker's dispatcher sends the queued confirmation.
+    assert mailoutbox == []
+    reminders_dispatch(now=timezone.now())
     (mail,) = mailoutbox
     manage_url = re.search(r"https?://\S+/booking/\S+/", mail.body).group(0)
     page.goto(manage_url)
@@ -102,3 +106,9 @@ def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(
     appointment.refresh_from_db()
     assert appointment.status == "cancelled"
     assert _no_csp_errors(page) == []
+
+    # The move and the cancel each tell the client (the move is replaced by the later cancel
+    # when both are still waiting for the worker, as here).
+    reminders_dispatch(now=timezone.now())
+    assert [m.subject.split(" ")[-1] for m in mailoutbox] == [f"({appointment.reference})"] * 2
+    assert "is cancelled" in mailoutbox[-1].subject

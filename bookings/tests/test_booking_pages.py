@@ -11,7 +11,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from icalendar import Calendar
 
-from bookings.models import Appointment
+from bookings.models import Appointment, ClientMessage
+from bookings.services.outbox import reminders_dispatch
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tokens import SALT, booking_token_make
 from clients.models import Client, ConsentRecord, ConsentWording
@@ -85,7 +86,8 @@ def test_a_new_client_books_and_gets_a_confirmation_with_calendar_file(client, l
     assert appointment.client_message == "Receding at the temples."
     client_record = appointment.client
     assert (client_record.email, client_record.phone) == ("sam@example.com", "07700 900123")
-    assert client_record.marketing_email_opt_in is True
+    # Double opt-in: marketing waits for the address's owner to use the link.
+    assert client_record.marketing_email_opt_in is False
     consent = ConsentRecord.objects.get(client=client_record)
     assert consent.wording.kind == "health_data"
     assert consent.method == "online"
@@ -93,7 +95,16 @@ def test_a_new_client_books_and_gets_a_confirmation_with_calendar_file(client, l
     page = client.get(response["Location"])
     assert appointment.reference in page.content.decode()
 
-    (mail,) = mailoutbox
+    # Nothing is sent inside the request: the confirmation is queued, and the worker sends it.
+    assert mailoutbox == []
+    queued = ClientMessage.objects.filter(appointment=appointment, kind="confirmation")
+    assert sorted(queued.values_list("channel", flat=True)) == ["email", "sms"]
+    reminders_dispatch(now=NOW)
+    email_row = queued.get(channel="email")
+    (mail,) = [m for m in mailoutbox if m.extra_headers["X-SMP-Outbox-Id"] == str(email_row.pk)]
+    # The marketing opt-in asked for a second e-mail: the link that confirms it.
+    (link,) = [m for m in mailoutbox if m is not mail]
+    assert "/book/confirm/" in link.body
     assert mail.to == ["sam@example.com"]
     assert appointment.reference in mail.subject
     token = booking_token_make(appointment=appointment)
@@ -111,19 +122,22 @@ def test_a_new_client_books_and_gets_a_confirmation_with_calendar_file(client, l
 def test_the_calendar_file_has_the_right_instant_in_summer_time(client, location, mailoutbox):
     with time_machine.travel(datetime(2027, 3, 1, tzinfo=UTC), tick=False):
         response = _post(client, start="2027-03-29T09:00:00+01:00")
+        reminders_dispatch(now=datetime(2027, 3, 1, tzinfo=UTC))
     assert response.status_code == 302
     event = Calendar.from_ical(mailoutbox[0].attachments[0][1]).walk("VEVENT")[0]
     assert event.decoded("dtstart") == datetime(2027, 3, 29, 8, tzinfo=UTC)
 
 
-def test_a_returning_client_is_matched_by_email_whatever_its_case(client, location):
+def test_a_booking_under_a_known_email_whatever_its_case_waits_to_be_matched(client, location):
     existing = ClientFactory(email="Sam@Example.com", phone="")
     _post(client, email="sam@EXAMPLE.com")
     _post(client, email="SAM@example.com", start="2026-12-01T11:00:00+00:00")
-    assert Client.objects.count() == 1
-    assert Appointment.objects.filter(client=existing).count() == 2
+    assert not Appointment.objects.filter(client=existing).exists()
+    provisional = Client.objects.exclude(pk=existing.pk)
+    assert provisional.count() == 2
+    assert {(c.match_of_id, c.match_status) for c in provisional} == {(existing.pk, "pending")}
     existing.refresh_from_db()
-    assert existing.phone == "07700 900123"
+    assert existing.phone == ""
 
 
 def test_consent_to_keep_health_data_is_required(client, location):
@@ -222,7 +236,12 @@ def test_a_client_reschedules_from_the_manage_page(client, booking, mailoutbox):
     assert response.status_code == 302
     booking.refresh_from_db()
     assert booking.start == datetime(2026, 12, 2, 14, tzinfo=UTC)
-    assert "Moved" in mailoutbox[0].subject
+    assert mailoutbox == []
+    reminders_dispatch(now=NOW)
+    (mail,) = mailoutbox
+    assert "has moved" in mail.subject
+    assert "Tuesday 1 December 2026, 10:00" in mail.body  # was
+    assert "Wednesday 2 December 2026, 14:00" in mail.body  # now
     assert b"has been moved" in client.get(response["Location"]).content
 
 

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 import pytest
 from django.db import IntegrityError, transaction
 
-from bookings.models import AftercareReminder, Appointment, Break, Closure, Course, TimeOff, WorkingHours
+from bookings.models import Appointment, Break, ClientMessage, Closure, Course, TimeOff, WorkingHours
 from bookings.tests.factories import (
     LONDON,
-    AftercareReminderFactory,
     AppointmentFactory,
+    ClientMessageFactory,
     CourseFactory,
     LocationFactory,
     TechnicianFactory,
@@ -53,20 +53,20 @@ def test_it_rejects_a_completed_appointment_without_completion_time():
     rejected(appointment.save, constraint="appointment_completed_has_time")
 
 
-def test_it_rejects_two_reminders_for_one_milestone():
-    reminder = AftercareReminderFactory()
+def test_it_rejects_two_scheduled_messages_of_one_kind():
+    reminder = ClientMessageFactory()
     rejected(
-        lambda: AftercareReminder.objects.create(
-            appointment=reminder.appointment, milestone=reminder.milestone, due_at=reminder.due_at
+        lambda: ClientMessage.objects.create(
+            appointment=reminder.appointment, kind=reminder.kind, due_at=reminder.due_at
         ),
-        constraint="reminder_one_per_appointment_milestone",
+        constraint="clientmessage_one_per_appointment_kind",
     )
 
 
 def test_it_rejects_a_sent_reminder_without_sent_time():
-    reminder = AftercareReminderFactory()
-    reminder.status = AftercareReminder.Status.SENT
-    rejected(reminder.save, constraint="reminder_sent_has_time")
+    reminder = ClientMessageFactory()
+    reminder.status = ClientMessage.Status.SENT
+    rejected(reminder.save, constraint="clientmessage_sent_has_time")
 
 
 def test_it_rejects_a_course_of_zero_sessions():
@@ -160,8 +160,40 @@ class TestNoTechnicianOverlap:
             start=first.start,
             end=first.end,
         )
-        with pytest.raises(ValidationError, match="already has an appointment"):
+        with pytest.raises(ValidationError, match="already has an appointment") as excinfo:
             clash.full_clean()
+        assert [e.code for e in excinfo.value.error_dict["__all__"]] == ["appointment_no_technician_overlap"]
+
+    def test_the_booking_service_knows_the_overlap_by_its_code_not_its_words(self, postgres, monkeypatch):
+        from bookings.services.booking import SlotTaken, _save_claimed
+
+        constraint = next(c for c in Appointment._meta.constraints if c.name == "appointment_no_technician_overlap")
+        monkeypatch.setattr(constraint, "violation_error_message", "Reworded: this slot is gone.")
+        first = AppointmentFactory()
+        clash = Appointment(
+            kind=first.kind,
+            client=first.client,
+            technician=first.technician,
+            location=first.location,
+            start=first.start,
+            end=first.end,
+        )
+        with pytest.raises(SlotTaken):
+            _save_claimed(clash, on_conflict=SlotTaken)
+
+
+def test_every_constraint_that_explains_itself_also_carries_a_code():
+    """Callers branch on the code (stable), never on the wording (which staff may see change)."""
+    from django.apps import apps
+
+    uncoded = [
+        f"{model.__name__}.{constraint.name}"
+        for model in apps.get_models()
+        for constraint in model._meta.constraints
+        if constraint.violation_error_message != constraint.default_violation_error_message
+        and constraint.violation_error_code is None
+    ]
+    assert uncoded == []
 
 
 def test_course_statuses_exist():

@@ -11,15 +11,15 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from bookings.models import AftercareReminder, Appointment, Course
+from bookings.models import Appointment, ClientMessage, Course
 from bookings.services.appointments import appointment_complete, appointment_uncomplete
 from bookings.services.messaging import reminders_sync
 from bookings.tests.factories import AppointmentFactory, CourseFactory
 from clients.tests.factories import staff_user
 
 LONDON = ZoneInfo("Europe/London")
-M = AftercareReminder.Milestone
-S = AftercareReminder.Status
+M = ClientMessage.Kind
+S = ClientMessage.Status
 pytestmark = pytest.mark.django_db
 
 
@@ -37,8 +37,8 @@ def _complete(appointment: Appointment, **kwargs) -> Appointment:
         return appointment_complete(appointment=appointment, by=staff_user(role="Manager"), **kwargs)
 
 
-def _rows(appointment: Appointment) -> dict[str, AftercareReminder]:
-    return {r.milestone: r for r in AftercareReminder.objects.filter(appointment=appointment)}
+def _rows(appointment: Appointment) -> dict[str, ClientMessage]:
+    return {r.kind: r for r in ClientMessage.objects.filter(appointment=appointment)}
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_completing_twice_writes_one_set_of_messages():
     _complete(appointment)
     _complete(appointment)
 
-    assert AftercareReminder.objects.filter(appointment=appointment, milestone__startswith="aftercare").count() == 3
+    assert ClientMessage.objects.filter(appointment=appointment, kind__startswith="aftercare").count() == 3
 
 
 def test_consultation_gets_no_aftercare():
@@ -110,7 +110,7 @@ def test_uncompleting_cancels_pending_aftercare_and_completing_again_reopens_it(
 
 def test_moving_a_completed_session_moves_its_pending_messages_but_not_sent_ones():
     appointment = _complete(_session(datetime(2026, 11, 2, 10, tzinfo=LONDON)))
-    AftercareReminder.objects.filter(appointment=appointment, milestone=M.AFTERCARE_DAY_4).update(
+    ClientMessage.objects.filter(appointment=appointment, kind=M.AFTERCARE_DAY_4).update(
         status=S.SENT, sent_at=datetime(2026, 11, 6, 9, tzinfo=LONDON)
     )
     day4_before = _rows(appointment)[M.AFTERCARE_DAY_4].due_at

@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from bookings.models import AftercareReminder, Appointment, MessageTemplate
+from bookings.models import Appointment, ClientMessage, MessageTemplate
 from bookings.services.appointments import appointment_complete
 from bookings.services.messaging import reminders_sync, unsubscribe_token
 from bookings.services.outbox import reminders_claim, reminders_dispatch
@@ -23,12 +23,13 @@ from bookings.sms import SmsError
 from bookings.sms.backends import locmem
 from bookings.sms.backends.http import SmsBackend as HttpSmsBackend
 from bookings.tests.factories import AppointmentFactory, CourseFactory, UserFactory
+from clients.models import AuditEvent
 from clients.tests.factories import staff_user
 from treatments.tests.factories import TreatmentFactory
 
 LONDON = ZoneInfo("Europe/London")
-M = AftercareReminder.Milestone
-S = AftercareReminder.Status
+M = ClientMessage.Kind
+S = ClientMessage.Status
 DAY4 = datetime(2026, 11, 6, 9, 0, tzinfo=LONDON)
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +48,8 @@ def completed():
         return appointment_complete(appointment=appointment, by=staff_user(role="Manager"))
 
 
-def _day4(appointment) -> AftercareReminder:
-    return appointment.reminders.get(milestone=M.AFTERCARE_DAY_4)
+def _day4(appointment) -> ClientMessage:
+    return appointment.messages.get(kind=M.AFTERCARE_DAY_4)
 
 
 def test_dispatch_sends_only_what_is_due_and_records_it(completed, mailoutbox):
@@ -95,6 +96,11 @@ def test_reminder_for_a_session_has_pre_care_and_an_unsubscribe_link(mailoutbox,
     assert client.post(path).status_code == 200
     appointment.client.refresh_from_db()
     assert appointment.client.reminders_opt_in is False
+    event = AuditEvent.objects.get(object_type="client", client_id_ref=appointment.client_id)
+    assert (event.actor, event.fields) == (None, ["reminders_opt_in"])
+    assert event.detail.startswith("unsubscribe link")
+    assert client.post(path).status_code == 200  # a second click changes nothing twice
+    assert AuditEvent.objects.filter(object_type="client", client_id_ref=appointment.client_id).count() == 1
 
 
 def test_unsubscribe_with_a_forged_token_is_a_404_and_changes_nothing(client, completed):
@@ -171,7 +177,7 @@ def test_prompt_is_skipped_at_send_time_if_the_next_session_was_booked_meanwhile
 
     reminders_dispatch(now=datetime(2026, 11, 12, 9, tzinfo=LONDON))
 
-    prompt = first.reminders.get(milestone=M.NEXT_SESSION_PROMPT)
+    prompt = first.messages.get(kind=M.NEXT_SESSION_PROMPT)
     assert (prompt.status, prompt.last_error) == (S.CANCELLED, "Skipped: the next session is booked.")
     assert [m.subject.split(" ")[1] for m in mailoutbox] == ["4", "7", "10"]  # the aftercare, no prompt
 
@@ -188,7 +194,7 @@ def test_client_who_prefers_sms_gets_a_text_and_the_console_log_has_no_number(co
     assert _day4(completed).channel == "sms"
 
     settings.SMS_BACKEND = "bookings.sms.backends.console.SmsBackend"
-    AftercareReminder.objects.filter(pk=_day4(completed).pk).update(status=S.PENDING)
+    ClientMessage.objects.filter(pk=_day4(completed).pk).update(status=S.PENDING)
     with caplog.at_level(logging.INFO):
         reminders_dispatch(now=DAY4)
     assert completed.client.phone not in caplog.text
@@ -224,11 +230,11 @@ def test_a_treatments_own_wording_wins_over_the_general_one(completed, mailoutbo
     treatment = TreatmentFactory()
     Appointment.objects.filter(pk=completed.pk).update(treatment=treatment)
     MessageTemplate.objects.update_or_create(
-        milestone=M.AFTERCARE_DAY_4, treatment=None,
+        kind=M.AFTERCARE_DAY_4, treatment=None,
         defaults={"subject": "General", "text_body": "general", "html_body": "<p>general</p>", "sms_body": "g"},
     )  # fmt: skip
     MessageTemplate.objects.create(
-        milestone=M.AFTERCARE_DAY_4, treatment=treatment, subject="Own for {{ first_name }}",
+        kind=M.AFTERCARE_DAY_4, treatment=treatment, subject="Own for {{ first_name }}",
         text_body="own {{ first_name }}", html_body="<p>own {{ first_name }}</p>", sms_body="o",
     )  # fmt: skip
 
@@ -251,8 +257,8 @@ def staff(client):
 
 def test_admin_resend_queues_a_sent_message_again_and_cancel_stops_a_pending_one(completed, staff, mailoutbox):
     reminders_dispatch(now=DAY4)
-    day4, day7 = _day4(completed), completed.reminders.get(milestone=M.AFTERCARE_DAY_7)
-    url = reverse("admin:bookings_aftercarereminder_changelist")
+    day4, day7 = _day4(completed), completed.messages.get(kind=M.AFTERCARE_DAY_7)
+    url = reverse("admin:bookings_clientmessage_changelist")
 
     later = DAY4 + timedelta(hours=1)
     with time_machine.travel(later, tick=False):
@@ -269,7 +275,7 @@ def test_admin_resend_queues_a_sent_message_again_and_cancel_stops_a_pending_one
 
 def test_admin_refuses_to_cancel_a_sent_message(completed, staff):
     reminders_dispatch(now=DAY4)
-    url = reverse("admin:bookings_aftercarereminder_changelist")
+    url = reverse("admin:bookings_clientmessage_changelist")
 
     response = staff.post(url, {"action": "cancel_messages", "_selected_action": [_day4(completed).pk]}, follow=True)
 
@@ -279,25 +285,25 @@ def test_admin_refuses_to_cancel_a_sent_message(completed, staff):
 
 def test_admin_client_timeline_lists_only_that_clients_messages(completed, staff, django_assert_max_num_queries):
     other = AppointmentFactory(kind="session")
-    AftercareReminder.objects.create(appointment=other, milestone=M.AFTERCARE_DAY_4, due_at=DAY4)
-    url = reverse("admin:bookings_aftercarereminder_changelist") + f"?client={completed.client_id}"
+    ClientMessage.objects.create(appointment=other, kind=M.AFTERCARE_DAY_4, due_at=DAY4)
+    url = reverse("admin:bookings_clientmessage_changelist") + f"?client={completed.client_id}"
 
     with django_assert_max_num_queries(12):
         response = staff.get(url)
 
     assert response.status_code == 200
     assert response.context["cl"].result_count == 3
-    assert staff.get(reverse("admin:bookings_aftercarereminder_changelist") + "?client=abc").status_code == 200
+    assert staff.get(reverse("admin:bookings_clientmessage_changelist") + "?client=abc").status_code == 200
 
 
 def test_admin_message_list_is_for_staff_only(client):
-    response = client.get(reverse("admin:bookings_aftercarereminder_changelist"))
+    response = client.get(reverse("admin:bookings_clientmessage_changelist"))
 
     assert response.status_code == 302
 
 
 def test_admin_template_preview_renders_with_a_made_up_client(staff):
-    template = MessageTemplate.objects.get(milestone=M.AFTERCARE_DAY_7, treatment=None)
+    template = MessageTemplate.objects.get(kind=M.AFTERCARE_DAY_7, treatment=None)
 
     change = staff.get(reverse("admin:bookings_messagetemplate_change", args=[template.pk]))
     html = staff.get(reverse("admin:bookings_messagetemplate_preview", args=[template.pk]))
@@ -307,10 +313,10 @@ def test_admin_template_preview_renders_with_a_made_up_client(staff):
 
 
 def test_admin_template_form_rejects_wording_that_does_not_render(staff):
-    template = MessageTemplate.objects.get(milestone=M.AFTERCARE_DAY_4, treatment=None)
+    template = MessageTemplate.objects.get(kind=M.AFTERCARE_DAY_4, treatment=None)
     url = reverse("admin:bookings_messagetemplate_change", args=[template.pk])
 
-    response = staff.post(url, {"milestone": M.AFTERCARE_DAY_4, "subject": "Hi {% if %}", "text_body": "x",
+    response = staff.post(url, {"kind": M.AFTERCARE_DAY_4, "subject": "Hi {% if %}", "text_body": "x",
                                 "html_body": "x", "sms_body": "x"})  # fmt: skip
 
     assert response.status_code == 200
@@ -328,7 +334,7 @@ def test_the_conditional_update_claim_used_on_sqlite_takes_each_row_once(complet
 
     assert len(first) == 3
     assert second == []
-    assert set(AftercareReminder.objects.filter(pk__in=first).values_list("claim_token", flat=True)) == {"a" * 32}
+    assert set(ClientMessage.objects.filter(pk__in=first).values_list("claim_token", flat=True)) == {"a" * 32}
 
 
 def test_client_admin_links_to_the_clients_message_timeline(completed, staff):

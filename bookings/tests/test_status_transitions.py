@@ -11,7 +11,7 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
-from bookings.models import AftercareReminder, Appointment, Course
+from bookings.models import Appointment, ClientMessage, Course
 from bookings.services import appointments as status
 from bookings.tests.factories import AppointmentFactory, CourseFactory, LocationFactory, TechnicianFactory, UserFactory
 from clients.models import AuditEvent
@@ -21,7 +21,7 @@ from treatments.tests.factories import TreatmentFactory
 pytestmark = pytest.mark.django_db
 
 # The outbox model; renamed ClientMessage by the outbox work (change this one line on merge).
-Message = AftercareReminder
+Message = ClientMessage
 
 S = Appointment.Status
 NOW = datetime(2026, 11, 20, 15, tzinfo=UTC)
@@ -148,17 +148,20 @@ def test_undoing_is_refused_with_a_code_when_the_time_was_taken_since(manager, r
 def test_undoing_a_cancellation_restores_the_reminder_it_withdrew(manager, reception):
     appointment = _appointment(S.BOOKED, start=NOW + timedelta(days=5))
     status.appointment_confirm(appointment=appointment, by=reception)
-    assert Message.objects.filter(appointment=appointment, milestone="reminder_48h", status="pending").exists()
+    assert Message.objects.filter(appointment=appointment, kind="reminder_48h", status="pending").exists()
 
     status.appointment_staff_cancel(appointment=appointment, by=reception)
     appointment.refresh_from_db()
     assert appointment.cancelled_at == NOW
-    assert not Message.objects.filter(appointment=appointment, status="pending").exists()
+    pending = Message.objects.filter(appointment=appointment, status="pending")
+    assert set(pending.values_list("kind", "sequence")) == {("cancelled", 1)}
 
     status.appointment_undo_cancel(appointment=appointment, by=manager)
     appointment.refresh_from_db()
-    assert (appointment.status, appointment.cancelled_at) == (S.BOOKED, None)
-    assert Message.objects.filter(appointment=appointment, milestone="reminder_48h", status="pending").exists()
+    assert (appointment.status, appointment.cancelled_at, appointment.ics_sequence) == (S.BOOKED, None, 2)
+    assert Message.objects.filter(appointment=appointment, kind="reminder_48h", status="pending").exists()
+    # The calendar event the CANCEL removed comes back, at a higher sequence.
+    assert Message.objects.filter(appointment=appointment, kind="confirmation", sequence=2, status="pending").exists()
 
 
 def test_a_no_show_cannot_be_marked_before_the_appointment_starts(reception):
@@ -188,13 +191,13 @@ def test_completing_an_arrived_session_writes_aftercare_and_moves_the_course_on(
     status.appointment_complete(appointment=session, by=manager)
     course.refresh_from_db()
     assert course.status == Course.Status.IN_PROGRESS
-    owed = set(Message.objects.filter(appointment=session, status="pending").values_list("milestone", flat=True))
+    owed = set(Message.objects.filter(appointment=session, status="pending").values_list("kind", flat=True))
     assert {"aftercare_day4", "aftercare_day7", "aftercare_day10"} <= owed
 
     status.appointment_uncomplete(appointment=session, by=manager)
     course.refresh_from_db()
     assert course.status == Course.Status.PLANNED
-    assert not Message.objects.filter(appointment=session, status="pending", milestone__startswith="aftercare").exists()
+    assert not Message.objects.filter(appointment=session, status="pending", kind__startswith="aftercare").exists()
 
 
 def test_the_database_refuses_an_overlap_with_an_arrived_appointment(postgres):

@@ -10,26 +10,25 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core import mail
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from bookings.availability import Rules, TechnicianSchedule, WeeklyTime, free_slots
-from bookings.models import AftercareReminder, Appointment, Location
-from bookings.selectors import availability_for
-from bookings.services.booking import booking_confirmation_send
-from bookings.services.messaging import message_context
+from bookings.models import Appointment, ClientMessage, Location
+from bookings.selectors import availability_compute
+from bookings.services.ics import message_ics
+from bookings.services.messaging import message_context, message_render
 from bookings.tests.factories import (
-    AftercareReminderFactory,
     AppointmentFactory,
     BookingPolicyFactory,
+    ClientMessageFactory,
     LocationFactory,
     technician_working,
 )
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
-M = AftercareReminder.Milestone
+M = ClientMessage.Kind
 NOW = datetime(2026, 2, 1, 12, tzinfo=UTC)  # before every day these tests book
 
 # New York's clock changes in 2026, and London's, which New York does not share.
@@ -82,7 +81,7 @@ def test_an_unknown_time_zone_is_refused_with_a_code():
 def test_new_york_slots_run_nine_to_five_on_new_york_clocks(new_york, day, offset_hours):
     technician_working(location=new_york)
     with time_machine.travel(NOW, tick=False):
-        slots = availability_for(location=new_york, kind=Appointment.Kind.CONSULTATION, start_date=day, days=1)[day]
+        slots = availability_compute(location=new_york, kind=Appointment.Kind.CONSULTATION, start_date=day, days=1)[day]
     first, last = slots[0], slots[-1]
     assert first.start.astimezone(NEW_YORK).time() == time(9)
     assert last.end.astimezone(NEW_YORK).time() == time(17)
@@ -96,7 +95,7 @@ def test_a_london_location_is_unchanged_on_new_york_clock_change_days(new_york):
     london = LocationFactory(slug="manchester")
     technician_working(location=london)
     with time_machine.travel(NOW, tick=False):
-        slots = availability_for(location=london, kind=Appointment.Kind.CONSULTATION, start_date=NY_SPRING, days=1)
+        slots = availability_compute(location=london, kind=Appointment.Kind.CONSULTATION, start_date=NY_SPRING, days=1)
     assert slots[NY_SPRING][0].start == datetime(2026, 3, 8, 9, tzinfo=UTC)  # GMT: London is on UTC
     assert slots[NY_SPRING][-1].end.astimezone(LONDON).time() == time(17)
 
@@ -172,13 +171,15 @@ def test_today_on_the_booking_page_is_new_york_today(client, new_york):
 @pytest.mark.django_db
 def test_the_confirmation_and_its_calendar_file_carry_new_york_time(new_york):
     start = datetime(2026, 3, 9, 10, tzinfo=NEW_YORK)
-    appointment = AppointmentFactory(location=new_york, start=start, end=start + timedelta(minutes=45))
-    with time_machine.travel(NOW, tick=False):
-        booking_confirmation_send(appointment=appointment, manage_url="https://example.test/m/")
-    message = mail.outbox[-1]
-    assert "Monday 9 March 2026, 10:00 to 10:45 (New York time)" in message.body
-    content = message.attachments[0][1]
-    ics = content.decode() if isinstance(content, bytes) else content
+    message = ClientMessageFactory(
+        appointment=AppointmentFactory(location=new_york, start=start, end=start + timedelta(minutes=45)),
+        kind=M.CONFIRMATION,
+        due_at=NOW,
+    )
+    rendered = message_render(message)
+    assert "Monday 9 March 2026, 10:00 to 10:45 (New York time)" in rendered["text"]
+    content, _ = message_ics(message=message, manage_url="https://example.test/m/", now=NOW)
+    ics = content.decode()
     assert "X-WR-TIMEZONE:America/New_York" in ics
     assert "DTSTART:20260309T140000Z" in ics  # UTC instants, as before
 
@@ -198,10 +199,9 @@ def _completed_session(location: Location, start: datetime) -> Appointment:
 
 
 def _aftercare_due(appointment: Appointment) -> dict[str, datetime]:
-    rows = AftercareReminder.objects.filter(
-        appointment=appointment, milestone__in=[M.AFTERCARE_DAY_4, M.AFTERCARE_DAY_7, M.AFTERCARE_DAY_10]
-    )
-    return {r.milestone: r.due_at.astimezone(UTC) for r in rows}
+    aftercare = [M.AFTERCARE_DAY_4, M.AFTERCARE_DAY_7, M.AFTERCARE_DAY_10]
+    rows = ClientMessage.objects.filter(appointment=appointment, kind__in=aftercare)
+    return {r.kind: r.due_at.astimezone(UTC) for r in rows}
 
 
 @pytest.mark.django_db
@@ -232,9 +232,9 @@ def test_london_aftercare_is_unchanged(new_york):
 @pytest.mark.django_db
 def test_a_message_about_a_new_york_appointment_gives_new_york_date_and_time(new_york):
     start = datetime(2026, 11, 3, 20, 30, tzinfo=NEW_YORK)  # 01:30 UTC on the 4th
-    reminder = AftercareReminderFactory(
+    reminder = ClientMessageFactory(
         appointment=AppointmentFactory(location=new_york, start=start, end=start + timedelta(minutes=45)),
-        milestone=M.REMINDER_48H,
+        kind=M.REMINDER_48H,
     )
     context = message_context(reminder)
     assert context["appointment_time"] == "20:30"

@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from kombu.exceptions import OperationalError
 
-from bookings.models import AftercareReminder, Appointment
+from bookings.models import Appointment, ClientMessage
 from bookings.services.appointments import appointment_complete
 from bookings.tests.factories import AppointmentFactory
 from bookings.tests.mailers import delivered, read_all, senders
@@ -56,9 +56,7 @@ def _due_rows(count: int, *, due: datetime) -> list[int]:
             kind=Appointment.Kind.TREATMENT_SESSION, status=Appointment.Status.COMPLETED, completed_at=due,
             client=first.client, technician=first.technician, location=first.location,
         )  # fmt: skip
-        row = AftercareReminder.objects.create(
-            appointment=appointment, milestone=AftercareReminder.Milestone.AFTERCARE_DAY_4, due_at=due
-        )
+        row = ClientMessage.objects.create(appointment=appointment, kind=ClientMessage.Kind.AFTERCARE_DAY_4, due_at=due)
         ids.append(row.pk)
     return ids
 
@@ -79,8 +77,8 @@ def test_completed_session_sends_exactly_three_aftercare_emails_on_their_days(ce
         sent_at[anchor] = moment
         assert sum(delivered(worker_mail).values()) == len(sent_at)
 
-    rows = {r.milestone: r for r in appointment.reminders.all()}
-    assert {m: r.status for m, r in rows.items()} == dict.fromkeys(rows, AftercareReminder.Status.SENT)
+    rows = {r.kind: r for r in appointment.messages.all()}
+    assert {m: r.status for m, r in rows.items()} == dict.fromkeys(rows, ClientMessage.Status.SENT)
     assert rows["aftercare_day4"].sent_at == sent_at["day-4"]
     assert rows["aftercare_day7"].sent_at == sent_at["day-7"]
     assert rows["aftercare_day10"].sent_at == sent_at["day-10"]
@@ -119,7 +117,7 @@ def test_completing_while_redis_is_down_succeeds_and_sends_once_redis_is_back(ce
         celery_app.amqp._producer_pool = None
 
     assert appointment.status == Appointment.Status.COMPLETED
-    assert appointment.reminders.filter(status=AftercareReminder.Status.PENDING).count() == 3
+    assert appointment.messages.filter(status=ClientMessage.Status.PENDING).count() == 3
     # Redis is back (the broker URL is restored): the day-4 message goes out on the next tick,
     # because its schedule was in the database all along.
     celery_worker_process.dispatch(datetime(2026, 11, 6, 9, 0, tzinfo=LONDON))
@@ -139,7 +137,7 @@ def test_worker_killed_mid_send_then_restarted_sends_every_message_once(celery_w
 
     sent_before = delivered(worker_mail)
     assert sum(sent_before.values()) == 2  # killed while the third was on its way
-    assert AftercareReminder.objects.filter(pk__in=ids, status=AftercareReminder.Status.SENDING).count() == 3
+    assert ClientMessage.objects.filter(pk__in=ids, status=ClientMessage.Status.SENDING).count() == 3
 
     # Within the claim timeout nobody takes the dead worker's rows...
     celery_worker_process.dispatch(due + timedelta(minutes=5))
@@ -148,8 +146,8 @@ def test_worker_killed_mid_send_then_restarted_sends_every_message_once(celery_w
     celery_worker_process.dispatch(due + timedelta(minutes=11))
 
     assert delivered(worker_mail) == {str(i): 1 for i in ids}
-    statuses = set(AftercareReminder.objects.filter(pk__in=ids).values_list("status", flat=True))
-    assert statuses == {AftercareReminder.Status.SENT}
+    statuses = set(ClientMessage.objects.filter(pk__in=ids).values_list("status", flat=True))
+    assert statuses == {ClientMessage.Status.SENT}
 
 
 def test_two_workers_at_once_send_no_duplicates(celery_worker_start, celery_worker_process, worker_mail):
@@ -162,7 +160,7 @@ def test_two_workers_at_once_send_no_duplicates(celery_worker_start, celery_work
 
         for _ in range(2):
             reminders_dispatch.apply_async(kwargs={"now": due.isoformat()}, queue=celery_worker_process.queue)
-        _wait_until(lambda: not AftercareReminder.objects.exclude(status=AftercareReminder.Status.SENT).exists())
+        _wait_until(lambda: not ClientMessage.objects.exclude(status=ClientMessage.Status.SENT).exists())
     finally:
         second.stop()
         (worker_mail / ".delay").unlink()

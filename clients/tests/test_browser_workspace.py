@@ -85,8 +85,9 @@ def test_a_technician_records_a_session_on_a_tablet(page_factory, live_server, c
     assert stored == [("hairline", "after"), ("crown", "after")]
     # The thumbnails on the timeline load through the permission-checked view.
     thumb = page.locator("img.staff-thumb").first
-    thumb.wait_for()
-    assert page.evaluate("img => img.naturalWidth", thumb.element_handle()) > 0
+    thumb.scroll_into_view_if_needed()  # loading="lazy": it loads once on screen
+    # decode() settles once the image has loaded (or rejects if it cannot): no race with the load.
+    assert thumb.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
 
     # Mark the session completed.
     page.get_by_role("button", name="Mark session completed").click()

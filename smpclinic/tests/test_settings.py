@@ -93,3 +93,39 @@ def test_content_security_policy_forbids_inline_scripts(client, db):
     assert "script-src 'self'" in policy
     assert "default-src 'self'" in policy
     assert "unsafe-inline" not in policy
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """The embedded defaults (SQLite, file-system broker) with var/ under tmp_path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "REDIS_URL"))}
+    return {**env, "SMP_VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(BASE_DIR)}
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
+
+
+def test_importing_settings_creates_nothing(tmp_path):
+    script = "import smpclinic.settings as s; print(s.VAR_DIR, s.CELERY_BROKER_URL)"
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=clean_env(tmp_path), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / "var"), "filesystem://"]
+    assert files_under(tmp_path) == []
+
+
+def test_the_embedded_broker_keeps_its_state_under_var(tmp_path):
+    # Publishing declares the exchange: kombu's file-system transport writes its table to
+    # control_folder, which must not be ./control in whatever folder the process started in.
+    script = (
+        "import django; django.setup();"
+        "from smpclinic.var import var_dirs_create; var_dirs_create();"
+        "from bookings.tasks import reminders_dispatch; reminders_dispatch.apply_async()"
+    )
+    env = {**clean_env(tmp_path), "DJANGO_SETTINGS_MODULE": "smpclinic.settings"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert [path.name for path in tmp_path.iterdir()] == ["var"]
+    assert (tmp_path / "var" / "broker" / "control" / "celery.exchange").is_file()
+    assert len(list((tmp_path / "var" / "broker" / "out").iterdir())) == 1

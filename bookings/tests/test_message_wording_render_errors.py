@@ -6,22 +6,22 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from bookings.models import AftercareReminder, MessageTemplate
+from bookings.models import ClientMessage, MessageTemplate
 from bookings.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-M = AftercareReminder.Milestone
+M = ClientMessage.Kind
 
 
 @pytest.mark.parametrize("body", ['{% url "no-such-page" %}', '{% include "no-such-template.html" %}'])
 def test_wording_that_fails_when_rendered_is_refused_with_a_message(client, body):
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    template = MessageTemplate.objects.get(milestone=M.AFTERCARE_DAY_4, treatment=None)
+    template = MessageTemplate.objects.get(kind=M.AFTERCARE_DAY_4, treatment=None)
     before = template.text_body
     url = reverse("admin:bookings_messagetemplate_change", args=[template.pk])
 
     response = client.post(
-        url, {"milestone": M.AFTERCARE_DAY_4, "subject": "Hi", "text_body": body, "html_body": "x", "sms_body": "x"}
+        url, {"kind": M.AFTERCARE_DAY_4, "subject": "Hi", "text_body": body, "html_body": "x", "sms_body": "x"}
     )
 
     assert response.status_code == 200

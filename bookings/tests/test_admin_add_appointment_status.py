@@ -11,7 +11,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from bookings.models import AftercareReminder, Appointment
+from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _post_add
 from clients.tests.factories import ClientFactory
@@ -59,8 +59,8 @@ def test_a_session_recorded_as_completed_is_saved_with_its_aftercare(staff, book
     appointment = Appointment.objects.get()
     assert appointment.status == Appointment.Status.COMPLETED
     assert appointment.completed_at == NOW
-    milestones = set(AftercareReminder.objects.filter(appointment=appointment).values_list("milestone", flat=True))
-    assert {"aftercare_day4", "aftercare_day7", "aftercare_day10"} <= milestones
+    kinds = set(ClientMessage.objects.filter(appointment=appointment).values_list("kind", flat=True))
+    assert {"aftercare_day4", "aftercare_day7", "aftercare_day10"} <= kinds
 
 
 def test_a_future_appointment_cannot_be_added_as_completed(staff, booking):
