@@ -73,11 +73,12 @@ test-dates: install-dev
 	if [ -n "$$failed" ]; then echo "test-dates: the suite failed on:$$failed" >&2; exit 1; fi; \
 	echo "test-dates: the suite passed on every date: $(DATES)"
 
-bench: install
+bench: install-dev
 	$(PY) bench/availability.py
 	$(PY) bench/reminders.py
 	$(PY) bench/public_pages.py
 	$(PY) bench/photos.py
+	$(PY) bench/booking.py
 
 clean:
 	rm -rf $(VENV) var

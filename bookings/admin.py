@@ -1,11 +1,11 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 
 from clients.admin import ServiceAdminMixin
 
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
-from .availability import LONDON
 from .models import (
     Appointment,
     BookingPolicy,
@@ -41,6 +41,7 @@ from .services.appointments import (
 )
 from .services.booking import OVERLAP_CONSTRAINT, ChangeNotAllowed, SlotTaken
 from .services.identity import client_match_merge, client_match_separate
+from .zones import default_time_zone, local, time_zone_choices
 
 Status = Appointment.Status
 
@@ -50,9 +51,18 @@ class OpeningHoursInline(admin.TabularInline):
     extra = 0
 
 
+class LocationForm(forms.ModelForm):
+    time_zone = forms.TypedChoiceField(choices=time_zone_choices, initial=default_time_zone)
+
+    class Meta:
+        model = Location
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field
+
+
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ["name", "city", "postcode", "phone", "is_active", "order"]
+    form = LocationForm
+    list_display = ["name", "city", "postcode", "phone", "time_zone", "is_active", "order"]
     list_editable = ["is_active", "order"]
     search_fields = ["name", "city", "postcode"]
     prepopulated_fields = {"slug": ["name"]}
@@ -187,7 +197,7 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     appointment_details_update. Each writes its audit row and the client's messages."""
 
     form = AppointmentAdminForm
-    list_display = ["reference", "start", "kind", "client", "technician", "location", "status", "channel"]
+    list_display = ["reference", "local_start", "kind", "client", "technician", "location", "status", "channel"]
     list_filter = ["status", "kind", "location", "technician", "channel"]
     list_select_related = ["client", "technician", "location"]
     search_fields = ["reference", "client__last_name", "client__email"]
@@ -225,13 +235,34 @@ class AppointmentAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return self.READONLY + (self.FIXED_AFTER_BOOKING if obj is not None else [])
 
+    @admin.display(description="start (clinic's time)", ordering="start")
+    def local_start(self, obj: Appointment) -> str:
+        return f"{local(obj.start, obj.location):%d/%m/%Y %H:%M %Z}"
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # An appointment's times are typed, checked and shown on its clinic's clock: a New York
+        # booking made from London says 10:00 New York (the location cannot change after booking).
+        location = self._location_of(request, object_id)
+        if location is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with timezone.override(location.tz):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _location_of(self, request, object_id) -> Location | None:
+        if object_id:
+            obj = self.get_object(request, object_id)
+            return obj.location if obj is not None else None
+        chosen = request.POST.get("location") or request.GET.get("location") or ""
+        return Location.objects.filter(pk=chosen).first() if chosen.isdigit() else None
+
     def has_delete_permission(self, request, obj=None):
         # An appointment is cancelled, never deleted: its messages and audit trail stay.
         return False
 
     def refusal_messages(self, exc):
         if isinstance(exc, SlotTaken):
-            free = ", ".join(s.start.astimezone(LONDON).strftime("%a %d/%m %H:%M") for s in exc.alternatives)
+            # changeform_view made the clinic's zone the current one.
+            free = ", ".join(f"{timezone.localtime(s.start):%a %d/%m %H:%M}" for s in exc.alternatives)
             return [
                 (
                     "start",

@@ -4,7 +4,8 @@ Everything here is a pure function of its inputs, so it can be tested exhaustive
 (see tests/test_availability_properties.py) and reused by the booking service, the
 API and course planning alike.
 
-Working hours and breaks are local wall-clock times (Europe/London); appointments,
+Working hours and breaks are wall-clock times in the zone of the location being booked
+(``Rules.tz``, which the caller always gives: there is no default zone); appointments,
 time off and the results are aware instants. All arithmetic on instants is done in
 UTC: adding a timedelta to a datetime carrying a ZoneInfo is wall-clock arithmetic
 in Python, which is wrong across a clock change.
@@ -17,8 +18,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
-LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True, order=True)
@@ -62,18 +61,18 @@ class Rules:
     buffer_after: timedelta = timedelta(0)
     earliest: datetime | None = None  # now + minimum notice
     latest: datetime | None = None  # now + horizon: no start after this
-    tz: ZoneInfo = field(default=LONDON)
+    tz: ZoneInfo = field(kw_only=True)  # the location's zone: hours and days are read on its clock
 
 
-def local_instant(day: date, at: time, *, tz: ZoneInfo = LONDON, later: bool = False) -> datetime:
+def local_instant(day: date, at: time, *, tz: ZoneInfo, later: bool = False) -> datetime:
     """The UTC instant of a local wall-clock time on a day, deliberate about clock changes.
 
-    - A time that does not exist (the spring-forward gap, 01:00-02:00 on the last Sunday of
-      March in London) becomes the first instant after the gap: a shift starting at 01:30
-      starts when the clocks read 02:00.
-    - A time that happens twice (01:00-02:00 on the last Sunday of October) is taken at its
-      first occurrence, or with ``later=True`` at its second: window ends pass later=True so a
-      window covers its whole wall-clock span.
+    - A time that does not exist (the spring-forward gap: 01:00-02:00 on the last Sunday of
+      March in London, 02:00-03:00 on the second Sunday of March in New York) becomes the first
+      instant after the gap: a shift starting at 01:30 in London starts when the clocks read 02:00.
+    - A time that happens twice (01:00-02:00 on London's last Sunday of October, on New York's
+      first Sunday of November) is taken at its first occurrence, or with ``later=True`` at its
+      second: window ends pass later=True so a window covers its whole wall-clock span.
     """
     naive = datetime.combine(day, at)
     first = naive.replace(tzinfo=tz, fold=0)

@@ -11,9 +11,9 @@ from django.utils import timezone
 from clients.phones import normalise_uk_phone
 from treatments.models import Treatment
 
-from .availability import LONDON
 from .models import Appointment, Location, Technician
 from .selectors import MAX_DAYS, MAX_YEARS_AWAY, BookingRequestError, booking_window_check
+from .zones import local_today
 
 MAX_DAYS_SHOWN = 7
 
@@ -67,7 +67,9 @@ class SlotSearchForm(forms.Form):
     )
 
     def clean_start(self) -> date:
-        today = timezone.localdate()
+        location = self.cleaned_data.get("location")
+        # "Today" at the clinic chosen: a New York clinic's today begins five hours after London's.
+        today = local_today(location) if location else timezone.localdate()
         start = self.cleaned_data.get("start") or today
         if start < today:
             return today
@@ -129,7 +131,8 @@ class AvailabilityQueryForm(forms.Form):
         return self.cleaned_data["kind"] or Appointment.Kind.CONSULTATION
 
     def clean_start(self) -> date:
-        today = timezone.localdate()
+        location = self.cleaned_data.get("location")
+        today = local_today(location) if location else timezone.localdate()
         start = self.cleaned_data["start"] or today
         if abs((start - today).days) > MAX_YEARS_AWAY * 366:
             raise ValidationError(f"start must be within {MAX_YEARS_AWAY} years of today.", code="out_of_window")
@@ -196,5 +199,5 @@ class RescheduleForm(forms.Form):
     start = TimeField(error_messages={"required": "Choose a new time."})
 
 
-def local_label(instant: datetime) -> str:
-    return instant.astimezone(LONDON).strftime("%H:%M")
+def local_label(instant: datetime, location: Location) -> str:
+    return instant.astimezone(location.tz).strftime("%H:%M")

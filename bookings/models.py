@@ -4,6 +4,7 @@ the outbox of messages each appointment owes its client."""
 from __future__ import annotations
 
 import secrets
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
@@ -18,6 +19,7 @@ from clients.models import Client
 from treatments.models import PriceBand
 
 from .constraints import PostgresExclusionConstraint
+from .zones import default_time_zone, validate_time_zone
 
 # No 0/O, 1/I/L or U: references are read out over the phone.
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -52,6 +54,13 @@ class Location(models.Model):
     longitude = models.DecimalField(max_digits=8, decimal_places=5, null=True, blank=True)
     is_active = models.BooleanField(default=True)
     order = models.PositiveSmallIntegerField(default=0)
+    time_zone = models.CharField(
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        help_text="IANA name, e.g. Europe/London or America/New_York: hours, closures and every time "
+        "shown or sent about this clinic are in this zone.",
+    )
 
     class Meta:
         ordering = ["order", "name"]
@@ -61,6 +70,15 @@ class Location(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("treatments:locations") + f"#{self.slug}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def time_zone_label(self) -> str:
+        """How a client reads the zone next to a time: "London time", "New York time"."""
+        return self.time_zone.rsplit("/", 1)[-1].replace("_", " ") + " time"
 
 
 class OpeningHours(models.Model):
@@ -104,7 +122,7 @@ class Technician(models.Model):
 
 
 class WorkingHours(models.Model):
-    """A technician's regular weekly hours at one location (local wall-clock times)."""
+    """A technician's regular weekly hours at one location (wall-clock times in the location's zone)."""
 
     technician = models.ForeignKey(Technician, on_delete=models.CASCADE, related_name="working_hours")
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="working_hours")

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from treatments.models import Treatment
 
-from .availability import LONDON, Rules, Slot, TechnicianSchedule, WeeklyTime, free_slots, local_instant
+from . import zones
+from .availability import Rules, Slot, TechnicianSchedule, WeeklyTime, free_slots, local_instant
 from .models import Appointment, BookingPolicy, Break, Closure, Location, Technician, TimeOff, WorkingHours
 
 __all__ = [
@@ -173,7 +174,8 @@ def availability_schedules(
     policy = policy or booking_policy_for(location)
     length = appointment_length(kind=kind, policy=policy, treatment=treatment, length_minutes=length_minutes)
     now = now or timezone.now()
-    if abs((start_date - now.astimezone(LONDON).date()).days) > MAX_YEARS_AWAY * 366:
+    tz = location.tz
+    if abs((start_date - zones.local_date(now, location)).days) > MAX_YEARS_AWAY * 366:
         raise BookingRequestError("start", f"start must be within {MAX_YEARS_AWAY} years of today.")
     rules = Rules(
         length=length,
@@ -182,11 +184,11 @@ def availability_schedules(
         buffer_after=timedelta(minutes=policy.buffer_after_minutes),
         earliest=now + timedelta(hours=policy.minimum_notice_hours) if apply_notice else now,
         latest=now + timedelta(days=policy.horizon_days) if apply_notice else None,
-        tz=LONDON,
+        tz=tz,
     )
     last_date = start_date + timedelta(days=days - 1)
-    range_start = local_instant(start_date, time(0))
-    range_end = local_instant(last_date + timedelta(days=1), time(0))
+    range_start = local_instant(start_date, time(0), tz=tz)
+    range_end = local_instant(last_date + timedelta(days=1), time(0), tz=tz)
 
     ids = list(technician_ids)
     if not ids:
@@ -243,11 +245,12 @@ def _overlapping(appointments: QuerySet, *, lo: datetime, hi: datetime) -> Query
     return appointments.alias(span=span).filter(span__overlap=DateTimeTZRange(lo, hi, "[)"))
 
 
-def booked_minutes(*, schedules: dict[int, TechnicianSchedule], day: date) -> dict[int, int]:
-    """Minutes each technician has booked on a local day, anywhere (for fair assignment), from
-    the schedules availability_schedules loaded for a window that includes the day."""
-    day_start = local_instant(day, time(0))
-    day_end = local_instant(day + timedelta(days=1), time(0))
+def booked_minutes(*, schedules: dict[int, TechnicianSchedule], day: date, location: Location) -> dict[int, int]:
+    """Minutes each technician has booked, anywhere, on a calendar day of the location being
+    booked (for fair assignment), from the schedules availability_schedules loaded for that
+    location and a window that includes the day."""
+    day_start = local_instant(day, time(0), tz=location.tz)
+    day_end = local_instant(day + timedelta(days=1), time(0), tz=location.tz)
     minutes: dict[int, int] = defaultdict(int)
     for tech_id, schedule in schedules.items():
         for start, end in schedule.appointments:
@@ -256,10 +259,10 @@ def booked_minutes(*, schedules: dict[int, TechnicianSchedule], day: date) -> di
     return {pk: minutes.get(pk, 0) for pk in schedules}
 
 
-def local_date(instant: datetime) -> date:
-    """The London date of an instant; an instant beyond the calendar's ends is bad input, not a crash."""
+def local_date(instant: datetime, location: Location) -> date:
+    """The location's date of an instant; an instant beyond the calendar's ends is bad input, not a crash."""
     try:
-        return instant.astimezone(LONDON).date()
+        return zones.local_date(instant, location)
     except OverflowError:
         raise BookingRequestError("start", OUT_OF_WINDOW) from None
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from treatments.models import Treatment
 
-from .availability import LONDON, Slot
+from .availability import Slot
 from .forms import MAX_DAYS_SHOWN, AvailabilityQueryForm, BookingForm, RescheduleForm, SlotSearchForm
 from .models import Appointment, Location
 from .ratelimit import booking_email_limited, booking_ip_limited
@@ -29,16 +29,17 @@ from .services.booking import (
 )
 from .services.identity import Confirmed, booking_identity_confirm
 from .tokens import TokenExpired, TokenInvalid, booking_token_load, booking_token_make, identity_token_load
+from .zones import local_today
 
 logger = logging.getLogger(__name__)
 
 
-def _iso(instant) -> str:
-    return instant.astimezone(LONDON).isoformat()
+def _iso(instant, location: Location) -> str:
+    return instant.astimezone(location.tz).isoformat()
 
 
-def _group(slots_by_day: dict[date, list[Slot]]) -> list[dict]:
-    """Per day, each free start time once, with the technicians free then."""
+def _group(slots_by_day: dict[date, list[Slot]], location: Location) -> list[dict]:
+    """Per day, each free start time once, with the technicians free then (the location's clock)."""
     days = []
     for day, slots in sorted(slots_by_day.items()):
         times: dict = {}
@@ -50,9 +51,9 @@ def _group(slots_by_day: dict[date, list[Slot]]) -> list[dict]:
                 "date": day,
                 "times": [
                     {
-                        "start": _iso(e["slot"].start),
-                        "end": _iso(e["slot"].end),
-                        "label": e["slot"].start.astimezone(LONDON).strftime("%H:%M"),
+                        "start": _iso(e["slot"].start, location),
+                        "end": _iso(e["slot"].end, location),
+                        "label": e["slot"].start.astimezone(location.tz).strftime("%H:%M"),
                         "technicians": e["technicians"],
                     }
                     for e in times.values()
@@ -68,7 +69,7 @@ def _bad(field: str, message: str) -> JsonResponse:
 
 @require_GET
 def api_availability(request: HttpRequest) -> JsonResponse:
-    """Free times per day (Europe/London, ISO 8601 with UTC offsets) for one location."""
+    """Free times per day (the location's zone, ISO 8601 with UTC offsets) for one location."""
     query = AvailabilityQueryForm(request.GET)
     if not query.is_valid():
         return JsonResponse(query.error_json(), status=400)
@@ -93,14 +94,14 @@ def api_availability(request: HttpRequest) -> JsonResponse:
             "kind": kind,
             "treatment": treatment.slug if treatment else None,
             "technician": technician.pk if technician else None,
-            "timezone": "Europe/London",
+            "timezone": location.time_zone,
             "start": params["start"].isoformat(),
             "days": [
                 {
                     "date": d["date"].isoformat(),
                     "times": [{k: v for k, v in t.items() if k != "label"} for t in d["times"]],
                 }
-                for d in _group(slots)
+                for d in _group(slots, location)
             ],
         }
     )
@@ -119,9 +120,9 @@ def _times_context(*, location: Location, treatment: Treatment | None, start: da
         start_date=start,
         days=MAX_DAYS_SHOWN,
     )
-    today = timezone.localdate()
+    today = local_today(location)
     return {
-        "days": _group(slots),
+        "days": _group(slots, location),
         "later": start + timedelta(days=MAX_DAYS_SHOWN),
         "earlier": max(today, start - timedelta(days=MAX_DAYS_SHOWN)) if start > today else None,
     }
@@ -142,7 +143,7 @@ def book(request: HttpRequest) -> HttpResponse:
         )
         context.update(_times_context(location=location, treatment=treatment, start=start))
         context.update({"location": location, "treatment": treatment, "start": start})
-    return render(request, "bookings/book.html", _with_selection(context, request.GET))
+    return _render_at(request, "bookings/book.html", _with_selection(context, request.GET), context.get("location"))
 
 
 def _book_post(request: HttpRequest) -> HttpResponse:
@@ -190,8 +191,8 @@ def _book_post(request: HttpRequest) -> HttpResponse:
     context: dict = {"form": form, "taken": taken, "search": None, "location": location, "treatment": treatment}
     if location is not None:
         start = form.cleaned_data.get("start")
-        first = start.astimezone(LONDON).date() if start else timezone.localdate()
-        first = max(first, timezone.localdate())
+        today = local_today(location)
+        first = max(start.astimezone(location.tz).date(), today) if start else today
         context["search"] = SlotSearchForm(
             initial={"location": location.slug, "treatment": treatment.slug if treatment else "", "start": first}
         )
@@ -199,11 +200,21 @@ def _book_post(request: HttpRequest) -> HttpResponse:
         context["start"] = first
         if taken is not None:
             context["alternatives"] = [
-                {"start": _iso(s.start), "label": s.start.astimezone(LONDON)} for s in taken.alternatives
+                {"start": _iso(s.start, location), "label": s.start.astimezone(location.tz)} for s in taken.alternatives
             ]
     else:
         context["search"] = SlotSearchForm()
-    return render(request, "bookings/book.html", _with_selection(context, request.POST), status=status)
+    return _render_at(request, "bookings/book.html", _with_selection(context, request.POST), location, status=status)
+
+
+def _render_at(
+    request: HttpRequest, template: str, context: dict, location: Location | None, *, status: int = 200
+) -> HttpResponse:
+    """Render with the location's zone active, so every time the page prints is on its clock."""
+    if location is None:
+        return render(request, template, context, status=status)
+    with timezone.override(location.tz):
+        return render(request, template, context, status=status)
 
 
 def _with_selection(context: dict, data) -> dict:
@@ -238,10 +249,11 @@ def booked(request: HttpRequest, token: str) -> HttpResponse:
     appointment, error = _token_page(request, token)
     if error:
         return error
-    return render(
+    return _render_at(
         request,
         "bookings/booked.html",
         {"appointment": appointment, "manage_url": reverse("bookings:manage", kwargs={"token": token})},
+        appointment.location,
     )
 
 
@@ -273,7 +285,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         except SlotTaken as exc:
             context["taken"] = exc
             context["alternatives"] = [
-                {"start": _iso(s.start), "label": s.start.astimezone(LONDON)} for s in exc.alternatives
+                {"start": _iso(s.start, appointment.location), "label": s.start.astimezone(appointment.location.tz)}
+                for s in exc.alternatives
             ]
             status = 409
         except ChangeNotAllowed as exc:
@@ -285,12 +298,13 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     elif request.method == "POST":
         status = 409
     if context["reason"] is None:
+        today = local_today(appointment.location)
         try:
-            start = date.fromisoformat(request.GET["start"]) if request.GET.get("start") else timezone.localdate()
+            start = date.fromisoformat(request.GET["start"]) if request.GET.get("start") else today
         except ValueError:
-            start = timezone.localdate()
+            start = today
         # As on /book/: from today to a year ahead (an edited ?start= must not crash the page).
-        start = min(max(start, timezone.localdate()), timezone.localdate() + timedelta(days=366))
+        start = min(max(start, today), today + timedelta(days=366))
         slots = availability_compute(
             location=appointment.location,
             kind=appointment.kind,
@@ -301,16 +315,15 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             exclude_appointment_id=appointment.pk,
             policy=policy,
         )
-        today = timezone.localdate()
         context.update(
             {
-                "days": _group(slots),
+                "days": _group(slots, appointment.location),
                 "later": start + timedelta(days=MAX_DAYS_SHOWN),
                 "earlier": max(today, start - timedelta(days=MAX_DAYS_SHOWN)) if start > today else None,
             }
         )
     context["done"] = request.GET.get("done")
-    return render(request, "bookings/manage.html", context, status=status)
+    return _render_at(request, "bookings/manage.html", context, appointment.location, status=status)
 
 
 @require_http_methods(["GET", "POST"])

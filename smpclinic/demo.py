@@ -36,7 +36,9 @@ from clients.models import Assessment, Client, ConsentRecord, ConsentWording, Ph
 from clients.roles import roles_ensure
 from treatments.models import PriceGuide, Treatment
 
-LONDON = ZoneInfo("Europe/London")
+# The demo's clinics are all in England (UK bank holidays, UK phone numbers): one zone for all.
+DEMO_ZONE = "Europe/London"
+LONDON = ZoneInfo(DEMO_ZONE)
 SEED = 2026
 
 LOCATIONS = [
@@ -362,7 +364,7 @@ def _seed_catalogue(report: SeedReport) -> None:
 
     locations = {}
     for data in LOCATIONS:
-        location, created = Location.objects.get_or_create(slug=data["slug"], defaults=data)
+        location, created = Location.objects.get_or_create(slug=data["slug"], defaults={**data, "time_zone": DEMO_ZONE})
         locations[location.slug] = location
         report.count(created)
         for weekday, (opens, closes) in OPENING[location.slug].items():

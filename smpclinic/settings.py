@@ -8,6 +8,7 @@ PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 
 import environ
@@ -170,7 +171,7 @@ else:
         "control_folder": str(_broker_dir / "control"),
     }
 
-CELERY_TIMEZONE = "Europe/London"
+CELERY_TIMEZONE = "Europe/London"  # when beat ticks; appointment times follow each location's zone
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -193,6 +194,10 @@ LOGOUT_REDIRECT_URL = "staff:login"
 # Time and language ------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
+# The zone a new location starts in (each location has its own, see bookings.Location.time_zone).
+CLINIC_TIME_ZONE = env.str("CLINIC_TIME_ZONE", default=TIME_ZONE)
+if CLINIC_TIME_ZONE not in zoneinfo.available_timezones():
+    raise ImproperlyConfigured(f"CLINIC_TIME_ZONE={CLINIC_TIME_ZONE!r} is not an IANA time zone, e.g. Europe/London.")
 USE_I18N = True
 USE_TZ = True
 FORMAT_MODULE_PATH = ["smpclinic.formats"]
@@ -319,7 +324,7 @@ try:
         raise ValueError
 except ValueError:
     raise ImproperlyConfigured(f"AFTERCARE_SEND_TIME={_send_time!r} is not a time: use HH:MM, e.g. 09:00.") from None
-# Local (Europe/London) wall-clock time at which aftercare and follow-up messages go out.
+# Wall-clock time, in the appointment's location's zone, at which aftercare and follow-ups go out.
 AFTERCARE_SEND_TIME = f"{_hour:02d}:{_minute:02d}"
 TOUCH_UP_RECALL_MONTHS = env_int("TOUCH_UP_RECALL_MONTHS", default=24, minimum=1)
 REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", default=20, minimum=1)

@@ -18,7 +18,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bookings.availability import LONDON, Slot, nearest
+from bookings import zones
+from bookings.availability import Slot, nearest
 from bookings.models import Appointment, BookingPolicy, ClientMessage, Course, Location, Technician, generate_reference
 from bookings.selectors import (
     BookingRequestError,
@@ -80,8 +81,8 @@ def _alternatives(
     exclude_appointment_id: int | None,
     policy: BookingPolicy,
 ) -> list[Slot]:
-    day = local_date(start)
-    first = max(day - timedelta(days=3), timezone.localdate())
+    day = local_date(start, location)
+    first = max(day - timedelta(days=3), zones.local_today(location))
     slots = availability_compute(
         location=location,
         kind=kind,
@@ -114,7 +115,7 @@ def _claim_technician(
 
     Call inside transaction.atomic: the row locks are held until the booking commits.
     """
-    day = local_date(start)
+    day = local_date(start, location)
     candidates = technician_candidates(location=location, kind=kind, treatment=treatment, technician=technician)
     # Lock every technician who could take it, in id order (two bookings never wait on each
     # other crosswise): bookings that could compete for them queue here, and the one
@@ -138,7 +139,7 @@ def _claim_technician(
         if technician is None:
             # Fair: the technician with the fewest booked minutes that day, then the lowest id;
             # when moving a booking, its own technician first so the client keeps them.
-            booked = booked_minutes(schedules=schedules, day=day)
+            booked = booked_minutes(schedules=schedules, day=day, location=location)
             free_ids.sort(key=lambda pk: (pk != prefer_id, booked[pk], pk))
         return locked[free_ids[0]]
     raise SlotTaken(
@@ -353,7 +354,7 @@ def appointment_reschedule(
 
 
 def course_spacing_window(*, appointment: Appointment) -> tuple[date, date] | None:
-    """The London dates a course session may move to and keep the treatment's spacing from the
+    """The dates (the location's calendar days) a course session may move to and keep the treatment's spacing from the
     sessions either side of it (None when it is not a course session)."""
     if not (appointment.course_id and appointment.session_number and appointment.treatment_id):
         return None
@@ -365,7 +366,7 @@ def course_spacing_window(*, appointment: Appointment) -> tuple[date, date] | No
     )
     earliest, latest = date.min, date.max
     for other in siblings:
-        day = other.start.astimezone(LONDON).date()
+        day = zones.local_date(other.start, appointment.location)
         if other.session_number < appointment.session_number:
             earliest = max(earliest, day + timedelta(days=treatment.spacing_days_min))
             latest = min(latest, day + timedelta(days=treatment.spacing_days_max))
@@ -379,7 +380,7 @@ def _check_course_spacing(*, appointment: Appointment, start: datetime) -> None:
     if window is None:
         return
     earliest, latest = window
-    day = start.astimezone(LONDON).date()
+    day = zones.local_date(start, appointment.location)
     if earliest <= day <= latest:
         return
     if earliest > latest:

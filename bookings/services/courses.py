@@ -18,6 +18,7 @@ from django.utils import timezone
 from bookings.models import Appointment, Course, Location, Technician
 from bookings.selectors import BookingRequestError, Slot, availability_compute
 from bookings.services.booking import SlotTaken, appointment_book
+from bookings.zones import local, local_date
 from clients.models import AuditEvent, Client
 from clients.services import audit_record
 from treatments.models import PriceGuide, Treatment
@@ -45,9 +46,9 @@ class Proposal:
 class CourseBookingError(Exception):
     """One session of a course could not be booked, so none was."""
 
-    def __init__(self, *, session_number: int, start: datetime, message: str, alternatives=()):
-        local = timezone.localtime(start)
-        super().__init__(f"Session {session_number} ({local:%a %d %b %Y %H:%M}): {message} Nothing was booked.")
+    def __init__(self, *, session_number: int, start: datetime, location: Location, message: str, alternatives=()):
+        at = local(start, location)
+        super().__init__(f"Session {session_number} ({at:%a %d %b %Y %H:%M}): {message} Nothing was booked.")
         self.session_number = session_number
         self.alternatives = list(alternatives)
 
@@ -70,7 +71,7 @@ def next_session_proposals(*, appointment: Appointment) -> list[Proposal]:
     treatment = appointment.treatment or (appointment.course.treatment if appointment.course_id else None)
     if treatment is None:
         return []
-    start_date, days = _window(timezone.localdate(appointment.start), treatment)
+    start_date, days = _window(local_date(appointment.start, appointment.location), treatment)
     free = availability_compute(
         location=appointment.location,
         kind=Appointment.Kind.TREATMENT_SESSION,
@@ -106,8 +107,9 @@ def parse_proposal(value: str) -> tuple[datetime, int]:
     return start, technician_id
 
 
-def _check_spacing(previous: date, start: datetime, treatment: Treatment, *, label: str) -> None:
-    gap = (timezone.localdate(start) - previous).days
+def _check_spacing(previous: date, start: datetime, treatment: Treatment, *, location: Location, label: str) -> None:
+    """Spacing counts the location's calendar days (a 19:00 New York session is the next day in UTC)."""
+    gap = (local_date(start, location) - previous).days
     if not treatment.spacing_days_min <= gap <= treatment.spacing_days_max:
         raise ValidationError(
             f"{label} is {gap} days after the previous session; {treatment.name} needs "
@@ -123,7 +125,13 @@ def next_session_book(
     course = appointment.course
     if course is None:
         raise ValidationError("This appointment is not part of a course: plan a course first.", code="not_in_course")
-    _check_spacing(timezone.localdate(appointment.start), start, course.treatment, label="The next session")
+    _check_spacing(
+        local_date(appointment.start, appointment.location),
+        start,
+        course.treatment,
+        location=appointment.location,
+        label="The next session",
+    )
     with transaction.atomic():
         # Lock the course: two devices booking "the next session" at once must not both take number n+1.
         course = Course.objects.select_for_update().get(pk=course.pk)
@@ -167,7 +175,7 @@ def course_plan(
         )
         slot = next(iter(_pick(free, technician.pk)), None)
         plan.append(slot)
-        anchor = timezone.localdate(slot.start) if slot else day
+        anchor = local_date(slot.start, location) if slot else day
         day, days = _window(anchor, treatment)
     return plan
 
@@ -194,7 +202,13 @@ def course_create_and_book(
     if len(starts) != planned_sessions:
         raise ValidationError(f"Give a time for each of the {planned_sessions} sessions.", code="course_times_count")
     for number in range(1, len(starts)):
-        _check_spacing(timezone.localdate(starts[number - 1]), starts[number], treatment, label=f"Session {number + 1}")
+        _check_spacing(
+            local_date(starts[number - 1], location),
+            starts[number],
+            treatment,
+            location=location,
+            label=f"Session {number + 1}",
+        )
     course = Course(
         client=client,
         treatment=treatment,
@@ -219,10 +233,16 @@ def course_create_and_book(
             )
         except SlotTaken as exc:
             raise CourseBookingError(
-                session_number=number, start=start, message=exc.message, alternatives=exc.alternatives
+                session_number=number,
+                start=start,
+                location=location,
+                message=exc.message,
+                alternatives=exc.alternatives,
             ) from exc
         except BookingRequestError as exc:
-            raise CourseBookingError(session_number=number, start=start, message=exc.message) from exc
+            raise CourseBookingError(
+                session_number=number, start=start, location=location, message=exc.message
+            ) from exc
     audit_record(
         actor=by,
         action=AuditEvent.Action.CREATE,

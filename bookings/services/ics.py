@@ -37,6 +37,8 @@ def message_ics(*, message: ClientMessage, manage_url: str, now: datetime) -> tu
     cal.add("prodid", f"-//{settings.CLINIC_NAME}//Bookings//EN")
     cal.add("version", "2.0")
     cal.add("method", method)
+    # Calendars that show a calendar-level zone show the clinic's; the event times stay UTC.
+    cal.add("x-wr-timezone", appointment.location.time_zone)
     event = Event()
     event.add("uid", event_uid(appointment))
     event.add("sequence", message.sequence)

@@ -22,7 +22,6 @@ import calendar
 import functools
 import logging
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
@@ -35,13 +34,13 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from bookings.models import Appointment, ClientMessage, MessageTemplate
+from bookings.models import Appointment, ClientMessage, Location, MessageTemplate
+from bookings.zones import local, local_date
 from clients.models import AuditEvent, Client
 from clients.services import audit_record
 
 logger = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
 Kind = ClientMessage.Kind
 Status = ClientMessage.Status
 
@@ -68,7 +67,8 @@ UNSUBSCRIBE_SALT = "bookings.messages.unsubscribe"
 
 MESSAGE_CONTEXT_HELP = (
     "first_name, clinic_name, treatment_name, session_date, appointment_kind, appointment_date, "
-    "appointment_time, appointment_end_time, duration, reference, technician_name, is_treatment, "
+    "appointment_time, appointment_end_time, time_zone_label (e.g. London time), duration, reference, "
+    "technician_name, is_treatment, "
     "is_consultation, previous_date, previous_time (a moved booking's old time), location_name, "
     "location_address, location_phone, location_phone_link, aftercare_url, book_url, manage_url, "
     "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking)"
@@ -88,20 +88,16 @@ def _compiled(source: str):
 # Schedule ---------------------------------------------------------------------------------
 
 
-def send_time_on(day: date) -> datetime:
-    """The configured local send time on a London calendar day, as an aware datetime."""
+def send_time_on(day: date, location: Location) -> datetime:
+    """The configured send time on the location's clock on one of its calendar days."""
     hour, minute = (int(part) for part in settings.AFTERCARE_SEND_TIME.split(":"))
-    return datetime.combine(day, time(hour, minute), tzinfo=LONDON)
+    return datetime.combine(day, time(hour, minute), tzinfo=location.tz)
 
 
 def add_months(day: date, months: int) -> date:
     year, month0 = divmod(day.month - 1 + months, 12)
     year += day.year
     return date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))
-
-
-def local_day(moment: datetime) -> date:
-    return timezone.localtime(moment, LONDON).date()
 
 
 def _next_session_booked(appointment: Appointment) -> bool:
@@ -157,18 +153,20 @@ def owed_kinds(appointment: Appointment) -> dict[str, datetime]:
     if appointment.status in UPCOMING_STATUSES and opted_in:
         owed[Kind.REMINDER_48H] = appointment.start - REMINDER_LEAD
     if appointment.status == Appointment.Status.COMPLETED and appointment.kind in TREATED_KINDS:
-        day = local_day(appointment.start)
+        location = appointment.location
+        # Day 4 is counted in the clinic's calendar days and sent on its clock.
+        day = local_date(appointment.start, location)
         for kind, days in AFTERCARE_DAYS.items():
-            owed[kind] = send_time_on(day + timedelta(days=days))
+            owed[kind] = send_time_on(day + timedelta(days=days), location)
         if not opted_in:
             return owed
         if appointment.kind == Appointment.Kind.TREATMENT_SESSION and appointment.course_id:
             course = appointment.course
             more_planned = appointment.session_number is None or appointment.session_number < course.planned_sessions
             if more_planned and course.status != course.Status.CANCELLED and not _next_session_booked(appointment):
-                owed[Kind.NEXT_SESSION_PROMPT] = send_time_on(day + timedelta(days=10))
+                owed[Kind.NEXT_SESSION_PROMPT] = send_time_on(day + timedelta(days=10), location)
         if _ends_course(appointment) and not _touch_up_booked_since(appointment):
-            owed[Kind.TOUCH_UP_RECALL] = send_time_on(add_months(day, settings.TOUCH_UP_RECALL_MONTHS))
+            owed[Kind.TOUCH_UP_RECALL] = send_time_on(add_months(day, settings.TOUCH_UP_RECALL_MONTHS), location)
     return owed
 
 
@@ -202,7 +200,7 @@ def reminders_sync(*, appointment: Appointment, now: datetime | None = None) -> 
     first rows with appointment_messages_new instead.)
     """
     now = now or timezone.now()
-    appointment = Appointment.objects.select_related("client", "course").get(pk=appointment.pk)
+    appointment = Appointment.objects.select_related("client", "course", "location").get(pk=appointment.pk)
     with transaction.atomic():
         wanted = _wanted_now(appointment, now)
         channel = channel_for(appointment.client)
@@ -545,9 +543,9 @@ def message_context(reminder: ClientMessage) -> dict:
     client, location = appointment.client, appointment.location
     treatment = appointment.treatment or (appointment.course.treatment if appointment.course_id else None)
     start_at, end_at = message_times(reminder)
-    start, end = timezone.localtime(start_at, LONDON), timezone.localtime(end_at, LONDON)
+    start, end = local(start_at, location), local(end_at, location)
     previous = (reminder.payload or {}).get("previous_start")
-    previous = timezone.localtime(datetime.fromisoformat(previous), LONDON) if previous else None
+    previous = local(datetime.fromisoformat(previous), location) if previous else None
     anchor = AFTERCARE_ANCHORS.get(reminder.kind)
     no_opt_out = reminder.kind in NO_OPT_OUT_KINDS
     address = ", ".join(
@@ -562,6 +560,7 @@ def message_context(reminder: ClientMessage) -> dict:
         "appointment_date": _long_date(start.date()),
         "appointment_time": f"{start:%H:%M}",
         "appointment_end_time": f"{end:%H:%M}",
+        "time_zone_label": location.time_zone_label,
         "duration": _duration_words(int((end_at - start_at).total_seconds() // 60)),
         "reference": appointment.reference,
         "technician_name": appointment.technician.display_name,
@@ -658,6 +657,7 @@ def sample_context(*, kind: str = Kind.AFTERCARE_DAY_4) -> dict:
         "appointment_date": "Friday 23 October 2026",
         "appointment_time": "10:00",
         "appointment_end_time": "13:00",
+        "time_zone_label": "London time",
         "duration": "3 hours",
         "reference": "SMP-7K3QX",
         "technician_name": "Amara",

@@ -4,18 +4,20 @@ completed, its aftercare), or refused with a message; never an IntegrityError 50
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from bookings.availability import LONDON
 from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _post_add
 from clients.tests.factories import ClientFactory
 from treatments.tests.factories import TreatmentFactory
+
+LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 17, tzinfo=UTC)

@@ -4,17 +4,19 @@ database constraint's name ("Constraint “closure_end_not_before_start” is vi
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from bookings.availability import LONDON
 from bookings.models import Appointment, Closure, TimeOff
 from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _management_forms, _post_add
 from clients.tests.factories import ClientFactory
+
+LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db
 

@@ -5,15 +5,17 @@ or cancelled, or a new row, crashed with an IntegrityError)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.urls import reverse
 
-from bookings.availability import LONDON
 from bookings.models import Appointment
 from bookings.tests.factories import AppointmentFactory, CourseFactory
 from clients.tests.factories import staff_user
+
+LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)

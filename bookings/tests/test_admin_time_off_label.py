@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from bookings.availability import LONDON
 from bookings.tests.factories import LocationFactory, TimeOffFactory, technician_working
+
+LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db
 

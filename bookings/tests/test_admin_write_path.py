@@ -4,13 +4,13 @@ save leaves the audit row (actor, action, fields) and the client's messages the 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from bookings.availability import LONDON
 from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tests.test_appointment_admin_edits import _post_change
@@ -18,6 +18,8 @@ from bookings.tests.test_booking_admin import _post_add
 from clients.models import AuditEvent
 from clients.tests.factories import ClientFactory, staff_user
 from treatments.tests.factories import TreatmentFactory
+
+LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from bookings.availability import LONDON
 from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import AppointmentFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _management_forms
 from treatments.tests.factories import TreatmentFactory
+
+LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db
 DAY = datetime(2026, 11, 10).date()

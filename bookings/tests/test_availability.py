@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
 from bookings.availability import (
-    LONDON,
     Rules,
     Slot,
     TechnicianSchedule,
@@ -30,11 +30,12 @@ from bookings.tests.factories import (
 )
 from treatments.tests.factories import TreatmentFactory
 
+LONDON = ZoneInfo("Europe/London")
 CLOCK_CHANGE_DAYS = [date(2026, 3, 29), date(2026, 10, 25), date(2027, 3, 28), date(2027, 10, 31)]
 
 
 def _rules(**kwargs) -> Rules:
-    return Rules(**{"length": timedelta(minutes=45), "step": timedelta(minutes=15), **kwargs})
+    return Rules(**{"length": timedelta(minutes=45), "step": timedelta(minutes=15), "tz": LONDON, **kwargs})
 
 
 def _nine_to_five(weekday: int) -> list[WeeklyTime]:
@@ -55,14 +56,14 @@ def test_working_day_starts_at_nine_local_on_clock_change_days(day):
 
 
 def test_a_start_in_the_spring_gap_moves_to_the_end_of_the_gap():
-    assert local_instant(date(2026, 3, 29), time(1, 30)) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
-    assert local_instant(date(2027, 3, 28), time(1, 0)) == datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
+    assert local_instant(date(2026, 3, 29), time(1, 30), tz=LONDON) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+    assert local_instant(date(2027, 3, 28), time(1, 0), tz=LONDON) == datetime(2027, 3, 28, 1, 0, tzinfo=UTC)
 
 
 def test_an_ambiguous_autumn_time_is_the_first_occurrence_unless_asked_for_the_later():
     day = date(2026, 10, 25)
-    assert local_instant(day, time(1, 30)) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
-    assert local_instant(day, time(1, 30), later=True) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    assert local_instant(day, time(1, 30), tz=LONDON) == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert local_instant(day, time(1, 30), tz=LONDON, later=True) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
 
 
 def test_night_window_across_the_autumn_change_covers_the_whole_wall_clock_span():

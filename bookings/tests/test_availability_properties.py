@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookings.availability import LONDON, Rules, TechnicianSchedule, WeeklyTime, free_slots, local_instant
+from bookings.availability import Rules, TechnicianSchedule, WeeklyTime, free_slots, local_instant
 
-# Include the four clock-change weeks and an ordinary one.
-START_DATES = [date(2026, 3, 27), date(2026, 10, 23), date(2027, 3, 26), date(2027, 10, 29), date(2026, 12, 1)]
+# Two zones whose clocks change on different dates: each draws from its own four clock-change
+# weeks and an ordinary one.
+ZONES = {
+    "Europe/London": [date(2026, 3, 27), date(2026, 10, 23), date(2027, 3, 26), date(2027, 10, 29), date(2026, 12, 1)],
+    "America/New_York": [date(2026, 3, 6), date(2026, 10, 30), date(2027, 3, 12), date(2027, 11, 5), date(2026, 12, 1)],
+}
 DAYS = 4
 
 
@@ -36,8 +41,10 @@ def instants_spans(draw, *, base: datetime):
 
 @st.composite
 def scenarios(draw):
-    start_date = draw(st.sampled_from(START_DATES))
-    base = datetime.combine(start_date, time(0), tzinfo=LONDON).astimezone(UTC)
+    zone = draw(st.sampled_from(sorted(ZONES)))
+    tz = ZoneInfo(zone)
+    start_date = draw(st.sampled_from(ZONES[zone]))
+    base = datetime.combine(start_date, time(0), tzinfo=tz).astimezone(UTC)
     schedules = []
     for tech_id in range(1, draw(st.integers(1, 3)) + 1):
         schedules.append(
@@ -54,6 +61,7 @@ def scenarios(draw):
         step=draw(st.sampled_from([5, 15, 30, 60])) * timedelta(minutes=1),
         buffer_before=draw(st.sampled_from([0, 10, 15])) * timedelta(minutes=1),
         buffer_after=draw(st.sampled_from([0, 15, 30])) * timedelta(minutes=1),
+        tz=tz,
     )
     closed = set(draw(st.lists(st.sampled_from([start_date + timedelta(days=n) for n in range(DAYS)]), max_size=2)))
     return start_date, schedules, rules, closed
@@ -63,8 +71,8 @@ def _overlap(a_start, a_end, b_start, b_end) -> bool:
     return a_start < b_end and b_start < a_end
 
 
-def _local_span(day: date, span: WeeklyTime) -> tuple[datetime, datetime]:
-    return local_instant(day, span.start), local_instant(day, span.end, later=True)
+def _local_span(day: date, span: WeeklyTime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    return local_instant(day, span.start, tz=tz), local_instant(day, span.end, tz=tz, later=True)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -79,13 +87,13 @@ def test_engine_never_offers_a_forbidden_time(scenario):
             assert slot.end - slot.start == rules.length
             # On a day that is not closed, and on that local day.
             assert day not in closed
-            assert slot.start.astimezone(LONDON).date() == day
+            assert slot.start.astimezone(rules.tz).date() == day
             # Inside one of the technician's working windows that weekday.
-            windows = [_local_span(day, w) for w in schedule.working_hours if w.weekday == day.weekday()]
+            windows = [_local_span(day, w, rules.tz) for w in schedule.working_hours if w.weekday == day.weekday()]
             assert any(ws <= slot.start and slot.end <= we for ws, we in windows)
             for br in schedule.breaks:
                 if br.weekday == day.weekday():
-                    assert not _overlap(slot.start, slot.end, *_local_span(day, br))
+                    assert not _overlap(slot.start, slot.end, *_local_span(day, br, rules.tz))
             for off_start, off_end in schedule.time_off:
                 assert not _overlap(slot.start, slot.end, off_start, off_end)
             for appt_start, appt_end in schedule.appointments:
@@ -111,7 +119,7 @@ def test_every_free_grid_time_is_offered(scenario):
             for window in schedule.working_hours:
                 if window.weekday != day.weekday():
                     continue
-                ws, we = _local_span(day, window)
+                ws, we = _local_span(day, window, rules.tz)
                 if ws + rules.length <= we:
                     assert ws in offered
 
@@ -125,11 +133,11 @@ def _naive(start_date, schedules, rules, closed) -> dict[date, set[tuple[datetim
         if day in closed:
             continue
         for schedule in schedules:
-            breaks = [_local_span(day, b) for b in schedule.breaks if b.weekday == day.weekday()]
+            breaks = [_local_span(day, b, rules.tz) for b in schedule.breaks if b.weekday == day.weekday()]
             for window in schedule.working_hours:
                 if window.weekday != day.weekday():
                     continue
-                start, end = _local_span(day, window)
+                start, end = _local_span(day, window, rules.tz)
                 candidate = start
                 while candidate + rules.length <= end:
                     finish = candidate + rules.length

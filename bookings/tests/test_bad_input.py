@@ -10,7 +10,7 @@ import time_machine
 from django.core.cache import cache
 from django.urls import reverse
 
-from bookings.models import Appointment
+from bookings.models import Appointment, Location
 from bookings.selectors import BookingRequestError, booking_window_check, local_date, utc
 from bookings.services.booking import appointment_book
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
@@ -111,7 +111,7 @@ def test_the_booking_service_refuses_a_time_at_the_calendars_ends_before_convert
 def test_local_date_and_utc_raise_a_booking_error_not_an_overflow(instant):
     moment = datetime.fromisoformat(instant)
     with pytest.raises(BookingRequestError):
-        local_date(moment)
+        local_date(moment, Location(time_zone="America/New_York"))
     with pytest.raises(BookingRequestError):
         utc(moment)
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from bookings.availability import LONDON
 from bookings.models import Appointment, BookingPolicy
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from clients.tests.factories import ClientFactory
+
+LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db
 DAY = datetime(2026, 12, 1).date()

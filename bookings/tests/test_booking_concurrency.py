@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
 from django.db import connection, connections
 from django.test import Client
 
-from bookings.availability import LONDON
 from bookings.models import Appointment
 from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
 from clients.models import ConsentWording
 from clients.tests.factories import ConsentWordingFactory
+
+LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CLIENTS = 30

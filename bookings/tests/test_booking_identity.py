@@ -213,8 +213,12 @@ def test_a_technician_elsewhere_who_books_under_a_clients_email_still_cannot_ope
         reverse("staff:photo_file", args=[photo.pk, "full"]),
     ):
         assert client.get(url).status_code == 404, url
-    # The booking itself is theirs to work on: the record of the details as given.
-    assert client.get(reverse("staff:client", args=[appointment.client_id])).status_code == 200
+    # The booking itself is theirs to work on: the record of the details as given, flagged.
+    page = client.get(reverse("staff:client", args=[appointment.client_id]))
+    assert page.status_code == 200
+    assert 'id="identity-unconfirmed"' in page.content.decode()
+    appointment_page = client.get(reverse("staff:appointment", args=[appointment.pk])).content.decode()
+    assert 'id="identity-unconfirmed"' in appointment_page
 
 
 def test_reception_sees_bookings_to_match_and_merges_one_with_an_audit_row(client, sam, django_assert_max_num_queries):

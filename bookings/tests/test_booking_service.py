@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.db import connection
 
-from bookings.availability import LONDON
 from bookings.models import Appointment
 from bookings.services import booking as booking_service
 from bookings.services.booking import (
@@ -27,6 +27,8 @@ from bookings.tests.factories import (
 )
 from clients.tests.factories import ClientFactory
 from treatments.tests.factories import TreatmentFactory
+
+LONDON = ZoneInfo("Europe/London")
 
 pytestmark = pytest.mark.django_db
 CLOCK_CHANGE_DAYS = [date(2026, 3, 29), date(2026, 10, 25), date(2027, 3, 28), date(2027, 10, 31)]

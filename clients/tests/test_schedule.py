@@ -1,4 +1,4 @@
-"""The technician's schedule: their own appointments today and the rest of the week, in London time."""
+"""The technician's schedule: their own appointments today and the rest of the week, on their clinic's clock."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 
 from bookings.models import Appointment
-from bookings.tests.factories import AppointmentFactory, TechnicianFactory
+from bookings.tests.factories import AppointmentFactory, LocationFactory, TechnicianFactory
 from clients.tests.conftest import PASSWORD
+from clients.tests.factories import staff_user
 
 pytestmark = pytest.mark.django_db
 LONDON = ZoneInfo("Europe/London")
@@ -54,3 +55,23 @@ def test_the_schedule_splits_today_from_the_week_on_clock_change_days(client, cl
     assert days["today"] == [early, clinic["session"], late]
     assert tomorrow not in days["week"]  # Monday starts the next week
     assert yesterday in days["week"]
+
+
+# 02:00 UTC on Tuesday 10 November: already the 10th in London, still Monday the 9th in New York.
+@pytest.mark.parametrize("now", [datetime(2026, 11, 10, 2, tzinfo=ZoneInfo("UTC"))])
+def test_a_new_york_technician_sees_new_york_today_on_new_york_clocks(client, frozen_now):
+    new_york = ZoneInfo("America/New_York")
+    location = LocationFactory(slug="new-york", time_zone="America/New_York")
+    tech = TechnicianFactory(user=staff_user(role="Technician", username="nytech"), locations=[location])
+
+    def book(start):
+        return AppointmentFactory(technician=tech, location=location, start=start, end=start + timedelta(minutes=45))
+
+    evening = book(datetime(2026, 11, 9, 20, tzinfo=new_york))  # 01:00 UTC on the 10th
+    tomorrow = book(datetime(2026, 11, 10, 10, tzinfo=new_york))
+    client.login(username="nytech", password=PASSWORD)
+    response = client.get(reverse("staff:schedule"))
+    assert response.context["today"].isoformat() == "2026-11-09"
+    assert response.context["days"]["today"] == [evening]
+    assert response.context["days"]["week"] == [tomorrow]
+    assert "20:00\u201320:45" in response.content.decode()  # the en dash the list prints

@@ -4,29 +4,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db.models import Prefetch
-from django.utils import timezone
 
+from bookings.availability import local_instant
 from bookings.models import Appointment, Technician
+from bookings.zones import default_tz
 from clients.models import Assessment, Client, ConsentRecord, Photo, SessionNote
 
 
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return local_instant(day, time.min, tz=tz)
 
 
-def schedule_for(*, technician: Technician | None, today: date) -> dict[str, list[Appointment]]:
-    """Today's and the rest of this week's appointments (Monday to Sunday) of one technician,
-    or of everyone when technician is None (a manager)."""
+def schedule_zone(*, technician: Technician | None) -> ZoneInfo:
+    """The zone a schedule is read in: the technician's (first) location's, else the clinic's default."""
+    location = technician.locations.order_by("order", "name").first() if technician is not None else None
+    return location.tz if location is not None else default_tz()
+
+
+def schedule_for(*, technician: Technician | None, today: date, tz: ZoneInfo) -> dict[str, list[Appointment]]:
+    """Today's and the rest of this week's appointments (Monday to Sunday, days in ``tz``) of one
+    technician, or of everyone when technician is None (a manager)."""
     week_start = today - timedelta(days=today.weekday())
     week_end = week_start + timedelta(days=7)
     qs = Appointment.objects.filter(
-        start__gte=_local_midnight(week_start), start__lt=_local_midnight(week_end)
+        start__gte=_local_midnight(week_start, tz), start__lt=_local_midnight(week_end, tz)
     ).select_related("client", "location", "treatment", "technician")
     if technician is not None:
         qs = qs.filter(technician=technician)
-    today_start, tomorrow = _local_midnight(today), _local_midnight(today + timedelta(days=1))
+    today_start, tomorrow = _local_midnight(today, tz), _local_midnight(today + timedelta(days=1), tz)
     result: dict[str, list[Appointment]] = {"today": [], "week": []}
     for appointment in qs.exclude(status=Appointment.Status.CANCELLED).order_by("start"):
         result["today" if today_start <= appointment.start < tomorrow else "week"].append(appointment)

@@ -48,14 +48,21 @@ def staff_view(view):
 def schedule(request: HttpRequest) -> HttpResponse:
     access.require_workspace(request.user)
     technician = access.technician_for(request.user)
-    today = timezone.localdate()
-    days = selectors.schedule_for(technician=technician, today=today)
+    # "Today" is the technician's clinic's today; each row prints on its own clinic's clock.
+    tz = selectors.schedule_zone(technician=technician)
+    today = timezone.localdate(timezone=tz)
+    days = selectors.schedule_for(technician=technician, today=today, tz=tz)
     return render(request, "staff/schedule.html", {"today": today, "days": days, "technician": technician})
 
 
 @staff_view
 def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = access.require_appointment(request.user, pk)
+    with timezone.override(appointment.location.tz):
+        return _appointment_detail(request, appointment)
+
+
+def _appointment_detail(request: HttpRequest, appointment) -> HttpResponse:
     record = selectors.client_record(client=appointment.client)
     services.audit_view(
         actor=request.user,
@@ -281,6 +288,12 @@ def appointment_complete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def next_session(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = access.require_appointment(request.user, pk)
+    # Proposals, the message and the chosen time are all on the clinic's clock.
+    with timezone.override(appointment.location.tz):
+        return _next_session(request, appointment)
+
+
+def _next_session(request: HttpRequest, appointment) -> HttpResponse:
     if appointment.course_id is None:
         messages.error(request, "This appointment is not part of a course: plan a course first.")
         return redirect("staff:course_plan", pk=appointment.pk)
@@ -317,6 +330,12 @@ def next_session(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = access.require_appointment(request.user, pk)
+    # The form reads and prints its date-times (datetime-local, no zone) on the clinic's clock.
+    with timezone.override(appointment.location.tz):
+        return _course_plan(request, appointment)
+
+
+def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
     assessment = Assessment.objects.filter(client=appointment.client).order_by("-assessed_at").first()
     initial = {
         "treatment": appointment.treatment,
