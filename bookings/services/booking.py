@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from bookings import zones
@@ -439,7 +440,7 @@ def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: s
     as its possible match, for the address's owner (the link sent to it) or reception to settle
     (bookings.services.identity).
     """
-    holder = Client.objects.filter(email__iexact=email, match_of__isnull=True).order_by("pk").first()
+    holder = _address_holder(email)
     client = Client(first_name=first_name, last_name=last_name, email=email, phone=phone)
     for attempt in range(2):
         client.match_of = holder
@@ -451,7 +452,7 @@ def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: s
         except IntegrityError:
             # Another booking took the address a moment ago (one holder per address, any case):
             # this one becomes its possible match instead.
-            holder = Client.objects.filter(email__iexact=email, match_of__isnull=True).first()
+            holder = _address_holder(email)
             if holder is None or attempt:
                 raise
     _audit_online(
@@ -461,6 +462,19 @@ def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: s
         fields=["first_name", "last_name", "email", "phone", *(["match_of"] if holder else [])],
     )
     return client
+
+
+def _address_holder(email: str) -> Client | None:
+    """The client who holds this address (any case), through the unique index on lower(email):
+    the filter repeats the index's condition so PostgreSQL can use it instead of a scan."""
+    if not email:
+        return None
+    return (
+        Client.objects.alias(email_lower=Lower("email"))
+        .filter(email_lower=email.lower(), match_of__isnull=True)
+        .exclude(email="")
+        .first()
+    )
 
 
 def _audit_online(*, action: str, object_type: str, obj, fields) -> None:
