@@ -23,11 +23,10 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-
-from smpclinic.badinput import BadInput
 
 from . import zones
 from .models import Appointment, Location
@@ -59,8 +58,15 @@ ACT_URL_NAME = "bookings_appointment_board_act"
 ACTIONS_BY_NAME = {a.name: a for a in BOARD_ACTIONS}
 
 
-def _error_text(form: forms.Form) -> str:
-    return " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+def _bad_request(request: HttpRequest, message: str, *, parameter: str) -> HttpResponse:
+    # The site's 400 page (smpclinic's handler400 renders the same template for its BadInput,
+    # which bookings, a lower layer, does not import).
+    return render(request, "400.html", {"message": message, "parameter": parameter}, status=400)
+
+
+def _invalid(request: HttpRequest, form: forms.Form) -> HttpResponse:
+    text = " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+    return _bad_request(request, text, parameter=next(iter(form.errors)))
 
 
 class BoardQueryForm(forms.Form):
@@ -100,7 +106,7 @@ class DayBoardAdminMixin:
             raise PermissionDenied
         query = BoardQueryForm(request.GET)
         if not query.is_valid():
-            raise BadInput(_error_text(query), parameter=next(iter(query.errors)), code="board_query")
+            return _invalid(request, query)
         locations = list(Location.objects.filter(is_active=True))
         location = query.cleaned_data["location"] or (locations[0] if locations else None)
         now = timezone.now()
@@ -141,12 +147,12 @@ class DayBoardAdminMixin:
             raise PermissionDenied
         form = BoardActionForm(request.POST)
         if not form.is_valid():
-            raise BadInput(_error_text(form), parameter=next(iter(form.errors)), code="board_action")
+            return _invalid(request, form)
         appointment = (
             Appointment.objects.select_related("client", "location").filter(pk=form.cleaned_data["appointment"]).first()
         )
         if appointment is None:
-            raise BadInput("There is no such appointment.", parameter="appointment", code="board_action")
+            return _bad_request(request, "appointment: There is no such appointment.", parameter="appointment")
         action = ACTIONS_BY_NAME[form.cleaned_data["action"]]
         who = f"{appointment.client.first_name} {appointment.client.last_name} ({appointment.reference})"
         try:
