@@ -53,8 +53,8 @@ def test_the_schedule_splits_today_from_the_week_on_clock_change_days(client, cl
     days = response.context["days"]
     # The clinic fixture's session today started at 07:30, half an hour before "now".
     assert days["today"] == [early, clinic["session"], late]
-    assert tomorrow not in days["week"]  # Monday starts the next week
-    assert yesterday in days["week"]
+    assert tomorrow not in days["later"]  # Monday starts the next week
+    assert yesterday in days["earlier"]  # a past day of this week, never under "Later this week"
 
 
 # 02:00 UTC on Tuesday 10 November: already the 10th in London, still Monday the 9th in New York.
@@ -73,5 +73,5 @@ def test_a_new_york_technician_sees_new_york_today_on_new_york_clocks(client, fr
     response = client.get(reverse("staff:schedule"))
     assert response.context["today"].isoformat() == "2026-11-09"
     assert response.context["days"]["today"] == [evening]
-    assert response.context["days"]["week"] == [tomorrow]
+    assert response.context["days"]["later"] == [tomorrow]
     assert "20:00\u201320:45" in response.content.decode()  # the en dash the list prints

@@ -24,20 +24,31 @@ def schedule_zone(*, technician: Technician | None) -> ZoneInfo:
     return location.tz if location is not None else default_tz()
 
 
-def schedule_for(*, technician: Technician | None, today: date, tz: ZoneInfo) -> dict[str, list[Appointment]]:
-    """Today's and the rest of this week's appointments (Monday to Sunday, days in ``tz``) of one
-    technician, or of everyone when technician is None (a manager)."""
-    week_start = today - timedelta(days=today.weekday())
-    week_end = week_start + timedelta(days=7)
+# Statuses an appointment that has ended should have moved on from (to completed or no-show).
+STILL_OPEN = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
+
+
+def schedule_for(
+    *, technician: Technician | None, first: date, last: date, today: date, now: datetime, tz: ZoneInfo
+) -> dict[str, list[Appointment]]:
+    """The appointments of one technician (or of everyone when technician is None, a manager)
+    from ``first`` to ``last`` inclusive (days in ``tz``), split into days before today, today and
+    days after. Each carries ``overdue``: it has ended but is still marked booked or confirmed."""
     qs = Appointment.objects.filter(
-        start__gte=_local_midnight(week_start, tz), start__lt=_local_midnight(week_end, tz)
+        start__gte=_local_midnight(first, tz), start__lt=_local_midnight(last + timedelta(days=1), tz)
     ).select_related("client", "location", "treatment", "technician")
     if technician is not None:
         qs = qs.filter(technician=technician)
     today_start, tomorrow = _local_midnight(today, tz), _local_midnight(today + timedelta(days=1), tz)
-    result: dict[str, list[Appointment]] = {"today": [], "week": []}
+    result: dict[str, list[Appointment]] = {"earlier": [], "today": [], "later": []}
     for appointment in qs.exclude(status=Appointment.Status.CANCELLED).order_by("start"):
-        result["today" if today_start <= appointment.start < tomorrow else "week"].append(appointment)
+        appointment.overdue = appointment.status in STILL_OPEN and appointment.end <= now
+        if appointment.start < today_start:
+            result["earlier"].append(appointment)
+        elif appointment.start < tomorrow:
+            result["today"].append(appointment)
+        else:
+            result["later"].append(appointment)
     return result
 
 
@@ -52,8 +63,11 @@ class ClientRecord:
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
-def client_record(*, client: Client) -> ClientRecord:
-    """The client at a glance plus the history, in five queries."""
+def client_record(*, client: Client, before: Appointment | None = None) -> ClientRecord:
+    """The client at a glance plus the history, in five queries.
+
+    With ``before`` (the appointment being worked on), "last session's notes" are those of the
+    latest session that started before it: never the note just written for this one."""
     assessment = Assessment.objects.filter(client=client).select_related("assessed_by").order_by("-assessed_at").first()
     timeline = list(
         Appointment.objects.filter(client=client)
@@ -62,7 +76,11 @@ def client_record(*, client: Client) -> ClientRecord:
         .order_by("-start")
     )
     notes = [a.session_note for a in timeline if _note_of(a) is not None]
-    last_note = max(notes, key=lambda n: n.appointment.start, default=None)
+    if before is not None:
+        notes_before = [n for n in notes if n.appointment_id != before.pk and n.appointment.start < before.start]
+    else:
+        notes_before = notes
+    last_note = max(notes_before, key=lambda n: n.appointment.start, default=None)
     pigments: list[str] = []
     for note in notes:
         label = " ".join(x for x in (note.pigment_brand, note.pigment_shade) if x)

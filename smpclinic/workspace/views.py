@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -33,6 +33,7 @@ from clients.forms import (
     SessionNoteForm,
 )
 from clients.models import Assessment, ConsentRecord, Photo, SessionNote
+from smpclinic.badinput import BadInput
 
 from . import access, selectors
 
@@ -44,15 +45,65 @@ def staff_view(view):
     return login_required(never_cache(view))
 
 
+# How far from today the schedule pages: two years either way covers every course and its
+# history; a date beyond is a typo (year 9999 would overflow the date arithmetic), answered 400.
+SCHEDULE_REACH = timedelta(days=730)
+SCHEDULE_VIEWS = ("week", "day")
+
+
+def _schedule_params(request: HttpRequest, today: date) -> tuple[date, str]:
+    view = request.GET.get("view") or "week"
+    if view not in SCHEDULE_VIEWS:
+        raise BadInput("Choose view=day or view=week.", parameter="view")
+    raw = request.GET.get("date") or ""
+    if not raw:
+        return today, view
+    try:
+        day = date.fromisoformat(raw) if len(raw) == 10 else None  # YYYY-MM-DD, nothing longer
+    except ValueError:
+        day = None
+    if day is None:
+        raise BadInput("Give the date as YYYY-MM-DD.", parameter="date")
+    if abs(day - today) > SCHEDULE_REACH:
+        raise BadInput("The schedule goes back and forward two years from today.", parameter="date")
+    return day, view
+
+
 @staff_view
 def schedule(request: HttpRequest) -> HttpResponse:
     access.require_workspace(request.user)
     technician = access.technician_for(request.user)
     # "Today" is the technician's clinic's today; each row prints on its own clinic's clock.
     tz = selectors.schedule_zone(technician=technician)
-    today = timezone.localdate(timezone=tz)
-    days = selectors.schedule_for(technician=technician, today=today, tz=tz)
-    return render(request, "staff/schedule.html", {"today": today, "days": days, "technician": technician})
+    now = timezone.now()
+    today = timezone.localdate(now, timezone=tz)
+    day, view = _schedule_params(request, today)
+    if view == "day":
+        first = last = day
+        step = timedelta(days=1)
+    else:
+        first = day - timedelta(days=day.weekday())  # Monday to Sunday
+        last = first + timedelta(days=6)
+        step = timedelta(days=7)
+    days = selectors.schedule_for(technician=technician, first=first, last=last, today=today, now=now, tz=tz)
+    earliest, latest = today - SCHEDULE_REACH, today + SCHEDULE_REACH
+    return render(
+        request,
+        "staff/schedule.html",
+        {
+            "today": today,
+            "day": day,
+            "view": view,
+            "first": first,
+            "last": last,
+            "has_today": first <= today <= last,
+            "days": days,
+            "everything": days["earlier"] + days["today"] + days["later"],
+            "previous": first - step if first - step >= earliest else None,
+            "next": first + step if first + step <= latest else None,
+            "technician": technician,
+        },
+    )
 
 
 @staff_view
@@ -63,7 +114,9 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _appointment_detail(request: HttpRequest, appointment) -> HttpResponse:
-    record = selectors.client_record(client=appointment.client)
+    record = selectors.client_record(client=appointment.client, before=appointment)
+    now = timezone.now()
+    Status = appointment.Status
     services.audit_view(
         actor=request.user,
         client=appointment.client,
@@ -80,6 +133,10 @@ def _appointment_detail(request: HttpRequest, appointment) -> HttpResponse:
             "client": appointment.client,
             "can_manage": access.is_manager(request.user),
             "is_consultation": appointment.kind == appointment.Kind.CONSULTATION,
+            # Offered only when the service would accept it: started, and a status that may complete.
+            "can_complete": appointment.start <= now
+            and appointments.may_transition(by=request.user, current=appointment.status, target=Status.COMPLETED),
+            "overdue": appointment.status in selectors.STILL_OPEN and appointment.end <= now,
         },
     )
 

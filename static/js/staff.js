@@ -25,16 +25,31 @@
       select.className = "form-select form-select-lg";
       select.name = "angles";
       select.id = id;
+      // Preset to "the angle above" (an empty value the server reads as the default angle), not
+      // to a copy of it: a default changed after the photos were picked must still apply to them.
+      var same = document.createElement("option");
+      same.value = "";
+      same.className = "photo-angle-same";
+      same.selected = true;
+      select.appendChild(same);
       angles.forEach(function (angle) {
         var option = document.createElement("option");
         option.value = angle.value;
         option.textContent = angle.label;
-        if (fallback && fallback.value === angle.value) { option.selected = true; }
         select.appendChild(option);
       });
       wrap.appendChild(label);
       wrap.appendChild(select);
       holder.appendChild(wrap);
     });
+    nameDefault();
   });
+
+  function nameDefault() {
+    var chosen = fallback ? fallback.options[fallback.selectedIndex].text : "";
+    Array.prototype.forEach.call(holder.querySelectorAll("option.photo-angle-same"), function (option) {
+      option.textContent = "Same as above (" + chosen + ")";
+    });
+  }
+  if (fallback) { fallback.addEventListener("change", nameDefault); }
 }());
