@@ -4,12 +4,15 @@ production), so a bot cannot fill the diary or mail-bomb an address."""
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import RedisError
 
 WINDOW_SECONDS = 3600
+logger = logging.getLogger(__name__)
 
 
 def _limit(name: str, default: int) -> int:
@@ -37,7 +40,13 @@ def _count(key: str) -> int:
 
 
 def _over(key: str, limit: int) -> bool:
-    return _count(key) > limit
+    try:
+        return _count(key) > limit
+    except (ConnectionError, OSError, RedisError) as exc:
+        # The cache is down: let the booking through (the technician lock and the database
+        # still hold every rule) rather than turn a cache outage into refused bookings.
+        logger.warning("rate limit not counted (%s): the cache did not answer", type(exc).__name__)
+        return False
 
 
 def booking_ip_limited(ip: str) -> bool:

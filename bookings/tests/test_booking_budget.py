@@ -10,6 +10,7 @@ import time_machine
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.test import override_settings
 from django.urls import reverse
 
 from bookings import ratelimit
@@ -142,3 +143,18 @@ def test_the_rate_limit_refuses_past_the_limit(redis_url, settings):
     settings.BOOKING_RATE_LIMIT_PER_EMAIL = 2
     answers = [ratelimit.booking_email_limited("Sam@Example.com ") for _ in range(3)]
     assert answers == [False, False, True]
+
+
+def test_the_rate_limit_lets_bookings_through_when_the_cache_is_down(caplog):
+    # A real Redis client against a closed port: the outage itself, not a mock of it.
+    down = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    with override_settings(CACHES=down):
+        assert ratelimit.booking_ip_limited("203.0.113.10") is False
+        assert ratelimit.booking_email_limited("sam@example.com") is False
+    assert "rate limit not counted (ConnectionError)" in caplog.text

@@ -78,3 +78,12 @@ def test_ctrl_c_stops_the_web_server_and_the_worker(tmp_path):
             proc.kill()
         output = proc.stdout.read() if proc.stdout else ""
     assert "Demo staff login" in output
+
+
+def test_message_links_point_at_the_address_the_clinic_runs_on(monkeypatch):
+    from smpclinic.management.commands.runclinic import child_env
+
+    monkeypatch.delenv("SITE_URL", raising=False)
+    assert child_env("127.0.0.1:8100")["SITE_URL"] == "http://127.0.0.1:8100"
+    monkeypatch.setenv("SITE_URL", "https://clinic.example.com")
+    assert child_env("127.0.0.1:8100")["SITE_URL"] == "https://clinic.example.com"

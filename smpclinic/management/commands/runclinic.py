@@ -16,6 +16,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def child_env(addr: str) -> dict[str, str]:
+    """The children's environment: links in messages point at the address the clinic runs on,
+    unless SITE_URL says otherwise (the worker renders them with no request to read it from)."""
+    env = os.environ.copy()
+    env.setdefault("SITE_URL", f"http://{addr}")
+    return env
+
+
 class Command(BaseCommand):
     help = "Start the web server and a Celery worker with embedded beat; Ctrl-C stops them all."
 
@@ -46,7 +54,7 @@ class Command(BaseCommand):
             f"Technician workspace: http://{addr}/staff/  (amara, ben, chloe or dev / {settings.DEMO_STAFF_PASSWORD})"
         )
         self.stdout.flush()
-        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=os.environ.copy()) for cmd in (web, celery)]
+        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=child_env(addr)) for cmd in (web, celery)]
         stopping = False
 
         def stop(signum, frame):
