@@ -339,6 +339,7 @@ class Appointment(models.Model):
         ordering = ["start"]
         permissions = [
             ("undo_appointment_status", "Can undo a no-show, a cancellation or a completion"),
+            ("export_appointments", "Can export appointments and their clients for a period (CSV)"),
         ]
         indexes = [models.Index(fields=["technician", "start"]), models.Index(fields=["status", "start"])]
         constraints = [
