@@ -246,8 +246,12 @@ def browser():
 
 
 @pytest.fixture
-def page_factory(browser):
-    """new_page(viewport=PHONE) -> a page in a fresh context; contexts close after the test."""
+def page_factory(browser, live_server):
+    """new_page(viewport=PHONE) -> a page in a fresh context; contexts close after the test.
+
+    Depends on live_server so that it is torn down first: the pages close (and stop asking for
+    lazy images) before the live server stops and the test database is flushed.
+    """
     contexts = []
 
     def new_page(viewport: dict | None = None, **kwargs):
