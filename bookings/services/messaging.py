@@ -23,6 +23,7 @@ import functools
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -40,6 +41,9 @@ from clients.models import AuditEvent, Client
 from clients.services import audit_record
 
 logger = logging.getLogger(__name__)
+
+# bookings.tasks.reminders_dispatch, named rather than imported (see _wake_dispatcher).
+DISPATCH_TASK = "bookings.reminders_dispatch"
 
 Kind = ClientMessage.Kind
 Status = ClientMessage.Status
@@ -426,12 +430,12 @@ def appointment_messages_new(
 
 def _wake_dispatcher() -> None:
     """Ask a worker to dispatch now rather than at beat's next tick. A broker that is down
-    costs nothing but that minute: the rows are committed and beat's tick finds them."""
-    from bookings.tasks import reminders_dispatch
+    costs nothing but that minute: the rows are committed and beat's tick finds them.
 
+    The task is sent by name: bookings.tasks imports the outbox, which imports this module."""
     try:
         # No publish retries: this runs after the commit of a request and must not hold it up.
-        reminders_dispatch.apply_async(retry=False, expires=55)
+        current_app.send_task(DISPATCH_TASK, retry=False, expires=55)
     except (KombuOperationalError, OSError) as exc:
         logger.warning("dispatcher not woken (%s); beat will pick the message up", type(exc).__name__)
 

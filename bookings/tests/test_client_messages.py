@@ -208,12 +208,17 @@ def test_the_database_refuses_two_rows_for_one_change_but_allows_one_per_move(lo
 def test_the_dispatcher_is_woken_after_commit_and_a_broker_failure_does_not_break_booking(
     location, django_capture_on_commit_callbacks, caplog
 ):
-    target = "bookings.tasks.reminders_dispatch.apply_async"
-    with mock.patch(target) as wake, django_capture_on_commit_callbacks(execute=True):
-        _book(location, datetime(2027, 3, 25, 10, tzinfo=LONDON))
-    wake.assert_called_once_with(retry=False, expires=55)
+    from celery import current_app
 
-    broken = mock.patch(target, side_effect=OperationalError("Error 111 connecting to 127.0.0.1:6379"))
+    from bookings.tasks import reminders_dispatch as task
+
+    with mock.patch.object(current_app, "send_task") as wake, django_capture_on_commit_callbacks(execute=True):
+        _book(location, datetime(2027, 3, 25, 10, tzinfo=LONDON))
+    wake.assert_called_once_with(task.name, retry=False, expires=55)
+
+    broken = mock.patch.object(
+        current_app, "send_task", side_effect=OperationalError("Error 111 connecting to 127.0.0.1:6379")
+    )
     with broken, caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True):
         appointment = _book(location, datetime(2027, 3, 25, 12, tzinfo=LONDON))
     assert appointment.pk
