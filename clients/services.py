@@ -275,17 +275,7 @@ def consent_sign(
             signed_name=signed_name,
             witnessed_by=witness,
         )
-        record.full_clean()
-        record.save()
-        audit_record(
-            actor=witness,
-            action=AuditEvent.Action.CREATE,
-            object_type="consentrecord",
-            object_id=record.pk,
-            client_id=client.pk,
-            fields=["wording", "signed_name", "witnessed_by"],
-            detail=f"{wording.kind} v{wording.version}",
-        )
+        _consent_record_save(record, by=witness, fields=["wording", "signed_name", "witnessed_by"])
         records.append(record)
     return records
 
@@ -310,6 +300,13 @@ def consent_give(
         signed_name=signed_name.strip(),
         witnessed_by=witnessed_by,
     )
+    fields = [f for f in ("wording", "given_at", "method", "signed_name", "witnessed_by") if getattr(record, f)]
+    _consent_record_save(record, by=by, fields=fields)
+    return record
+
+
+def _consent_record_save(record: ConsentRecord, *, by: AbstractBaseUser | None, fields: list[str]) -> None:
+    """Validate and store a new consent, with its audit row naming the wording and version."""
     record.full_clean()
     record.save()
     audit_record(
@@ -317,11 +314,10 @@ def consent_give(
         action=AuditEvent.Action.CREATE,
         object_type="consentrecord",
         object_id=record.pk,
-        client_id=client.pk,
-        fields=[f for f in ("wording", "given_at", "method", "signed_name", "witnessed_by") if getattr(record, f)],
-        detail=f"{wording.kind} v{wording.version}",
+        client_id=record.client_id,
+        fields=fields,
+        detail=f"{record.wording.kind} v{record.wording.version}",
     )
-    return record
 
 
 @transaction.atomic
