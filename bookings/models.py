@@ -340,6 +340,7 @@ class Appointment(models.Model):
         permissions = [
             ("undo_appointment_status", "Can undo a no-show, a cancellation or a completion"),
             ("export_appointments", "Can export appointments and their clients for a period (CSV)"),
+            ("view_dashboard", "Can view the clinic dashboard (bookings, conversion, revenue, messages)"),
         ]
         indexes = [models.Index(fields=["technician", "start"]), models.Index(fields=["status", "start"])]
         constraints = [

@@ -14,7 +14,10 @@ from django.contrib.auth.models import Group
 ROLE_NAMES = ("Manager", "Reception", "Technician")
 
 # Migrations after 0003_roles that give a role more permissions; each has grant(apps, editor).
-LATER_GRANTS = ("bookings.migrations.0015_export_appointments_permission",)
+LATER_GRANTS = (
+    "bookings.migrations.0015_export_appointments_permission",
+    "bookings.migrations.0016_dashboard_permission",
+)
 
 
 # Models renamed since the roles migration (app label -> old name -> new name): the migration

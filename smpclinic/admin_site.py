@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from functools import wraps
+from functools import partial, wraps
 
 from django.contrib import admin
+from django.urls import path
 
 from .badinput import BadInput
 
@@ -62,3 +63,12 @@ class ClinicAdminSite(admin.AdminSite):
 
         # Wrapped inside admin_view's own wrapper: only signed-in staff reach the check.
         return super().admin_view(guarded, cacheable)
+
+    def get_urls(self):
+        # Imported here, when the URLconf is first read: the site itself is built while the apps
+        # load, before bookings' models may be imported.
+        from bookings.admin_dashboard import dashboard_view
+
+        dashboard = path("dashboard/", self.admin_view(partial(dashboard_view, site=self)), name="dashboard")
+        # Before the site's own, whose final catch-all would answer it with a 404.
+        return [dashboard, *super().get_urls()]

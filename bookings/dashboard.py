@@ -1,0 +1,456 @@
+"""The managers' dashboard: the clinic's figures for a period, each computed in the database.
+
+Every figure is one aggregate query (GROUP BY with Count(filter=...) and Sum), so the page costs
+the same number of queries for ten appointments as for half a million. Weeks and days are on one
+clock: the chosen location's, or the clinic's default zone (CLINIC_TIME_ZONE) for every location
+together, where a distant clinic's late-evening appointment may fall on the next London day.
+
+What each figure means (the page says the same):
+
+- appointments per week: by the week they take place, cancelled ones left out;
+- conversion: consultations attended (arrived or completed) whose client has a course, not
+  cancelled, created at or after the consultation's start;
+- no-show rate: no-shows over the appointments due so far (started before now, not cancelled);
+- late cancellations: cancelled less than the booking policy's change notice before the start
+  (the location's own policy, else the clinic-wide one), over every appointment in the period;
+- revenue booked: appointments not cancelled and not a no-show. A treatment session carries its
+  share of the course's agreed price (price / planned sessions); without an agreed price, the
+  share of the price guide's "from" price for the course's band (the location's guide, else the
+  clinic-wide one), marked as estimated. A touch-up carries its treatment's lowest guide "from"
+  price, estimated. An appointment has no price field of its own; consultations are free.
+- touch-ups due: a completed session that ended a course (or a touch-up), with no touch-up
+  booked since, whose recall falls due (TOUCH_UP_RECALL_MONTHS after it, the recall message's
+  rule) within the next 90 days;
+- aftercare messages (day 4, 7 and 10) by the week they fall due, by outcome.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate, TruncWeek
+
+from treatments.models import PriceGuide
+
+from .models import Appointment, BookingPolicy, ClientMessage, Course, Location
+from .services.messaging import add_months
+from .zones import default_tz
+
+Kind, Status = Appointment.Kind, Appointment.Status
+AFTERCARE_KINDS = (
+    ClientMessage.Kind.AFTERCARE_DAY_4,
+    ClientMessage.Kind.AFTERCARE_DAY_7,
+    ClientMessage.Kind.AFTERCARE_DAY_10,
+)
+# Revenue counts what is still expected to be paid for: not cancelled, not a no-show.
+REVENUE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.ARRIVED, Status.COMPLETED)
+ATTENDED_STATUSES = (Status.ARRIVED, Status.COMPLETED)
+TOUCH_UP_WINDOW_DAYS = 90
+TOUCH_UP_LIST_LIMIT = 50
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local days ``date_from``..``date_to`` (inclusive) at one location, or at all of them."""
+
+    date_from: date
+    date_to: date
+    location: Location | None = None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.location.tz if self.location is not None else default_tz()
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.date_from, time.min, tzinfo=self.tz)
+
+    @property
+    def end(self) -> datetime:
+        """Midnight after the last day (a clock-change day is 23 or 25 hours long)."""
+        return datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=self.tz)
+
+    @property
+    def weeks(self) -> list[date]:
+        """The Mondays of every week the period touches, in order."""
+        monday = self.date_from - timedelta(days=self.date_from.weekday())
+        return [monday + timedelta(weeks=n) for n in range((self.date_to - monday).days // 7 + 1)]
+
+
+def rate(part: int, whole: int) -> float | None:
+    """part / whole as a percentage to one decimal, None when there is nothing to divide."""
+    return round(100 * part / whole, 1) if whole else None
+
+
+@dataclass
+class Week:
+    week: date
+    consultations: int = 0
+    sessions: int = 0
+    touch_ups: int = 0
+    due: int = 0
+    no_shows: int = 0
+    scheduled: int = 0
+    late_cancellations: int = 0
+
+    @property
+    def no_show_rate(self) -> float | None:
+        return rate(self.no_shows, self.due)
+
+    @property
+    def late_cancellation_rate(self) -> float | None:
+        return rate(self.late_cancellations, self.scheduled)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    consultations: int
+    converted: int
+
+    @property
+    def rate(self) -> float | None:
+        return rate(self.converted, self.consultations)
+
+
+@dataclass(frozen=True)
+class RevenueRow:
+    treatment: str
+    location: str
+    amount: Decimal
+    appointments: int
+    estimated: int
+
+
+@dataclass
+class Revenue:
+    rows: list[RevenueRow] = field(default_factory=list)
+    unpriced: int = 0
+
+    @property
+    def total(self) -> Decimal:
+        return sum((r.amount for r in self.rows), Decimal("0.00"))
+
+    @property
+    def estimated(self) -> int:
+        return sum(r.estimated for r in self.rows)
+
+    @property
+    def treatments(self) -> list[str]:
+        return sorted({r.treatment for r in self.rows})
+
+    @property
+    def locations(self) -> list[str]:
+        return sorted({r.location for r in self.rows})
+
+    def amount(self, treatment: str, location: str) -> Decimal:
+        return sum((r.amount for r in self.rows if r.treatment == treatment and r.location == location), Decimal(0))
+
+
+@dataclass
+class AftercareWeek:
+    week: date
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0
+    cancelled: int = 0
+
+
+@dataclass(frozen=True)
+class TouchUpDue:
+    client_id: int
+    client_name: str
+    treatment: str
+    location: str
+    last_visit: date
+    due: date
+
+
+@dataclass
+class TouchUps:
+    first_day: date
+    last_day: date
+    count: int
+    by_week: dict[date, int]
+    rows: list[TouchUpDue]
+
+
+def _in_period(qs: QuerySet, period: Period, *, field_name: str = "start", location_path: str = "location") -> QuerySet:
+    qs = qs.filter(**{f"{field_name}__gte": period.start, f"{field_name}__lt": period.end})
+    if period.location is not None:
+        qs = qs.filter(**{location_path: period.location})
+    return qs
+
+
+def _late_cancellation(location: Location | None) -> Q:
+    """Cancelled within the change notice of the location's policy (one query for the policies).
+
+    The notice differs per location, so the condition is one branch per distinct notice: the
+    SQL grows with the number of policies, never with the number of appointments.
+    """
+    policies = (
+        BookingPolicy.objects.all()
+        if location is None
+        else BookingPolicy.objects.filter(Q(location=location) | Q(location__isnull=True))
+    )
+    default_hours = BookingPolicy._meta.get_field("change_notice_hours").default
+    by_hours: dict[int, list[int]] = defaultdict(list)
+    for policy in policies.only("location_id", "change_notice_hours"):
+        if policy.location_id is None:
+            default_hours = policy.change_notice_hours
+        else:
+            by_hours[policy.change_notice_hours].append(policy.location_id)
+    own = [pk for pks in by_hours.values() for pk in pks]
+    late = Q(cancelled_at__gt=F("start") - timedelta(hours=default_hours)) & ~Q(location_id__in=own)
+    for hours, location_ids in by_hours.items():
+        late |= Q(location_id__in=location_ids, cancelled_at__gt=F("start") - timedelta(hours=hours))
+    return Q(status=Status.CANCELLED) & late
+
+
+def appointments_by_week(*, period: Period, now: datetime) -> list[Week]:
+    """Per week: consultations, sessions and touch-ups held or expected, no-shows over the
+    appointments due so far, late cancellations over every appointment in the week. Two queries
+    (the policies, then the appointments)."""
+    not_cancelled = ~Q(status=Status.CANCELLED)
+    due = not_cancelled & Q(start__lt=now)
+    rows = (
+        _in_period(Appointment.objects.all(), period)
+        .annotate(week=TruncWeek("start", tzinfo=period.tz))
+        .values("week")
+        .annotate(
+            consultations=Count("pk", filter=Q(kind=Kind.CONSULTATION) & not_cancelled),
+            sessions=Count("pk", filter=Q(kind=Kind.TREATMENT_SESSION) & not_cancelled),
+            touch_ups=Count("pk", filter=Q(kind=Kind.TOUCH_UP) & not_cancelled),
+            due=Count("pk", filter=due),
+            no_shows=Count("pk", filter=due & Q(status=Status.NO_SHOW)),
+            scheduled=Count("pk"),
+            late_cancellations=Count("pk", filter=_late_cancellation(period.location)),
+        )
+        .order_by("week")
+    )
+    weeks = {monday: Week(week=monday) for monday in period.weeks}
+    for row in rows:
+        monday = row.pop("week").date()
+        weeks[monday] = Week(week=monday, **row)
+    return [weeks[monday] for monday in sorted(weeks)]
+
+
+def consultation_conversion(*, period: Period) -> Conversion:
+    """Consultations attended in the period, and how many of their clients went on to a course."""
+    later_course = Course.objects.filter(client_id=OuterRef("client_id"), created_at__gte=OuterRef("start")).exclude(
+        status=Course.Status.CANCELLED
+    )
+    totals = _in_period(
+        Appointment.objects.filter(kind=Kind.CONSULTATION, status__in=ATTENDED_STATUSES), period
+    ).aggregate(consultations=Count("pk"), converted=Count("pk", filter=Exists(later_course)))
+    return Conversion(**totals)
+
+
+def _guides(treatment_ref: str) -> QuerySet:
+    """Price guides for the outer row's treatment at its location or clinic-wide, the location's first."""
+    return PriceGuide.objects.filter(
+        Q(location_id=OuterRef("location_id")) | Q(location__isnull=True), treatment_id=OuterRef(treatment_ref)
+    ).order_by(F("location_id").asc(nulls_last=True))
+
+
+def revenue_by_treatment_and_location(*, period: Period) -> Revenue:
+    """The value of the appointments booked in the period, per treatment and location (one query)."""
+    sessions = F("course__planned_sessions")
+    # Multiplying by 1.00 first keeps pence on SQLite, which divides integers as integers.
+    per_session = Value(Decimal("1.00")) / sessions
+    course_guide = _guides("course__treatment_id").filter(band=OuterRef("course__price_band")).values("price_from")[:1]
+    lowest_guide = (
+        _guides("priced_treatment")
+        .order_by(F("location_id").asc(nulls_last=True), "price_from")
+        .values("price_from")[:1]
+    )
+    price = Case(
+        When(
+            kind=Kind.TREATMENT_SESSION,
+            course__price_agreed__isnull=False,
+            then=ExpressionWrapper(F("course__price_agreed") * per_session, output_field=MONEY),
+        ),
+        When(
+            kind=Kind.TREATMENT_SESSION,
+            course__isnull=False,
+            then=ExpressionWrapper(Subquery(course_guide, output_field=MONEY) * per_session, output_field=MONEY),
+        ),
+        When(kind=Kind.TOUCH_UP, then=Subquery(lowest_guide, output_field=MONEY)),
+        default=None,
+        output_field=MONEY,
+    )
+    agreed = Q(kind=Kind.TREATMENT_SESSION, course__price_agreed__isnull=False)
+    rows = (
+        _in_period(
+            Appointment.objects.filter(kind__in=(Kind.TREATMENT_SESSION, Kind.TOUCH_UP), status__in=REVENUE_STATUSES),
+            period,
+        )
+        .annotate(priced_treatment=Coalesce("treatment_id", "course__treatment_id"), price=price)
+        .values("priced_treatment", "location_id")
+        .annotate(
+            treatment_name=Coalesce("treatment__name", "course__treatment__name"),
+            location_name=F("location__name"),
+            amount=Sum("price"),
+            appointments=Count("pk", filter=Q(price__isnull=False)),
+            estimated=Count("pk", filter=Q(price__isnull=False) & ~agreed),
+            unpriced=Count("pk", filter=Q(price__isnull=True)),
+        )
+        .order_by("treatment_name", "location_name")
+    )
+    revenue = Revenue()
+    for row in rows:
+        revenue.unpriced += row["unpriced"]
+        if row["appointments"]:
+            revenue.rows.append(
+                RevenueRow(
+                    treatment=row["treatment_name"] or "No treatment",
+                    location=row["location_name"],
+                    amount=Decimal(row["amount"]).quantize(Decimal("0.01")),
+                    appointments=row["appointments"],
+                    estimated=row["estimated"],
+                )
+            )
+    return revenue
+
+
+def aftercare_by_week(*, period: Period) -> list[AftercareWeek]:
+    """Aftercare messages (day 4, 7, 10) by the week they fall due, by outcome (one query)."""
+    rows = (
+        _in_period(
+            ClientMessage.objects.filter(kind__in=AFTERCARE_KINDS),
+            period,
+            field_name="due_at",
+            location_path="appointment__location",
+        )
+        .annotate(week=TruncWeek("due_at", tzinfo=period.tz))
+        .values("week")
+        .annotate(
+            sent=Count("pk", filter=Q(status=ClientMessage.Status.SENT)),
+            failed=Count("pk", filter=Q(status=ClientMessage.Status.FAILED)),
+            waiting=Count("pk", filter=Q(status__in=(ClientMessage.Status.PENDING, ClientMessage.Status.SENDING))),
+            cancelled=Count("pk", filter=Q(status=ClientMessage.Status.CANCELLED)),
+        )
+        .order_by("week")
+    )
+    weeks = {monday: AftercareWeek(week=monday) for monday in period.weeks}
+    for row in rows:
+        monday = row.pop("week").date()
+        weeks[monday] = AftercareWeek(week=monday, **row)
+    return [weeks[monday] for monday in sorted(weeks)]
+
+
+def _visit_days_due_between(first: date, last: date, months: int) -> tuple[date, date]:
+    """The visit days whose recall (``months`` later, end-of-month clamped) falls in first..last.
+
+    add_months never goes backwards, so those days are one unbroken run; a few days' search
+    either side of the plain subtraction finds its ends exactly (29 February, 31sts).
+    """
+    lo = add_months(first, -months) - timedelta(days=4)
+    while add_months(lo, months) < first:
+        lo += timedelta(days=1)
+    hi = add_months(last, -months) + timedelta(days=4)
+    while add_months(hi, months) > last:
+        hi -= timedelta(days=1)
+    return lo, hi
+
+
+def touch_ups_due(*, location: Location | None, today: date, limit: int = TOUCH_UP_LIST_LIMIT) -> TouchUps:
+    """Touch-ups falling due from today to 90 days on (two queries: per day, and the first rows)."""
+    months = settings.TOUCH_UP_RECALL_MONTHS
+    first, last = today, today + timedelta(days=TOUCH_UP_WINDOW_DAYS - 1)
+    lo, hi = _visit_days_due_between(first, last, months)
+    visits = Period(date_from=lo, date_to=hi, location=location)
+    # The same rule as the touch-up recall message (bookings.services.messaging: _ends_course and
+    # _touch_up_booked_since), so the dashboard and the recalls agree.
+    ends_course = Q(kind=Kind.TOUCH_UP) | Q(kind=Kind.TREATMENT_SESSION, course__isnull=False) & (
+        Q(session_number__gte=F("course__planned_sessions"))
+        | Q(session_number__isnull=True, course__status=Course.Status.COMPLETED)
+    )
+    touch_up_since = Appointment.objects.filter(
+        client_id=OuterRef("client_id"),
+        kind=Kind.TOUCH_UP,
+        status__in=Appointment.ACTIVE_STATUSES,
+        start__gt=OuterRef("start"),
+    )
+    due = _in_period(
+        Appointment.objects.filter(ends_course, status=Status.COMPLETED, client__erased_at__isnull=True),
+        visits,
+    ).filter(~Exists(touch_up_since))
+    per_day = (
+        due.annotate(day=TruncDate("start", tzinfo=visits.tz)).values("day").annotate(n=Count("pk")).order_by("day")
+    )
+    monday = first - timedelta(days=first.weekday())
+    by_week = {monday + timedelta(weeks=n): 0 for n in range((last - monday).days // 7 + 1)}
+    count = 0
+    for row in per_day:
+        due_day = add_months(row["day"], months)
+        by_week[due_day - timedelta(days=due_day.weekday())] += row["n"]
+        count += row["n"]
+    rows = [
+        TouchUpDue(
+            client_id=a.client_id,
+            client_name=f"{a.client.first_name} {a.client.last_name}",
+            treatment=str(a.treatment or (a.course.treatment if a.course else "")),
+            location=a.location.name,
+            last_visit=a.start.astimezone(visits.tz).date(),
+            due=add_months(a.start.astimezone(visits.tz).date(), months),
+        )
+        for a in due.select_related("client", "location", "treatment", "course__treatment").order_by("start", "pk")[
+            :limit
+        ]
+    ]
+    return TouchUps(first_day=first, last_day=last, count=count, by_week=by_week, rows=rows)
+
+
+@dataclass
+class Dashboard:
+    period: Period
+    weeks: list[Week]
+    conversion: Conversion
+    revenue: Revenue
+    aftercare: list[AftercareWeek]
+    touch_ups: TouchUps
+
+    @property
+    def totals(self) -> Week:
+        """The whole period as one "week" (its rates are the period's, not an average of weeks')."""
+        names = ("consultations", "sessions", "touch_ups", "due", "no_shows", "scheduled", "late_cancellations")
+        return Week(week=self.period.date_from, **{n: sum(getattr(w, n) for w in self.weeks) for n in names})
+
+    @property
+    def aftercare_totals(self) -> AftercareWeek:
+        names = ("sent", "failed", "waiting", "cancelled")
+        totals = {n: sum(getattr(w, n) for w in self.aftercare) for n in names}
+        return AftercareWeek(week=self.period.date_from, **totals)
+
+
+def dashboard_compute(*, period: Period, now: datetime, today: date) -> Dashboard:
+    """Every figure on the page, in a fixed number of queries whatever the data."""
+    return Dashboard(
+        period=period,
+        weeks=appointments_by_week(period=period, now=now),
+        conversion=consultation_conversion(period=period),
+        revenue=revenue_by_treatment_and_location(period=period),
+        aftercare=aftercare_by_week(period=period),
+        touch_ups=touch_ups_due(location=period.location, today=today),
+    )
