@@ -216,6 +216,7 @@ def appointment_book(
     channel: str,
     client_message: str = "",
     notify: bool = True,
+    policy: BookingPolicy | None = None,
 ) -> Appointment:
     """Book a free time; with no technician, the fairest free one is chosen.
 
@@ -226,11 +227,12 @@ def appointment_book(
     The client's confirmation (with its calendar file and manage link) is queued in the same
     transaction whatever the channel: a booking made by phone or at the desk leaves the client
     nothing written otherwise, and later moves and cancels update the calendar event it adds.
-    `notify=False` is for callers that tell the client themselves.
+    `notify=False` is for callers that tell the client themselves; ``policy`` saves a caller
+    that has just read the location's policy reading it again.
     """
     booking_window_check(instant=start)
     start = start.astimezone(UTC)
-    policy = booking_policy_for(location)
+    policy = policy or booking_policy_for(location)
     length = appointment_length(kind=kind, policy=policy, treatment=treatment, length_minutes=length_minutes)
     apply_notice = channel == Appointment.Channel.ONLINE
     minutes = int(length.total_seconds() // 60)
@@ -528,7 +530,7 @@ def _audit_online(*, action: str, object_type: str, obj, fields) -> None:
     )
 
 
-def online_booking_refusal(*, location: Location, email: str, phone: str) -> str | None:
+def online_booking_refusal(*, location: Location, policy: BookingPolicy, email: str, phone: str) -> str | None:
     """Why the online form should ask this person to call instead of booking, or None.
 
     The location's booking policy (else the clinic-wide one) sets how many no-shows (and, if it
@@ -536,7 +538,6 @@ def online_booking_refusal(*, location: Location, email: str, phone: str) -> str
     the phone. The wording is the same for everyone it stops: whoever types an address learns
     only that the clinic would like a call, never what the address's owner did.
     """
-    policy = booking_policy_for(location)
     if not policy.no_show_limit:
         return None
     counts = contact_attendance_counts(email=email, phone=phone)
@@ -569,7 +570,8 @@ def online_consultation_book(
     (double opt-in: bookings.services.identity.booking_identity_confirm)."""
     if not health_consent:
         raise BookingRequestError("health_consent", "We need your consent to keep your health information.")
-    refusal = online_booking_refusal(location=location, email=email, phone=phone)
+    policy = booking_policy_for(location)
+    refusal = online_booking_refusal(location=location, policy=policy, email=email, phone=phone)
     if refusal:
         raise BookingRequestError(NON_FIELD_ERRORS, refusal)
     now = timezone.now()
@@ -591,6 +593,7 @@ def online_consultation_book(
             treatment=treatment,
             channel=Appointment.Channel.ONLINE,
             client_message=description,
+            policy=policy,
         )
         consent = ConsentRecord.objects.create(
             client=client,
