@@ -19,6 +19,10 @@ Who may do what (Django permissions, so a manager can adjust a role in the admin
   completing writes aftercare and moves the course on;
 - undo a no-show, a cancellation or a completion: ``bookings.undo_appointment_status``
   (managers): each rewrites history the client may already have been told about.
+
+A no-show keeps who marked it and when (``no_show_marked_by``/``_at``) and a cancellation who
+made it, through what and whether it was late; their undos clear them, so the client's count
+(``bookings.selectors.client_attendance_counts``) follows.
 """
 
 from __future__ import annotations
