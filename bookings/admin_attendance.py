@@ -100,7 +100,8 @@ class AppointmentAttendanceAdminMixin:
         return _summary(client_attendance_counts([obj.client_id]).get(obj.client_id, NO_ATTENDANCE_ISSUES))
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if object_id is None:
+        # Only for those who may book: the warning must not reach anyone the page then refuses.
+        if object_id is None and self.has_add_permission(request):
             self._warn_about_attendance(request)
         return super().changeform_view(request, object_id, form_url, extra_context)
 

@@ -21,7 +21,13 @@ from bookings.models import Appointment
 from bookings.selectors import NO_ATTENDANCE_ISSUES, client_attendance_counts
 from bookings.services import appointments as status
 from bookings.services.booking import appointment_cancel
-from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
+from bookings.tests.factories import (
+    AppointmentFactory,
+    BookingPolicyFactory,
+    LocationFactory,
+    UserFactory,
+    technician_working,
+)
 from bookings.tests.test_booking_admin import _post_add
 from clients.models import AuditEvent, Client, ConsentWording
 from clients.tests.factories import ClientFactory, ConsentWordingFactory, staff_user
@@ -487,3 +493,26 @@ def test_the_workspace_pages_stay_closed_to_anonymous_visitors(client):
         response = client.get(url)
         assert response.status_code == 302
         assert "no-show" not in response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["client_change", "client_list", "appointment_add", "board"])
+def test_the_admin_pages_with_counts_are_for_staff_with_the_permission(client, page):
+    person = ClientFactory()
+    _missed(person, 2)
+    url = {
+        "client_change": reverse("admin:clients_client_change", args=[person.pk]),
+        "client_list": reverse("admin:clients_client_changelist"),
+        "appointment_add": reverse("admin:bookings_appointment_add") + f"?client={person.pk}",
+        "board": reverse("admin:bookings_appointment_board"),
+    }[page]
+
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302
+    assert "/admin/login/" in anonymous["Location"]
+
+    client.force_login(UserFactory(is_staff=True))  # staff, but no role
+    refused = client.get(url)
+    assert refused.status_code == 403
+    assert "no-show" not in refused.content.decode()
+    # Nor kept for the next page (the add form's warning is a message).
+    assert "no-show" not in client.get(reverse("admin:password_change")).content.decode()
