@@ -7,7 +7,11 @@ bookings.selectors.client_attendance_counts, one query per page whatever its len
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -93,6 +97,34 @@ class AppointmentAttendanceAdminMixin:
         fields = list(super().get_readonly_fields(request, obj))
         return [*fields, *self.ATTENDANCE_READONLY] if obj is not None else fields
 
+    def get_urls(self):
+        attendance = path(
+            "attendance/",
+            self.admin_site.admin_view(self.attendance_view),
+            name="bookings_appointment_attendance",
+        )
+        # Before the ModelAdmin's own: its "<path:object_id>/" would take "attendance/" for an id.
+        return [attendance, *super().get_urls()]
+
+    @property
+    def media(self):
+        # Shows the warning as soon as a client is chosen on the add form (without JavaScript
+        # it shows once the form is sent).
+        return super().media + forms.Media(js=["js/admin_attendance.js"])
+
+    def attendance_view(self, request: HttpRequest) -> JsonResponse:
+        """The add form's warning for one client, as JSON: {"warning": "..."} ("" for none)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        chosen = request.GET.get("client") or ""
+        if not chosen.isdigit() or len(chosen) > 10:
+            return JsonResponse({"error": {"parameter": "client", "message": "Give a client's id."}}, status=400)
+        return JsonResponse({"warning": self._attendance_warning(int(chosen))})
+
+    def _attendance_warning(self, client_id: int) -> str:
+        counts = client_attendance_counts([client_id]).get(client_id, NO_ATTENDANCE_ISSUES)
+        return f"This client has {attendance_text(counts)}. You can still book them here." if counts else ""
+
     @admin.display(description="client's no-shows and late cancellations")
     def client_attendance(self, obj) -> str:
         if obj is None or obj.client_id is None:
@@ -111,10 +143,6 @@ class AppointmentAttendanceAdminMixin:
         chosen = (request.POST.get("client") if request.method == "POST" else request.GET.get("client")) or ""
         if not chosen.isdigit() or len(chosen) > 10:
             return
-        counts = client_attendance_counts([int(chosen)]).get(int(chosen), NO_ATTENDANCE_ISSUES)
-        if counts:
-            self.message_user(
-                request,
-                f"This client has {attendance_text(counts)}. You can still book them here.",
-                messages.WARNING,
-            )
+        warning = self._attendance_warning(int(chosen))
+        if warning:
+            self.message_user(request, warning, messages.WARNING)

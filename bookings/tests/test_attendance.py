@@ -381,6 +381,24 @@ def test_staff_still_book_a_client_over_the_limit_and_are_warned(client, online,
     assert "This client has 2 no-shows" in shown
 
 
+def test_the_add_form_asks_for_the_warning_as_soon_as_a_client_is_chosen(client, reception):
+    person, faithful = ClientFactory(), ClientFactory()
+    _missed(person, 1, late=1)
+    staff = _login(client, reception)
+    url = reverse("admin:bookings_appointment_attendance")
+
+    assert "js/admin_attendance" in staff.get(reverse("admin:bookings_appointment_add")).content.decode()
+    warned = staff.get(url, {"client": person.pk}).json()
+    assert warned == {
+        "warning": "This client has 1 no-show (last 21/10/2026), 1 late cancellation. You can still book them here."
+    }
+    assert staff.get(url, {"client": faithful.pk}).json() == {"warning": ""}
+    for bad in ("", "abc", "1" * 11, "-1"):
+        refused = staff.get(url, {"client": bad})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["parameter"] == "client"
+
+
 def test_no_warning_for_a_client_who_always_came(client, online, reception):
     person = ClientFactory()
     _appointment(person, S.COMPLETED)
@@ -495,7 +513,7 @@ def test_the_workspace_pages_stay_closed_to_anonymous_visitors(client):
         assert "no-show" not in response.content.decode()
 
 
-@pytest.mark.parametrize("page", ["client_change", "client_list", "appointment_add", "board"])
+@pytest.mark.parametrize("page", ["client_change", "client_list", "appointment_add", "board", "attendance_json"])
 def test_the_admin_pages_with_counts_are_for_staff_with_the_permission(client, page):
     person = ClientFactory()
     _missed(person, 2)
@@ -504,6 +522,7 @@ def test_the_admin_pages_with_counts_are_for_staff_with_the_permission(client, p
         "client_list": reverse("admin:clients_client_changelist"),
         "appointment_add": reverse("admin:bookings_appointment_add") + f"?client={person.pk}",
         "board": reverse("admin:bookings_appointment_board"),
+        "attendance_json": reverse("admin:bookings_appointment_attendance") + f"?client={person.pk}",
     }[page]
 
     anonymous = client.get(url)
