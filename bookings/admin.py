@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from clients.admin import ServiceAdminMixin
 
+from .admin_attendance import AppointmentAttendanceAdminMixin
 from .admin_board import DayBoardAdminMixin
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
@@ -192,7 +193,9 @@ def _status_action(service, *, name: str, description: str, done: str):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, admin.ModelAdmin):
+class AppointmentAdmin(
+    AppointmentAttendanceAdminMixin, DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     """Every write goes through the booking services: add -> appointment_staff_book (or
     appointment_record_completed for a session entered afterwards), a new time or technician
     -> appointment_staff_move, a new status -> its transition, other fields ->
@@ -235,7 +238,8 @@ class AppointmentAdmin(DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, a
     FIXED_AFTER_BOOKING = ["client", "kind", "location", "treatment", "end"]
 
     def get_readonly_fields(self, request, obj=None):
-        return self.READONLY + (self.FIXED_AFTER_BOOKING if obj is not None else [])
+        fixed = self.FIXED_AFTER_BOOKING if obj is not None else []
+        return [*self.READONLY, *fixed, *super().get_readonly_fields(request, obj)]
 
     @admin.display(description="start (clinic's time)", ordering="start")
     def local_start(self, obj: Appointment) -> str:
@@ -346,6 +350,8 @@ class BookingPolicyAdmin(admin.ModelAdmin):
         "minimum_notice_hours",
         "horizon_days",
         "change_notice_hours",
+        "late_cancellation_hours",
+        "no_show_limit",
     ]
     list_select_related = ["location"]
 

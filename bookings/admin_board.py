@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from . import zones
 from .models import Appointment, Location
-from .selectors import day_board
+from .selectors import NO_ATTENDANCE_ISSUES, client_attendance_counts, day_board
 from .services.appointments import appointment_arrive, appointment_complete, appointment_mark_no_show, may_transition
 
 Status = Appointment.Status
@@ -113,7 +113,10 @@ class DayBoardAdminMixin:
         day = query.cleaned_data["date"] or (zones.local_today(location, now=now) if location else None)
         rows = day_board(location=location, day=day, now=now) if location else []
         user = request.user
+        # Reception sees who has missed before as they arrive (one query for the whole day).
+        attendance = client_attendance_counts(row.client_id for row in rows)
         for row in rows:
+            row.attendance = attendance.get(row.client_id, NO_ATTENDANCE_ISSUES)
             started = row.start <= now
             row.board_actions = [
                 a

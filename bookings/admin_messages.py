@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from clients.admin import ClientAdmin
 from clients.models import Client
 
+from .admin_attendance import ClientAttendanceAdminMixin
 from .admin_exports import ExportLinkMixin
 from .models import ClientMessage, MessageTemplate
 from .services.messaging import (
@@ -206,7 +207,7 @@ class MessageTemplateAdmin(admin.ModelAdmin):
             return HttpResponse(f"This wording does not render: {exc}", content_type="text/plain", status=400)
 
 
-class ClientMessagesAdmin(ExportLinkMixin, ClientAdmin):
+class ClientMessagesAdmin(ClientAttendanceAdminMixin, ExportLinkMixin, ClientAdmin):
     """The client admin with a link to the client's message timeline: the outbox lives in
     bookings, above clients, so bookings extends the client's page rather than clients reaching up."""
 

@@ -291,6 +291,10 @@ class Appointment(models.Model):
         IN_PERSON = "in_person", "In person"
         STAFF = "staff", "Staff (admin)"
 
+    class CancelledVia(models.TextChoices):
+        CLIENT_LINK = "client_link", "The client, through their booking link"
+        STAFF = "staff", "Staff"
+
     # Statuses that hold the technician's time (the exclusion constraint's condition says the same).
     ACTIVE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.ARRIVED, Status.COMPLETED)
 
@@ -325,6 +329,27 @@ class Appointment(models.Model):
     status_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
     )
+    # Attendance, kept apart from status_changed_* (which the next change overwrites): who marked
+    # the no-show and when, and how a cancellation came (late or not, by whom, through what).
+    no_show_marked_at = models.DateTimeField("no-show marked at", null=True, blank=True, editable=False)
+    no_show_marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name="no-show marked by",
+    )
+    late_cancellation = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Cancelled within the booking policy's late-cancellation notice before the start.",
+    )
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    cancelled_via = models.CharField(max_length=20, choices=CancelledVia.choices, blank=True, editable=False)
     # Calendar files name the appointment by UID; every move or cancel raises SEQUENCE so the
     # client's calendar replaces its event instead of adding a second one. Never goes down.
     ics_sequence = models.PositiveIntegerField("calendar sequence", default=0, editable=False)
@@ -369,6 +394,14 @@ class Appointment(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False),
                 name="appointment_cancelled_has_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(late_cancellation=False) | Q(status="cancelled"),
+                name="appointment_late_cancellation_is_cancelled",
+            ),
+            models.CheckConstraint(
+                condition=Q(no_show_marked_at__isnull=True) | Q(status="no_show"),
+                name="appointment_no_show_mark_is_no_show",
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_technician_overlap",
@@ -509,6 +542,25 @@ class BookingPolicy(models.Model):
     change_notice_hours = models.PositiveSmallIntegerField(
         "clients may move or cancel online until (hours before)", default=24
     )
+    late_cancellation_hours = models.PositiveSmallIntegerField(
+        "a cancellation is late within (hours before)",
+        default=48,
+        help_text="Cancelled by the client or by staff closer to the start than this: recorded as a late cancellation.",
+    )
+    no_show_limit = models.PositiveSmallIntegerField(
+        "online booking asks to call after (no-shows)",
+        null=True,
+        blank=True,
+        default=2,
+        validators=[MinValueValidator(1)],
+        help_text="After this many no-shows (at any location), the online booking form asks the person to "
+        "call the clinic instead of booking. Empty: never. Staff can always book them.",
+    )
+    late_cancellations_count = models.BooleanField(
+        "late cancellations count towards that limit",
+        default=False,
+        help_text="Count late cancellations as well as no-shows for the limit above.",
+    )
 
     class Meta:
         verbose_name = "booking policy"
@@ -525,6 +577,12 @@ class BookingPolicy(models.Model):
             models.CheckConstraint(condition=Q(horizon_days__gte=1), name="bookingpolicy_horizon_positive"),
             models.CheckConstraint(
                 condition=Q(consultation_minutes__gte=15), name="bookingpolicy_consultation_at_least_15"
+            ),
+            models.CheckConstraint(
+                condition=Q(no_show_limit__isnull=True) | Q(no_show_limit__gte=1),
+                name="bookingpolicy_no_show_limit_positive",
+                violation_error_message="The no-show limit is at least 1 (leave it empty for no limit).",
+                violation_error_code="bookingpolicy_no_show_limit_positive",
             ),
         ]
 

@@ -8,14 +8,18 @@ whatever the window, the number of technicians or the number of appointments.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.postgres.fields import DateTimeRangeField
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import F, Func, Q, QuerySet
+from django.db.models import Count, F, Func, Max, Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
+from clients.models import Client
 from treatments.models import Treatment
 
 from . import zones
@@ -310,3 +314,72 @@ def day_board(*, location: Location, day: date, now: datetime) -> list[Appointme
         late = today and row.status in EXPECTED_STATUSES and row.start < now
         row.late_minutes = int((now - row.start).total_seconds() // 60) if late else None
     return rows
+
+
+# Attendance: no-shows and late cancellations ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttendanceCounts:
+    """A client's missed appointments, for a badge beside their name."""
+
+    no_shows: int = 0
+    late_cancellations: int = 0
+    last_no_show: datetime | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.no_shows or self.late_cancellations)
+
+    @property
+    def label(self) -> str:
+        """ "2 no-shows, 1 late cancellation", or "" when there is nothing to say."""
+        parts = []
+        if self.no_shows:
+            parts.append(f"{self.no_shows} no-show{'s' if self.no_shows != 1 else ''}")
+        if self.late_cancellations:
+            n = self.late_cancellations
+            parts.append(f"{n} late cancellation{'s' if n != 1 else ''}")
+        return ", ".join(parts)
+
+
+NO_ATTENDANCE_ISSUES = AttendanceCounts()
+_MISSED = Q(status=Appointment.Status.NO_SHOW) | Q(status=Appointment.Status.CANCELLED, late_cancellation=True)
+
+
+def _attendance_aggregates() -> dict:
+    no_show = Q(status=Appointment.Status.NO_SHOW)
+    return {
+        "no_shows": Count("pk", filter=no_show),
+        "late_cancellations": Count("pk", filter=Q(status=Appointment.Status.CANCELLED, late_cancellation=True)),
+        "last_no_show": Max("start", filter=no_show),
+    }
+
+
+def client_attendance_counts(client_ids: Iterable[int]) -> dict[int, AttendanceCounts]:
+    """Each client's no-shows and late cancellations (at every location), in one query however
+    many clients: for lists, which look a client up with ``.get(pk, NO_ATTENDANCE_ISSUES)``.
+    Clients with neither are left out of the dict."""
+    ids = {int(pk) for pk in client_ids}
+    if not ids:
+        return {}
+    rows = (
+        Appointment.objects.filter(_MISSED, client_id__in=ids)
+        .values("client_id")
+        .annotate(**_attendance_aggregates())
+        .order_by()
+    )
+    return {
+        row["client_id"]: AttendanceCounts(row["no_shows"], row["late_cancellations"], row["last_no_show"])
+        for row in rows
+    }
+
+
+def contact_attendance_counts(*, email: str, phone: str) -> AttendanceCounts:
+    """The no-shows and late cancellations of every record under this e-mail (any case) or phone
+    number, in one query: the online form cannot tell who is typing, only what they typed."""
+    people = Q(email_lower=email.lower()) & ~Q(email="") if email else Q(pk__in=[])
+    if phone:
+        people |= Q(phone=phone)
+    records = Client.objects.alias(email_lower=Lower("email")).filter(people).values("pk")
+    totals = Appointment.objects.filter(_MISSED, client_id__in=records).aggregate(**_attendance_aggregates())
+    return AttendanceCounts(totals["no_shows"], totals["late_cancellations"], totals["last_no_show"])

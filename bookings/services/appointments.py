@@ -19,6 +19,10 @@ Who may do what (Django permissions, so a manager can adjust a role in the admin
   completing writes aftercare and moves the course on;
 - undo a no-show, a cancellation or a completion: ``bookings.undo_appointment_status``
   (managers): each rewrites history the client may already have been told about.
+
+A no-show keeps who marked it and when (``no_show_marked_by``/``_at``) and a cancellation who
+made it, through what and whether it was late; their undos clear them, so the client's count
+(``bookings.selectors.client_attendance_counts``) follows.
 """
 
 from __future__ import annotations
@@ -202,8 +206,14 @@ def appointment_staff_cancel(*, appointment: Appointment, by, now: datetime | No
 
 
 def _cancel(appointment: Appointment, *, by, now: datetime, previous: str) -> Appointment:
-    cancelled = appointment_cancel(appointment=appointment, by_client=False)
-    return _set_status(cancelled, status=Status.CANCELLED, by=by, now=now, previous=previous)
+    cancelled = appointment_cancel(appointment=appointment, by_client=False, by=by, now=now)
+    # appointment_cancel recorded how it was cancelled; named here so the audit row lists them
+    # (late_cancellation only when it is one, so the row alone tells a late cancellation).
+    recorded = ["cancelled_at", "cancelled_by", "cancelled_via"]
+    if cancelled.late_cancellation:
+        recorded.append("late_cancellation")
+    how = {f: getattr(cancelled, f) for f in recorded}
+    return _set_status(cancelled, status=Status.CANCELLED, by=by, now=now, previous=previous, extra=how)
 
 
 def _complete(appointment: Appointment, *, by, now: datetime, previous: str) -> Appointment:
@@ -219,7 +229,8 @@ def _complete(appointment: Appointment, *, by, now: datetime, previous: str) -> 
 def _not_before_start(appointment: Appointment, *, by, now: datetime, previous: str) -> Appointment:
     if appointment.start > now:
         raise ValidationError("A client cannot miss an appointment that has not started yet.", code="not_started")
-    return _set_status(appointment, status=Status.NO_SHOW, by=by, now=now, previous=previous)
+    marked = {"no_show_marked_at": now, "no_show_marked_by": by}
+    return _set_status(appointment, status=Status.NO_SHOW, by=by, now=now, previous=previous, extra=marked)
 
 
 def _back_to_booked(appointment: Appointment, *, by, now: datetime, previous: str) -> Appointment:
@@ -228,7 +239,10 @@ def _back_to_booked(appointment: Appointment, *, by, now: datetime, previous: st
         _reclaim_time(appointment)
     rebooked = previous == Status.CANCELLED and appointment.start > now
     if previous == Status.CANCELLED:
-        extra["cancelled_at"] = None
+        extra.update(cancelled_at=None, late_cancellation=False, cancelled_by=None, cancelled_via="")
+    if previous == Status.NO_SHOW:
+        # Not a no-show after all: it leaves the client's count (the audit trail keeps the mark).
+        extra.update(no_show_marked_at=None, no_show_marked_by=None)
     if rebooked:
         # The client was sent a calendar CANCEL: a fresh confirmation at a higher SEQUENCE puts
         # the same event back in their calendar.

@@ -30,6 +30,7 @@ from bookings.selectors import (
     booked_minutes,
     booking_policy_for,
     booking_window_check,
+    contact_attendance_counts,
     local_date,
     technician_candidates,
 )
@@ -215,6 +216,7 @@ def appointment_book(
     channel: str,
     client_message: str = "",
     notify: bool = True,
+    policy: BookingPolicy | None = None,
 ) -> Appointment:
     """Book a free time; with no technician, the fairest free one is chosen.
 
@@ -225,11 +227,12 @@ def appointment_book(
     The client's confirmation (with its calendar file and manage link) is queued in the same
     transaction whatever the channel: a booking made by phone or at the desk leaves the client
     nothing written otherwise, and later moves and cancels update the calendar event it adds.
-    `notify=False` is for callers that tell the client themselves.
+    `notify=False` is for callers that tell the client themselves; ``policy`` saves a caller
+    that has just read the location's policy reading it again.
     """
     booking_window_check(instant=start)
     start = start.astimezone(UTC)
-    policy = booking_policy_for(location)
+    policy = policy or booking_policy_for(location)
     length = appointment_length(kind=kind, policy=policy, treatment=treatment, length_minutes=length_minutes)
     apply_notice = channel == Appointment.Channel.ONLINE
     minutes = int(length.total_seconds() // 60)
@@ -402,11 +405,27 @@ def _check_course_spacing(*, appointment: Appointment, start: datetime) -> None:
     )
 
 
-def appointment_cancel(*, appointment: Appointment, by_client: bool, notify: bool = True) -> Appointment:
+def cancellation_is_late(*, start: datetime, at: datetime, policy: BookingPolicy) -> bool:
+    """Late: less than the policy's late-cancellation notice before the start, counted in elapsed
+    hours (across a clock change 24 hours' notice is not "the same time the day before")."""
+    return start - at < timedelta(hours=policy.late_cancellation_hours)
+
+
+def appointment_cancel(
+    *,
+    appointment: Appointment,
+    by_client: bool,
+    notify: bool = True,
+    by=None,
+    now: datetime | None = None,
+) -> Appointment:
     """Cancel an appointment (idempotent); a client must respect the policy's notice.
 
-    Raises the calendar sequence and, for an appointment still ahead, queues the "cancelled"
-    message whose calendar file removes the event."""
+    Records how: ``by`` (the staff user, None for the client's own link), the channel, and
+    whether it came within the policy's late-cancellation notice. Raises the calendar sequence
+    and, for an appointment still ahead, queues the "cancelled" message whose calendar file
+    removes the event."""
+    now = now or timezone.now()
     with transaction.atomic():
         # Lock the appointment: a move and a cancel of one booking must not interleave.
         appointment = (
@@ -414,20 +433,40 @@ def appointment_cancel(*, appointment: Appointment, by_client: bool, notify: boo
         )
         if appointment.status == Appointment.Status.CANCELLED:
             return appointment
+        policy = booking_policy_for(appointment.location)
         if by_client:
-            reason = client_may_change(appointment=appointment, policy=booking_policy_for(appointment.location))
+            reason = client_may_change(appointment=appointment, policy=policy, now=now)
             if reason:
                 raise ChangeNotAllowed(reason)
         elif not appointment.is_active or appointment.status == Appointment.Status.COMPLETED:
             raise ChangeNotAllowed("Only booked or confirmed appointments can be cancelled.")
         appointment.status = Appointment.Status.CANCELLED
-        appointment.cancelled_at = timezone.now()
+        appointment.cancelled_at = now
+        appointment.late_cancellation = cancellation_is_late(start=appointment.start, at=now, policy=policy)
+        appointment.cancelled_by = None if by_client else by
+        via = Appointment.CancelledVia
+        appointment.cancelled_via = via.CLIENT_LINK if by_client else via.STAFF
         appointment.ics_sequence += 1
-        appointment.save(update_fields=["status", "cancelled_at", "ics_sequence", "updated_at"])
+        appointment.save(
+            update_fields=[
+                "status",
+                "cancelled_at",
+                "late_cancellation",
+                "cancelled_by",
+                "cancelled_via",
+                "ics_sequence",
+                "updated_at",
+            ]
+        )
         reminders_sync(appointment=appointment)
         if notify and appointment.start > appointment.cancelled_at:
             client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CANCELLED)
-    logger.info("appointment cancelled ref=%s by_client=%s", appointment.reference, by_client)
+    logger.info(
+        "appointment cancelled ref=%s by_client=%s late=%s",
+        appointment.reference,
+        by_client,
+        appointment.late_cancellation,
+    )
     return appointment
 
 
@@ -491,6 +530,27 @@ def _audit_online(*, action: str, object_type: str, obj, fields) -> None:
     )
 
 
+def online_booking_refusal(*, location: Location, policy: BookingPolicy, email: str, phone: str) -> str | None:
+    """Why the online form should ask this person to call instead of booking, or None.
+
+    The location's booking policy (else the clinic-wide one) sets how many no-shows (and, if it
+    says so, late cancellations) at any location under this e-mail or phone number send them to
+    the phone. The wording is the same for everyone it stops: whoever types an address learns
+    only that the clinic would like a call, never what the address's owner did.
+    """
+    if not policy.no_show_limit:
+        return None
+    counts = contact_attendance_counts(email=email, phone=phone)
+    missed = counts.no_shows + (counts.late_cancellations if policy.late_cancellations_count else 0)
+    if missed < policy.no_show_limit:
+        return None
+    logger.info("online booking referred to the phone by the attendance policy location=%s", location.pk)
+    return (
+        f"We can't take this booking online. Please call {location.name} on {location.phone} "
+        "and we'll book your consultation with you."
+    )
+
+
 def online_consultation_book(
     *,
     location: Location,
@@ -510,6 +570,10 @@ def online_consultation_book(
     (double opt-in: bookings.services.identity.booking_identity_confirm)."""
     if not health_consent:
         raise BookingRequestError("health_consent", "We need your consent to keep your health information.")
+    policy = booking_policy_for(location)
+    refusal = online_booking_refusal(location=location, policy=policy, email=email, phone=phone)
+    if refusal:
+        raise BookingRequestError(NON_FIELD_ERRORS, refusal)
     now = timezone.now()
     wording = (
         ConsentWording.objects.filter(kind=ConsentWording.Kind.HEALTH_DATA, effective_from__lte=now)
@@ -529,6 +593,7 @@ def online_consultation_book(
             treatment=treatment,
             channel=Appointment.Channel.ONLINE,
             client_message=description,
+            policy=policy,
         )
         consent = ConsentRecord.objects.create(
             client=client,

@@ -321,7 +321,8 @@ def test_the_board_costs_the_same_queries_for_2_or_20_appointments(
     technicians = [TechnicianFactory(locations=[clinic]) for _ in range(2)]
     for i in range(count):
         _at(clinic, NOW.replace(hour=8) + timedelta(minutes=45 * i), technician=technicians[i % 2], first=f"C{i}")
-    # Session, user, its permissions (user + groups), locations, appointments with client and technician.
-    with django_assert_max_num_queries(6):
+    # Session, user, its permissions (user + groups), locations, appointments with client and technician,
+    # the clients' no-shows and late cancellations.
+    with django_assert_max_num_queries(7):
         response = client.get(BOARD)
     assert len(_names(response.content.decode())) == count

@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings.models import Technician
-from bookings.selectors import BookingRequestError
+from bookings.selectors import NO_ATTENDANCE_ISSUES, BookingRequestError, client_attendance_counts
 from bookings.services import appointments
 from bookings.services import courses as planner
 from bookings.services.booking import SlotTaken
@@ -456,6 +456,10 @@ def client_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:80]
     clients = records.client_search(clients=access.clients_visible_to(request.user), query=query)
     page = Paginator(clients, 25).get_page(request.GET.get("page"))
+    rows = list(page)  # the page's clients, with their no-shows counted in one query
+    attendance = client_attendance_counts(c.pk for c in rows)
+    for row in rows:
+        row.attendance = attendance.get(row.pk, NO_ATTENDANCE_ISSUES)
     return render(request, "staff/client_list.html", {"page": page, "query": query})
 
 
@@ -473,5 +477,10 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
     return render(
         request,
         "staff/client.html",
-        {"client": client, "record": record, "can_manage": access.is_manager(request.user)},
+        {
+            "client": client,
+            "record": record,
+            "can_manage": access.is_manager(request.user),
+            "attendance": client_attendance_counts([client.pk]).get(client.pk, NO_ATTENDANCE_ISSUES),
+        },
     )
