@@ -6,6 +6,7 @@ from django.utils import timezone
 from clients.admin import ServiceAdminMixin
 
 from .admin_board import DayBoardAdminMixin
+from .admin_diary import DiaryAdminMixin
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .models import (
@@ -192,7 +193,7 @@ def _status_action(service, *, name: str, description: str, done: str):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, admin.ModelAdmin):
+class AppointmentAdmin(DiaryAdminMixin, DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, admin.ModelAdmin):
     """Every write goes through the booking services: add -> appointment_staff_book (or
     appointment_record_completed for a session entered afterwards), a new time or technician
     -> appointment_staff_move, a new status -> its transition, other fields ->
