@@ -41,6 +41,8 @@ MOVE_URL_NAME = "bookings_appointment_diary_move"
 CLIENTS_URL_NAME = "bookings_appointment_diary_clients"
 VIEWS = (("day", "Day"), ("week", "Week"))
 SEARCH_LIMIT = 20
+# What appointment_staff_move accepts; the diary offers "Move" only on these.
+MOVABLE = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
 MAX_ID = 2**31 - 1
 
 
@@ -204,6 +206,9 @@ class DiaryAdminMixin:
             )
             if moving is None:
                 return _bad_request(request, "move: There is no such appointment at this location.", parameter="move")
+            if moving.status not in MOVABLE:
+                status = moving.get_status_display().lower()
+                return _bad_request(request, f"move: A {status} appointment cannot be moved.", parameter="move")
         diary = diary_grid(location=location, first_day=first, days=span, now=now)
         may_book = self.has_add_permission(request)
         may_move = self.has_change_permission(request)
@@ -247,8 +252,7 @@ class DiaryAdminMixin:
             for cell in row.cells:
                 if cell.appointment is not None:
                     cell.change_url = change.format(cell.appointment.pk)
-                    movable = cell.appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
-                    if may_move and movable and cell.kind == "appointment":
+                    if may_move and cell.appointment.status in MOVABLE and cell.kind == "appointment":
                         cell.move_url = _link(
                             DIARY_URL_NAME,
                             location=location.pk,
@@ -352,6 +356,15 @@ class DiaryAdminMixin:
         location, technician, start = data["location"], data["technician"], data["start"]
         if start < timezone.now():
             form.add_error(None, "That time has passed: choose a free time from now on.")
+            return None
+        # Said plainly here: the engine would only answer that the technician is not free.
+        if not technician.locations.filter(pk=location.pk).exists():
+            form.add_error(None, f"{technician} does not work at {location}: choose a gap in their column.")
+            return None
+        treatment = data["treatment"]
+        offered = data["kind"] == Appointment.Kind.CONSULTATION or treatment is None
+        if not offered and not technician.treatments.filter(pk=treatment.pk).exists():
+            form.add_error("treatment", f"{technician} does not offer {treatment}: choose another technician's gap.")
             return None
         try:
             appointment = appointment_staff_book(

@@ -19,12 +19,14 @@ from bookings.tests.factories import (
     BreakFactory,
     ClosureFactory,
     LocationFactory,
+    TechnicianFactory,
     TimeOffFactory,
     UserFactory,
     technician_working,
 )
 from clients.models import AuditEvent
 from clients.tests.factories import ClientFactory, staff_user
+from treatments.tests.factories import TreatmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -357,6 +359,19 @@ def test_booking_without_a_client_or_in_the_past_is_refused_with_a_message(clien
     assert not Appointment.objects.exists()
 
 
+def test_booking_a_technician_for_what_they_do_not_do_says_why(client, clinic, amara):
+    _login(client, "Reception")
+    start = datetime(2026, 11, 23, 11, tzinfo=LONDON)
+    elsewhere = TechnicianFactory(display_name="Away", locations=[LocationFactory()])
+    html = client.post(BOOK, _book_data(clinic, elsewhere, start, ClientFactory())).content.decode()
+    assert "Away does not work at A Manchester" in html
+    hairline = TreatmentFactory(name="Hairline design")
+    session = _book_data(clinic, amara, start, ClientFactory(), kind=Appointment.Kind.TREATMENT_SESSION)
+    html = client.post(BOOK, {**session, "treatment": hairline.pk}).content.decode()
+    assert "Amara does not offer Hairline design" in html
+    assert not Appointment.objects.exists()
+
+
 def test_finding_a_client_lists_them_to_choose_without_booking(client, clinic, amara):
     _login(client, "Reception")
     ClientFactory(first_name="Priya", last_name="Shah", email="priya@example.com")
@@ -413,6 +428,9 @@ def test_moving_onto_a_taken_time_is_a_clear_message_and_changes_nothing(client,
 def test_a_completed_appointment_cannot_be_moved(client, clinic, amara):
     _login(client, "Reception")
     done = _at(clinic, amara, NOW - timedelta(hours=2), S.COMPLETED)
+    html = client.get(DIARY).content.decode()
+    assert f"move={done.pk}" not in html
+    assert client.get(DIARY, {"move": done.pk}).status_code == 400
     response = client.post(MOVE(done.pk), {"date": "2026-11-23", "time": "14:00", "technician": amara.pk})
     assert response.status_code == 200
     assert "cannot be moved" in response.content.decode()
@@ -480,19 +498,39 @@ def test_bad_move_input_is_a_400_or_a_form_error(client, clinic, amara):
 
 
 @pytest.mark.parametrize("view", ["day", "week"])
-@pytest.mark.parametrize("count", [1, 30])
-def test_the_diary_costs_the_same_queries_for_1_or_30_appointments(
-    client, clinic, django_assert_max_num_queries, view, count
-):
+def test_the_diary_costs_the_same_queries_for_1_or_30_appointments(client, clinic, django_assert_max_num_queries, view):
     _login(client, "Reception")
     technicians = [technician_working(location=clinic, display_name=f"T{i}") for i in range(3)]
-    for i in range(count):
-        day = NOW.replace(hour=9, minute=0) + timedelta(days=(i % 3) if view == "week" else 0)
-        _at(clinic, technicians[i % 3], day + timedelta(minutes=45 * (i // 3)), first=f"C{i}", minutes=30)
     BreakFactory(technician=technicians[0], weekday=4)
-    # Session, user, permissions (user + groups); locations, technicians, appointments with their
-    # clients, working hours, breaks, time off, closures, opening hours, booking policy.
-    with django_assert_max_num_queries(13):
-        response = client.get(DIARY, {"view": view, "date": "2026-11-20"})
-    assert response.status_code == 200
-    assert response.content.decode().count('class="diary-block-client"') == count
+
+    def add(numbers):
+        for i in numbers:
+            day = NOW.replace(hour=9, minute=0) + timedelta(days=(i % 3) if view == "week" else 0)
+            _at(clinic, technicians[i % 3], day + timedelta(minutes=45 * (i // 3)), first=f"C{i}", minutes=30)
+
+    counts = []
+    for numbers, total in ((range(1), 1), (range(1, 30), 30)):
+        add(numbers)
+        # Session, user, permissions (user + groups); locations, technicians, appointments with
+        # their clients, working hours, breaks, time off, closures, opening hours, booking policy.
+        with django_assert_max_num_queries(13) as queries:
+            response = client.get(DIARY, {"view": view, "date": "2026-11-20"})
+        assert response.content.decode().count('class="diary-block-client"') == total
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_the_booking_page_costs_the_same_queries_for_1_or_15_clients_found(
+    client, clinic, amara, django_assert_max_num_queries
+):
+    _login(client, "Reception")
+    params = {"location": clinic.pk, "technician": amara.pk, "start": "2026-11-23T11:00Z", "q": "Jones"}
+    counts = []
+    for number, total in ((1, 1), (14, 15)):
+        for _ in range(number):
+            ClientFactory(last_name="Jones")
+        with django_assert_max_num_queries(9) as queries:
+            response = client.get(BOOK, params)
+        assert response.content.decode().count('name="client" value=') == total
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1]
