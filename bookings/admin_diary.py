@@ -278,18 +278,27 @@ class DiaryAdminMixin:
             valid = form.is_valid()
             if any(name in form.errors for name in FIXED):
                 return _invalid(request, form)
-            form.fixed = {name: form.cleaned_data[name] for name in FIXED}
+            slot = {name: form.cleaned_data[name] for name in FIXED}
+            # "Find" (also what Enter in the search box presses) only searches; "Book" books.
             if valid and "book" in request.POST:
                 response = self._book(request, form)
                 if response is not None:
                     return response
-            return self._book_page(request, form)
+            query, chosen = (form.cleaned_data.get("q") or "").strip(), form.cleaned_data.get("client")
+            return self._book_page(request, form, slot=slot, query=query, chosen=chosen)
         fixed = SlotForm(request.GET)
         if not fixed.is_valid():
             return _invalid(request, fixed)
-        form = BookForm(initial={**self._book_initial(request), **{name: request.GET[name] for name in FIXED}})
-        form.fixed = fixed.cleaned_data
-        return self._book_page(request, form)
+        initial = self._book_initial(request)
+        form = BookForm(initial={**initial, **{name: request.GET[name] for name in FIXED}})
+        raw = str(initial.get("client", ""))
+        chosen = (
+            Client.objects.filter(pk=int(raw), erased_at__isnull=True).first()
+            if raw.isdigit() and int(raw) <= MAX_ID
+            else None
+        )
+        query = str(initial.get("q", "")).strip()[:100]
+        return self._book_page(request, form, slot=fixed.cleaned_data, query=query, chosen=chosen)
 
     def _book_initial(self, request: HttpRequest) -> dict:
         initial: dict = {"channel": Appointment.Channel.PHONE, "kind": Appointment.Kind.CONSULTATION}
@@ -298,21 +307,11 @@ class DiaryAdminMixin:
                 initial[name] = request.GET[name]
         return initial
 
-    def _book_page(self, request: HttpRequest, form: BookForm) -> HttpResponse:
-        fixed = form.fixed
-        location, technician, start = fixed["location"], fixed["technician"], fixed["start"]
+    def _book_page(
+        self, request: HttpRequest, form: BookForm, *, slot: dict, query: str, chosen: Client | None
+    ) -> HttpResponse:
+        location, technician, start = slot["location"], slot["technician"], slot["start"]
         policy = booking_policy_for(location)
-        if form.is_bound:
-            query = (form.cleaned_data.get("q") or "").strip() if hasattr(form, "cleaned_data") else ""
-            chosen = form.cleaned_data.get("client") if hasattr(form, "cleaned_data") else None
-        else:
-            query = str(form.initial.get("q") or "").strip()
-            chosen_id = str(form.initial.get("client") or "")
-            chosen = (
-                Client.objects.filter(pk=int(chosen_id), erased_at__isnull=True).first()
-                if chosen_id.isdigit() and int(chosen_id) <= MAX_ID
-                else None
-            )
         results = self._client_results(query)
         if chosen is not None and chosen not in results:
             results = [chosen, *results]
