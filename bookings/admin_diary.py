@@ -83,7 +83,7 @@ class InstantField(forms.CharField):
             raise ValidationError("Give the time as the diary links do, e.g. 2026-11-20T10:00Z.", code="bad_start")
         if instant.tzinfo is None or instant.utcoffset() != timedelta(0):
             raise ValidationError("The time must be in UTC (ending in Z).", code="bad_start")
-        if not (datetime(2, 1, 1, tzinfo=UTC) <= instant <= datetime(9998, 12, 1, tzinfo=UTC)):
+        if not (datetime(2, 1, 1, tzinfo=UTC) <= instant <= datetime(9998, 12, 31, 23, 59, tzinfo=UTC)):
             raise ValidationError("Choose a time between the years 2 and 9998.", code="bad_start")
         return instant
 
@@ -388,7 +388,8 @@ class DiaryAdminMixin:
             )
             return None
         except BookingRequestError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            # On the field it is about when the form shows it (the gap's own fields are hidden).
+            form.add_error(exc.field if exc.field in APPOINTMENT_FIELDS else None, exc.message)
             return None
         except ValidationError as exc:
             for message in exc.messages:

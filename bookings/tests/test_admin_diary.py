@@ -356,6 +356,8 @@ def test_booking_without_a_client_or_in_the_past_is_refused_with_a_message(clien
         kind=Appointment.Kind.TREATMENT_SESSION,
     )
     assert "A treatment session needs a treatment." in client.post(BOOK, session).content.decode()
+    far = _book_data(clinic, amara, datetime(2040, 1, 2, 11, tzinfo=LONDON), ClientFactory())
+    assert "Choose a time within 5 years of today." in client.post(BOOK, far).content.decode()
     assert not Appointment.objects.exists()
 
 
@@ -457,6 +459,16 @@ def test_bad_diary_parameters_are_a_400(client, clinic, amara, query):
     _login(client, "Reception")
     response = client.get(DIARY, query)
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("day", ["0002-01-01", "9998-12-24"])
+@pytest.mark.parametrize("view", ["day", "week"])
+def test_the_first_and_last_days_allowed_still_draw(client, clinic, amara, day, view):
+    _login(client, "Reception")
+    response = client.get(DIARY, {"date": day, "view": view})
+    assert response.status_code == 200
+    for link in _gaps(response.content.decode())[:1]:  # far ahead: the page opens, booking says why not
+        assert client.get(link).status_code == 200
 
 
 @pytest.mark.parametrize(
