@@ -244,6 +244,30 @@ def test_previous_and_next_move_by_the_view(client, clinic, amara):
     assert "vendor/htmx/htmx.min.js" in html
 
 
+def test_another_zones_clinic_is_drawn_on_its_own_clock(client, clinic, amara):
+    _login(client, "Reception")
+    new_york = LocationFactory(name="B New York", order=1, time_zone="America/New_York")
+    OpeningHours.objects.create(location=new_york, weekday=0, opens=time(9), closes=time(12))
+    dana = technician_working(location=new_york, display_name="Dana", weekdays=[0])
+    appointment = _at(new_york, dana, datetime(2026, 11, 23, 9, tzinfo=ZoneInfo("America/New_York")))
+    html = client.get(DIARY, {"location": new_york.pk, "date": "2026-11-23"}).content.decode()
+    assert _rows(html)[0] == "09:00"
+    tr = html.split(f'id="diary-appointment-{appointment.pk}"', 1)[0].rsplit("<tr>", 1)[1]
+    assert '<th scope="row" class="diary-time">09:00</th>' in tr
+    assert any(f"technician={dana.pk}&start=2026-11-23T15:00Z" in g for g in _gaps(html))  # 10:00 in New York
+
+
+def test_a_technicians_appointment_at_another_clinic_is_shaded_not_free(client, clinic, amara):
+    _login(client, "Reception")
+    other = LocationFactory(name="Nottingham")
+    amara.locations.add(other)
+    _at(other, amara, datetime(2026, 11, 23, 11, tzinfo=LONDON))
+    html = client.get(DIARY, {"date": "2026-11-23"}).content.decode()
+    assert re.search(r'rowspan="3" class="diary-cell diary-shaded diary-elsewhere[^"]*"><a [^>]*>At Nottingham', html)
+    assert not any("start=2026-11-23T11:15Z" in g for g in _gaps(html))
+    assert "0 appointments at A Manchester" in html
+
+
 # Clock changes -----------------------------------------------------------------------
 
 
