@@ -7,6 +7,7 @@ from clients.admin import ServiceAdminMixin
 
 from .admin_attendance import AppointmentAttendanceAdminMixin
 from .admin_board import DayBoardAdminMixin
+from .admin_diary import DiaryAdminMixin
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .models import (
@@ -194,7 +195,12 @@ def _status_action(service, *, name: str, description: str, done: str):
 
 @admin.register(Appointment)
 class AppointmentAdmin(
-    AppointmentAttendanceAdminMixin, DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, admin.ModelAdmin
+    AppointmentAttendanceAdminMixin,
+    DiaryAdminMixin,
+    DayBoardAdminMixin,
+    ExportViewMixin,
+    ServiceAdminMixin,
+    admin.ModelAdmin,
 ):
     """Every write goes through the booking services: add -> appointment_staff_book (or
     appointment_record_completed for a session entered afterwards), a new time or technician

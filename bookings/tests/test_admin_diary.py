@@ -1,0 +1,593 @@
+"""The diary (/admin/bookings/appointment/diary/): a location's day or week with technicians as
+columns, booking into a free time and moving an appointment, each through its service."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+
+from bookings.diary import diary_grid
+from bookings.models import Appointment, ClientMessage, OpeningHours
+from bookings.tests.factories import (
+    AppointmentFactory,
+    BreakFactory,
+    ClosureFactory,
+    LocationFactory,
+    TechnicianFactory,
+    TimeOffFactory,
+    UserFactory,
+    technician_working,
+)
+from clients.models import AuditEvent
+from clients.tests.factories import ClientFactory, staff_user
+from treatments.tests.factories import TreatmentFactory
+
+pytestmark = pytest.mark.django_db
+
+S = Appointment.Status
+LONDON = ZoneInfo("Europe/London")
+# A Friday morning in November (GMT, no clock change near).
+NOW = datetime(2026, 11, 20, 10, 30, tzinfo=LONDON)
+DIARY = "/admin/bookings/appointment/diary/"
+BOOK = "/admin/bookings/appointment/diary/book/"
+
+
+def MOVE(pk):
+    return f"/admin/bookings/appointment/diary/move/{pk}/"
+
+
+@pytest.fixture(autouse=True)
+def _now():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def clinic():
+    location = LocationFactory(name="A Manchester", order=0, time_zone="Europe/London")
+    for weekday in range(7):
+        OpeningHours.objects.create(location=location, weekday=weekday, opens=time(9), closes=time(17))
+    return location
+
+
+@pytest.fixture
+def amara(clinic):
+    return technician_working(location=clinic, display_name="Amara")
+
+
+@pytest.fixture
+def ben(clinic):
+    return technician_working(location=clinic, display_name="Ben")
+
+
+def _login(client, role: str):
+    user = staff_user(role=role)
+    client.force_login(user)
+    return user
+
+
+def _at(location, technician, start, status=S.BOOKED, *, first="Ann", minutes=45, **kwargs) -> Appointment:
+    return AppointmentFactory(
+        location=location,
+        technician=technician,
+        client=ClientFactory(first_name=first, last_name="Client"),
+        start=start,
+        end=start + timedelta(minutes=minutes),
+        status=status,
+        completed_at=start if status == S.COMPLETED else None,
+        cancelled_at=start - timedelta(days=1) if status == S.CANCELLED else None,
+        **kwargs,
+    )
+
+
+def _z(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _rows(html: str) -> list[str]:
+    return re.findall(r'<th scope="row" class="diary-time">([^<]+)</th>', html)
+
+
+def _gaps(html: str) -> list[str]:
+    return [a.replace("&amp;", "&") for a in re.findall(r'class="diary-gap" href="([^"]+)"', html)]
+
+
+# Access ------------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_the_login_page(client, clinic):
+    response = client.get(DIARY)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_a_technician_outside_the_admin_is_sent_to_the_login_page(client, clinic, amara):
+    _login(client, "Technician")  # not staff
+    assert client.get(DIARY).status_code == 302
+    assert client.get(BOOK, {"location": clinic.pk, "technician": amara.pk, "start": _z(NOW)}).status_code == 302
+
+
+def test_staff_without_view_permission_get_403(client, clinic, amara):
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get(DIARY).status_code == 403
+    assert client.get(BOOK, {"location": clinic.pk, "technician": amara.pk, "start": _z(NOW)}).status_code == 403
+
+
+def test_staff_who_may_only_view_see_the_diary_but_cannot_book_or_move(client, clinic, amara):
+    user = UserFactory(is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_appointment"))
+    client.force_login(user)
+    appointment = _at(clinic, amara, NOW + timedelta(hours=1))
+
+    response = client.get(DIARY)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'id="diary-appointment-{appointment.pk}"' in html
+    assert _gaps(html) == []
+    assert "diary-move" not in html
+    start = _z(NOW + timedelta(hours=3))
+    assert client.get(BOOK, {"location": clinic.pk, "technician": amara.pk, "start": start}).status_code == 403
+    assert client.post(MOVE(appointment.pk), {"date": "2026-11-20", "time": "15:00"}).status_code == 403
+    assert client.get(DIARY, {"move": appointment.pk}).status_code == 403
+
+
+def test_reception_sees_the_diary_and_it_is_linked_from_the_index_and_the_changelist(client, clinic, amara):
+    _login(client, "Reception")
+    assert client.get(DIARY).status_code == 200
+    assert DIARY in client.get("/admin/").content.decode()
+    assert DIARY in client.get("/admin/bookings/appointment/").content.decode()
+
+
+# The grid ----------------------------------------------------------------------------
+
+
+def test_the_day_shows_technicians_as_columns_and_opening_hours_as_15_minute_rows(client, clinic, amara, ben):
+    _login(client, "Reception")
+    html = client.get(DIARY).content.decode()
+    assert re.findall(r'<th scope="col" class="diary-tech[^"]*">([^<]+)</th>', html) == ["Amara", "Ben"]
+    rows = _rows(html)
+    assert rows[0] == "09:00"
+    assert rows[-1] == "16:45"
+    assert len(rows) == 32
+    assert "Friday 20 November 2026 (today)" in html
+
+
+def test_an_appointment_is_a_block_with_kind_and_status_in_words_linking_to_its_page(client, clinic, amara, ben):
+    _login(client, "Reception")
+    appointment = _at(
+        clinic, ben, NOW.replace(hour=12, minute=0), S.CONFIRMED, first="Nora", kind=Appointment.Kind.TREATMENT_SESSION
+    )
+    html = client.get(DIARY).content.decode()
+    block = html.split(f'id="diary-appointment-{appointment.pk}"', 1)[1].split("</td>", 1)[0]
+    cell = html.split(f'id="diary-appointment-{appointment.pk}"', 1)[0].rsplit("<td", 1)[1]
+    assert 'rowspan="3"' in cell  # 12:00-12:45
+    assert "kind-session" in cell
+    assert "status-confirmed" in cell
+    assert "Nora Client" in block
+    assert "Treatment session" in block
+    assert "Confirmed" in block
+    assert "12:00\u201312:45" in block
+    assert f'href="/admin/bookings/appointment/{appointment.pk}/change/"' in block
+    assert f"?location={clinic.pk}&amp;date=2026-11-20&amp;view=day&amp;move={appointment.pk}" in block
+
+
+def test_breaks_time_off_and_closures_are_shaded_and_not_bookable(client, clinic, amara, ben):
+    _login(client, "Reception")
+    BreakFactory(technician=amara, weekday=4, start_time=time(13), end_time=time(13, 45))
+    TimeOffFactory(
+        technician=ben, start=NOW.replace(hour=14, minute=0), end=NOW.replace(hour=16, minute=0), reason="Dentist"
+    )
+    html = client.get(DIARY).content.decode()
+    assert re.search(r'rowspan="3" class="diary-cell diary-shaded diary-break[^"]*">Break', html)
+    assert re.search(r'rowspan="8" class="diary-cell diary-shaded diary-time-off[^"]*">Time off: Dentist', html)
+    gaps = _gaps(html)
+    assert not any(f"technician={amara.pk}&start=2026-11-20T13:{m}Z" in g for g in gaps for m in ("00", "15", "30"))
+    assert any(f"technician={amara.pk}&start=2026-11-20T13:45Z" in g for g in gaps)
+    assert not any(f"technician={ben.pk}&start=2026-11-20T15:" in g for g in gaps)
+    # Past quarter hours cannot be booked; the one starting after now can.
+    assert not any("start=2026-11-20T10:15Z" in g for g in gaps)
+    assert any(f"technician={amara.pk}&start=2026-11-20T10:45Z" in g for g in gaps)
+
+    ClosureFactory(location=clinic, start_date=date(2026, 11, 21), end_date=date(2026, 11, 21), reason="Refit")
+    html = client.get(DIARY, {"date": "2026-11-21"}).content.decode()
+    assert _gaps(html) == []
+    assert html.count("Closed: Refit") == 2  # one cell per technician, spanning the day
+
+
+def test_a_gap_links_to_the_booking_page_for_that_technician_and_time(client, clinic, amara):
+    _login(client, "Reception")
+    html = client.get(DIARY, {"date": "2026-11-23"}).content.decode()
+    first = _gaps(html)[0]
+    assert first == f"{BOOK}?location={clinic.pk}&technician={amara.pk}&start=2026-11-23T09:00Z"
+    page = client.get(first)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Book Amara at A Manchester, Monday 23 November 2026 at 09:00" in text
+    assert 'name="length_minutes" value="45"' in text  # the consultation length, prefilled
+
+
+def test_cancellations_and_no_shows_are_listed_under_the_grid_not_drawn_on_it(client, clinic, amara):
+    _login(client, "Reception")
+    cancelled = _at(clinic, amara, NOW.replace(hour=15, minute=0), S.CANCELLED, first="Gone")
+    html = client.get(DIARY).content.decode()
+    assert f'id="diary-appointment-{cancelled.pk}"' not in html
+    assert "Gone Client, Consultation with Amara" in html
+    assert any("start=2026-11-20T15:00Z" in g for g in _gaps(html))
+
+
+def test_the_week_view_has_a_column_group_per_day(client, clinic, amara, ben):
+    _login(client, "Reception")
+    _at(clinic, amara, datetime(2026, 11, 22, 11, tzinfo=LONDON), first="Sunday")
+    html = client.get(DIARY, {"view": "week"}).content.decode()
+    assert "Week of Monday 16 November 2026 to Sunday 22 November 2026" in html
+    assert html.count('scope="colgroup" colspan="2"') == 7
+    assert "Sunday Client" in html
+    assert len(re.findall(r'<th scope="col" class="diary-tech', html)) == 14
+
+
+def test_previous_and_next_move_by_the_view(client, clinic, amara):
+    _login(client, "Reception")
+    html = client.get(DIARY, {"date": "2026-11-20", "view": "week"}).content.decode()
+    assert f"?location={clinic.pk}&amp;date=2026-11-09&amp;view=week" in html
+    assert f"?location={clinic.pk}&amp;date=2026-11-23&amp;view=week" in html
+    html = client.get(DIARY, {"date": "2026-11-20"}).content.decode()
+    assert f"?location={clinic.pk}&amp;date=2026-11-19&amp;view=day" in html
+    assert 'meta name="htmx-config"' in html
+    assert "includeIndicatorStyles" in html
+    assert "vendor/htmx/htmx.min.js" in html
+
+
+def test_another_zones_clinic_is_drawn_on_its_own_clock(client, clinic, amara):
+    _login(client, "Reception")
+    new_york = LocationFactory(name="B New York", order=1, time_zone="America/New_York")
+    OpeningHours.objects.create(location=new_york, weekday=0, opens=time(9), closes=time(12))
+    dana = technician_working(location=new_york, display_name="Dana", weekdays=[0])
+    appointment = _at(new_york, dana, datetime(2026, 11, 23, 9, tzinfo=ZoneInfo("America/New_York")))
+    html = client.get(DIARY, {"location": new_york.pk, "date": "2026-11-23"}).content.decode()
+    assert _rows(html)[0] == "09:00"
+    tr = html.split(f'id="diary-appointment-{appointment.pk}"', 1)[0].rsplit("<tr>", 1)[1]
+    assert '<th scope="row" class="diary-time">09:00</th>' in tr
+    assert any(f"technician={dana.pk}&start=2026-11-23T15:00Z" in g for g in _gaps(html))  # 10:00 in New York
+
+
+def test_a_technicians_appointment_at_another_clinic_is_shaded_not_free(client, clinic, amara):
+    _login(client, "Reception")
+    other = LocationFactory(name="Nottingham")
+    amara.locations.add(other)
+    _at(other, amara, datetime(2026, 11, 23, 11, tzinfo=LONDON))
+    html = client.get(DIARY, {"date": "2026-11-23"}).content.decode()
+    assert re.search(r'rowspan="3" class="diary-cell diary-shaded diary-elsewhere[^"]*"><a [^>]*>At Nottingham', html)
+    assert not any("start=2026-11-23T11:15Z" in g for g in _gaps(html))
+    assert "0 appointments at A Manchester" in html
+
+
+# Clock changes -----------------------------------------------------------------------
+
+
+def test_the_day_the_clocks_go_forward_shows_the_hours_on_the_clinics_clock(client, clinic, amara):
+    _login(client, "Reception")
+    spring = date(2027, 3, 28)  # last Sunday of March: 01:00 GMT becomes 02:00 BST
+    appointment = _at(clinic, amara, datetime(2027, 3, 28, 10, tzinfo=LONDON), first="Spring")
+    html = client.get(DIARY, {"date": spring.isoformat()}).content.decode()
+    rows = _rows(html)
+    assert (rows[0], rows[-1], len(rows)) == ("09:00", "16:45", 32)
+    # 10:00 BST is 09:00 UTC: the block starts on the 10:00 row.
+    tr = html.split(f'id="diary-appointment-{appointment.pk}"', 1)[0].rsplit("<tr>", 1)[1]
+    assert '<th scope="row" class="diary-time">10:00</th>' in tr
+    assert "10:00\u201310:45" in html
+    assert any(f"technician={amara.pk}&start=2027-03-28T08:00Z" in g for g in _gaps(html))  # 09:00 BST
+
+
+def test_the_hour_skipped_and_the_hour_repeated_are_shown_as_they_happen():
+    late = LocationFactory(name="Night clinic", time_zone="Europe/London")
+    for weekday in range(7):
+        OpeningHours.objects.create(location=late, weekday=weekday, opens=time(0), closes=time(4))
+    technician_working(location=late, weekdays=[], display_name="Nobody")  # a column, working no hours
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+
+    spring = diary_grid(location=late, first_day=date(2027, 3, 28), days=1, now=now)
+    assert [r.label for r in spring.rows] == ["00:00", "00:15", "00:30", "00:45"] + [
+        f"{h:02}:{m:02}" for h in (2, 3) for m in (0, 15, 30, 45)
+    ]
+
+    autumn = diary_grid(location=late, first_day=date(2027, 10, 31), days=1, now=now)
+    labels = [r.label for r in autumn.rows]
+    assert len(labels) == 20  # four hours on the wall clock, five in fact
+    assert labels[4:12] == [f"01:{m:02} BST" for m in (0, 15, 30, 45)] + [f"01:{m:02} GMT" for m in (0, 15, 30, 45)]
+
+    # A week holding the spring change: every other day has 01:00-01:45, that Sunday says it has none.
+    week = diary_grid(location=late, first_day=date(2027, 3, 22), days=7, now=now)
+    assert len(week.rows) == 16
+    # Each technician's idle week is one cell per day; on Sunday the missing hour is its own cell.
+    [starting_at_one] = [row.cells for row in week.rows if row.label == "01:00"]
+    assert [(c.kind, c.day, c.rowspan) for c in starting_at_one] == [("no-such-time", date(2027, 3, 28), 4)]
+
+
+# Booking into a gap ------------------------------------------------------------------
+
+
+def _book_data(clinic, technician, start, client_, **extra):
+    return {
+        "location": clinic.pk,
+        "technician": technician.pk,
+        "start": _z(start),
+        "client": client_.pk,
+        "kind": Appointment.Kind.CONSULTATION,
+        "length_minutes": "45",
+        "channel": Appointment.Channel.PHONE,
+        "staff_notes": "",
+        "book": "1",
+        **extra,
+    }
+
+
+def test_booking_into_a_gap_goes_through_the_staff_booking_service(client, clinic, amara):
+    desk = _login(client, "Reception")
+    nora = ClientFactory(first_name="Nora", last_name="Booked")
+    start = datetime(2026, 11, 23, 11, tzinfo=LONDON)
+
+    response = client.post(BOOK, _book_data(clinic, amara, start, nora))
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{DIARY}?location={clinic.pk}&date=2026-11-23&view=day"
+    appointment = Appointment.objects.get(client=nora)
+    assert (appointment.technician, appointment.start, appointment.duration_minutes) == (amara, start, 45)
+    assert appointment.channel == Appointment.Channel.PHONE
+    event = AuditEvent.objects.get(object_type="appointment", object_id=str(appointment.pk))
+    assert (event.actor, event.action) == (desk, AuditEvent.Action.CREATE)
+    assert ClientMessage.objects.filter(appointment=appointment, kind=ClientMessage.Kind.CONFIRMATION).exists()
+    [message] = get_messages(response.wsgi_request)
+    assert "Booked Nora Booked" in message.message
+    assert "11:00" in message.message
+
+
+def test_booking_a_time_already_taken_says_so_and_offers_the_nearest_free_times(client, clinic, amara):
+    _login(client, "Reception")
+    start = datetime(2026, 11, 23, 11, tzinfo=LONDON)
+    _at(clinic, amara, start + timedelta(minutes=15))
+    nora = ClientFactory(first_name="Nora", last_name="Clash")
+
+    response = client.post(BOOK, _book_data(clinic, amara, start, nora))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Amara is not free for that long at 11:00 on Mon 23/11" in html
+    assert "Nearest free times" in html
+    assert "/diary/book/?location=" in html
+    assert not Appointment.objects.filter(client=nora).exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_booking_without_a_client_or_in_the_past_is_refused_with_a_message(client, clinic, amara):
+    _login(client, "Reception")
+    data = _book_data(clinic, amara, datetime(2026, 11, 23, 11, tzinfo=LONDON), ClientFactory())
+    data["client"] = ""
+    assert "Choose the client" in client.post(BOOK, data).content.decode()
+    past = _book_data(clinic, amara, NOW - timedelta(hours=1), ClientFactory())
+    assert "That time has passed" in client.post(BOOK, past).content.decode()
+    session = _book_data(
+        clinic,
+        amara,
+        datetime(2026, 11, 23, 11, tzinfo=LONDON),
+        ClientFactory(),
+        kind=Appointment.Kind.TREATMENT_SESSION,
+    )
+    assert "A treatment session needs a treatment." in client.post(BOOK, session).content.decode()
+    far = _book_data(clinic, amara, datetime(2040, 1, 2, 11, tzinfo=LONDON), ClientFactory())
+    assert "Choose a time within 5 years of today." in client.post(BOOK, far).content.decode()
+    assert not Appointment.objects.exists()
+
+
+def test_booking_a_technician_for_what_they_do_not_do_says_why(client, clinic, amara):
+    _login(client, "Reception")
+    start = datetime(2026, 11, 23, 11, tzinfo=LONDON)
+    elsewhere = TechnicianFactory(display_name="Away", locations=[LocationFactory()])
+    html = client.post(BOOK, _book_data(clinic, elsewhere, start, ClientFactory())).content.decode()
+    assert "Away does not work at A Manchester" in html
+    hairline = TreatmentFactory(name="Hairline design")
+    session = _book_data(clinic, amara, start, ClientFactory(), kind=Appointment.Kind.TREATMENT_SESSION)
+    html = client.post(BOOK, {**session, "treatment": hairline.pk}).content.decode()
+    assert "Amara does not offer Hairline design" in html
+    assert not Appointment.objects.exists()
+
+
+def test_finding_a_client_lists_them_to_choose_without_booking(client, clinic, amara):
+    _login(client, "Reception")
+    ClientFactory(first_name="Priya", last_name="Shah", email="priya@example.com")
+    data = _book_data(clinic, amara, datetime(2026, 11, 23, 11, tzinfo=LONDON), ClientFactory())
+    data.pop("book")
+    data.update(client="", q="shah", find="1")
+    html = client.post(BOOK, data).content.decode()
+    assert "Priya Shah, priya@example.com" in html
+    assert not Appointment.objects.exists()
+    fragment = client.get("/admin/bookings/appointment/diary/clients/", {"q": "priya"}).content.decode()
+    assert 'id="diary-results"' in fragment
+    assert "Priya Shah" in fragment
+
+
+# Moving ------------------------------------------------------------------------------
+
+
+def test_moving_an_appointment_to_another_technician_and_time(client, clinic, amara, ben):
+    desk = _login(client, "Reception")
+    appointment = _at(clinic, amara, datetime(2026, 11, 23, 11, tzinfo=LONDON))
+
+    # Move mode: every free cell links to the move page for that time and technician.
+    html = client.get(DIARY, {"date": "2026-11-23", "move": appointment.pk}).content.decode()
+    link = next(g for g in _gaps(html) if f"technician={ben.pk}&start=2026-11-23T14:00Z" in g)
+    assert link.startswith(MOVE(appointment.pk))
+    page = client.get(link).content.decode()
+    assert 'value="14:00"' in page
+    assert 'value="2026-11-23"' in page
+
+    response = client.post(MOVE(appointment.pk), {"date": "2026-11-23", "time": "14:00", "technician": ben.pk})
+
+    assert response.status_code == 302
+    appointment.refresh_from_db()
+    assert (appointment.technician, appointment.start) == (ben, datetime(2026, 11, 23, 14, tzinfo=LONDON))
+    event = AuditEvent.objects.get(object_type="appointment", object_id=str(appointment.pk))
+    assert (event.actor, event.detail) == (desk, "moved")
+    assert ClientMessage.objects.filter(appointment=appointment, kind=ClientMessage.Kind.MOVED).exists()
+
+
+def test_moving_onto_a_taken_time_is_a_clear_message_and_changes_nothing(client, clinic, amara, ben):
+    _login(client, "Reception")
+    appointment = _at(clinic, amara, datetime(2026, 11, 23, 11, tzinfo=LONDON))
+    _at(clinic, ben, datetime(2026, 11, 23, 14, tzinfo=LONDON))
+
+    response = client.post(MOVE(appointment.pk), {"date": "2026-11-23", "time": "14:15", "technician": ben.pk})
+
+    assert response.status_code == 200
+    assert "Ben is not free for this appointment&#x27;s 45 minutes at 14:15" in response.content.decode()
+    appointment.refresh_from_db()
+    assert (appointment.technician, appointment.start.hour) == (amara, 11)
+    assert not AuditEvent.objects.exists()
+
+
+def test_a_completed_appointment_cannot_be_moved(client, clinic, amara):
+    _login(client, "Reception")
+    done = _at(clinic, amara, NOW - timedelta(hours=2), S.COMPLETED)
+    html = client.get(DIARY).content.decode()
+    assert f"move={done.pk}" not in html
+    assert client.get(DIARY, {"move": done.pk}).status_code == 400
+    response = client.post(MOVE(done.pk), {"date": "2026-11-23", "time": "14:00", "technician": amara.pk})
+    assert response.status_code == 200
+    assert "cannot be moved" in response.content.decode()
+
+
+# Bad input ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"date": "garbage"},
+        {"date": "2026-13-45"},
+        {"date": "9999-12-31"},
+        {"location": "999"},
+        {"location": "abc"},
+        {"view": "month"},
+        {"move": "abc"},
+        {"move": "999999"},
+        {"date": "2026-11-20\x00"},
+    ],
+)
+def test_bad_diary_parameters_are_a_400(client, clinic, amara, query):
+    _login(client, "Reception")
+    response = client.get(DIARY, query)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("day", ["0002-01-01", "9998-12-24"])
+@pytest.mark.parametrize("view", ["day", "week"])
+def test_the_first_and_last_days_allowed_still_draw(client, clinic, amara, day, view):
+    _login(client, "Reception")
+    response = client.get(DIARY, {"date": day, "view": view})
+    assert response.status_code == 200
+    for link in _gaps(response.content.decode())[:1]:  # far ahead: the page opens, booking says why not
+        assert client.get(link).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"start": "garbage"},
+        {"start": "2026-11-23T11:00"},
+        {"start": "0001-01-01T00:00Z"},
+        {"technician": "999"},
+        {"location": "999"},
+        {"start": None},
+    ],
+)
+def test_bad_booking_links_are_a_400(client, clinic, amara, query):
+    _login(client, "Reception")
+    params = {"location": clinic.pk, "technician": amara.pk, "start": "2026-11-23T11:00Z", **query}
+    response = client.get(BOOK, {k: v for k, v in params.items() if v is not None})
+    assert response.status_code == 400
+    response = client.post(
+        BOOK, {**_book_data(clinic, amara, NOW, ClientFactory()), **{k: v or "" for k, v in query.items()}}
+    )
+    assert response.status_code == 400
+    assert not Appointment.objects.exists()
+
+
+def test_bad_move_input_is_a_400_or_a_form_error(client, clinic, amara):
+    _login(client, "Reception")
+    appointment = _at(clinic, amara, datetime(2026, 11, 23, 11, tzinfo=LONDON))
+    assert client.get(MOVE(99999999)).status_code == 400
+    assert client.get(MOVE(99999999999999)).status_code == 400
+    assert client.get(MOVE(appointment.pk), {"start": "garbage"}).status_code == 400
+    response = client.post(MOVE(appointment.pk), {"date": "garbage", "time": "25:00", "technician": "x"})
+    assert response.status_code == 200
+    assert response.content.decode().count('class="errornote"') == 3
+    assert client.get(MOVE(appointment.pk), {"technician": "abc"}).status_code == 200
+
+
+def test_a_repeat_no_show_carries_a_badge_on_their_block(client, clinic, amara):
+    _login(client, "Reception")
+    booked = _at(clinic, amara, NOW.replace(hour=10, minute=0), first="Repeat")
+    for days in (30, 60):
+        AppointmentFactory(
+            client=booked.client,
+            location=clinic,
+            technician=amara,
+            start=NOW - timedelta(days=days),
+            end=NOW - timedelta(days=days) + timedelta(minutes=45),
+            status=S.NO_SHOW,
+        )
+    _at(clinic, amara, NOW.replace(hour=14, minute=0), first="Reliable")
+
+    html = client.get(DIARY, {"date": "2026-11-20"}).content.decode()
+
+    assert html.count("no-shows: 2") == 1
+    assert "no-shows: 2" in html[html.index("Repeat") : html.index("Reliable")]
+
+
+# Queries -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("view", ["day", "week"])
+def test_the_diary_costs_the_same_queries_for_1_or_30_appointments(client, clinic, django_assert_max_num_queries, view):
+    _login(client, "Reception")
+    technicians = [technician_working(location=clinic, display_name=f"T{i}") for i in range(3)]
+    BreakFactory(technician=technicians[0], weekday=4)
+
+    def add(numbers):
+        for i in numbers:
+            day = NOW.replace(hour=9, minute=0) + timedelta(days=(i % 3) if view == "week" else 0)
+            _at(clinic, technicians[i % 3], day + timedelta(minutes=45 * (i // 3)), first=f"C{i}", minutes=30)
+
+    counts = []
+    for numbers, total in ((range(1), 1), (range(1, 30), 30)):
+        add(numbers)
+        # Session, user, permissions (user + groups); locations, technicians, appointments with
+        # their clients, working hours, breaks, time off, closures, opening hours, booking policy,
+        # the clients' no-show counts.
+        with django_assert_max_num_queries(14) as queries:
+            response = client.get(DIARY, {"view": view, "date": "2026-11-20"})
+        assert response.content.decode().count('class="diary-block-client"') == total
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_the_booking_page_costs_the_same_queries_for_1_or_15_clients_found(
+    client, clinic, amara, django_assert_max_num_queries
+):
+    _login(client, "Reception")
+    params = {"location": clinic.pk, "technician": amara.pk, "start": "2026-11-23T11:00Z", "q": "Jones"}
+    counts = []
+    for number, total in ((1, 1), (14, 15)):
+        for _ in range(number):
+            ClientFactory(last_name="Jones")
+        with django_assert_max_num_queries(9) as queries:
+            response = client.get(BOOK, params)
+        assert response.content.decode().count('name="client" value=') == total
+        counts.append(len(queries.captured_queries))
+    assert counts[0] == counts[1]
