@@ -20,7 +20,10 @@ def child_env(addr: str) -> dict[str, str]:
     """The children's environment: links in messages point at the address the clinic runs on,
     unless SITE_URL says otherwise (the worker renders them with no request to read it from)."""
     env = os.environ.copy()
-    env.setdefault("SITE_URL", f"http://{addr}")
+    # Empty is unset: a .env copied from .env.example (read into this process's environment by
+    # the settings) must not pin the links to another port.
+    if not env.get("SITE_URL", "").strip():
+        env["SITE_URL"] = f"http://{addr}"
     return env
 
 
