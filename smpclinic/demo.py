@@ -1,7 +1,13 @@
-"""The demo clinic: three locations, four technicians, the catalogue, thirty clients.
+"""The demo clinic: three locations, six technicians (two or more per location), the
+catalogue, and a diary around the moment of seeding: twelve weeks of history (consultations,
+courses, touch-ups, no-shows, early and late cancellations, the messages each one sent, one that
+failed), this week nearly fully booked with today's appointments moved on through the status
+services, and three weeks ahead with their reminders pending.
 
-Everything is keyed on natural keys and created with get_or_create, so seeding twice
-changes nothing. Dates are relative to the day of the first seeding.
+The catalogue is keyed on natural keys and created with get_or_create; the people and the diary
+are made once (seeding again changes nothing), in bulk, with their outbox rows written as the
+services write them (same kinds, channels, sequences and due times; test_seed_demo checks the
+two agree). The random numbers are seeded, so the same moment gives the same clinic.
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ class Command(BaseCommand):
             f"Demo staff login: {settings.DEMO_STAFF_USERNAME} / {settings.DEMO_STAFF_PASSWORD}   (Ctrl-C stops all)"
         )
         self.stdout.write(
-            f"Technician workspace: http://{addr}/staff/  (amara, ben, chloe or dev / {settings.DEMO_STAFF_PASSWORD})"
+            f"Technician workspace: http://{addr}/staff/  (amara, ben, chloe, dev, erin or farid / "
+            f"{settings.DEMO_STAFF_PASSWORD}); reception: reception / {settings.DEMO_STAFF_PASSWORD}"
         )
         self.stdout.flush()
         children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=child_env(addr)) for cmd in (web, celery)]
