@@ -84,15 +84,19 @@ def scalp_pair(seed: int) -> ScalpPair:
     # After: the same picture; dots at follicle spacing (jittered) in the patch, inside the head.
     after = before.copy()
     draw = ImageDraw.Draw(after)
-    # Pigment reads a shade softer than hair: a quarter of the skin tone shows through.
-    pigment = tuple(int(h * 0.75 + s * 0.25) for h, s in zip(hair, skin, strict=True))
+    # Pigment is a charcoal a little darker than the hair, so the dots show on every skin tone.
+    pigment = tuple(int(c * 0.6) for c in hair)
     dot_rng = random.Random(seed * 7919 + 1)
     left, top, right, bottom = width, height, 0, 0
     for y in range(thin[1], thin[3], FOLLICLE_STEP):
         for x in range(thin[0], thin[2], FOLLICLE_STEP):
             px = x + dot_rng.randint(-2, 2)
             py = y + dot_rng.randint(-2, 2)
-            if _in_ellipse(px, py, thin) > 1.0 or _in_ellipse(px, py, head) > 0.85:
+            depth = _in_ellipse(px, py, thin)
+            if depth > 1.0 or _in_ellipse(px, py, head) > 0.85:
+                continue
+            # Feathered towards the patch's edge, where it meets the hair, as a technician blends it.
+            if dot_rng.random() > min(1.0, (1.0 - depth) * 3):
                 continue
             r = dot_rng.choice((0, 1, 1))
             draw.ellipse((px - r, py - r, px + r, py + r), fill=pigment)
