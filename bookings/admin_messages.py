@@ -71,7 +71,7 @@ class MessageAdminMixin:
     list_display = [
         "__str__",
         "client_name",
-        "message_preview",
+        "message_text",
         "client_timeline",
         "kind",
         "channel",
@@ -135,7 +135,7 @@ class MessageAdminMixin:
         return str(obj.appointment.client)
 
     @admin.display(description="message")
-    def message_preview(self, obj: ClientMessage) -> str:
+    def message_text(self, obj: ClientMessage) -> str:
         subject, text = getattr(obj, "preview", None) or message_preview(obj, table=wording_table())
         return format_html('<strong>{}</strong><br><span class="small quiet">{}</span>', subject, text)
 

@@ -79,7 +79,8 @@ def scalp_pair(seed: int) -> ScalpPair:
             angle = math.atan2(y - 250, x - 320) + rng.uniform(-0.4, 0.4)
             length = rng.uniform(2.0, 4.0)
             end = (x + math.cos(angle) * length, y + math.sin(angle) * length)
-            draw.line((x, y, *end), fill=tuple(max(0, c + rng.randint(-8, 8)) for c in hair), width=1)
+            shade = rng.randint(-8, 8)
+            draw.line((x, y, *end), fill=(hair[0] + shade, hair[1] + shade, hair[2] + shade), width=1)
 
     # After: the same picture; dots at follicle spacing (jittered) in the patch, inside the head.
     after = before.copy()
