@@ -333,7 +333,9 @@ def seed_demo(*, today: date | None = None) -> SeedReport:
     with transaction.atomic():
         if (
             Location.objects.filter(slug="manchester").exists()
-            and Client.objects.filter(email="demo.client001@example.com").exists()
+            # The earlier, smaller demo named its first client demo.client01: a database seeded
+            # by it keeps its diary (seeding over it would double-book its technicians).
+            and Client.objects.filter(email__in=["demo.client001@example.com", "demo.client01@example.com"]).exists()
         ):
             _seed_catalogue(report)  # fills anything a manager deleted; creates nothing otherwise
             return report
