@@ -7,9 +7,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from PIL import Image, ImageChops
 
 from bookings.models import Appointment, ClientMessage, Closure, Course, Location, Technician, WorkingHours
@@ -17,9 +19,11 @@ from bookings.services.messaging import (
     AFTERCARE_DAYS,
     SCHEDULED_KINDS,
     TREATED_KINDS,
+    message_preview,
     message_render,
     owed_kinds,
     reminders_sync,
+    wording_table,
 )
 from bookings.services.outbox import reminders_dispatch
 from clients.models import AuditEvent, Client, Photo, SessionNote
@@ -337,3 +341,21 @@ def test_the_stored_before_and_after_photos_are_the_same_scalp(demo):
         middle = diff.crop((width * 2 // 5, height * 2 // 5, width * 3 // 5, height * 3 // 5))
         assert changed(corner, over=8) == 0
         assert changed(middle, over=12) > 0.1 * middle.width * middle.height
+
+
+def test_the_outbox_list_of_the_demo_names_clients_and_previews_in_few_queries(
+    wednesday, client, settings, django_assert_max_num_queries
+):
+    client.force_login(get_user_model().objects.get(username="reception"))
+    url = reverse("admin:bookings_clientmessage_changelist") + "?status__exact=sent"
+    with django_assert_max_num_queries(10):
+        response = client.get(url)
+    rows = response.context["cl"].result_list
+    assert len(rows) == 100  # a full page
+    page = response.content.decode()
+    table = wording_table()
+    for message in rows[:5]:
+        subject, text = message_preview(message, table=table)
+        assert str(message.appointment.client) in page
+        assert escape(subject) in page
+        assert escape(text) in page
