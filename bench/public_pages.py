@@ -2,7 +2,7 @@
 
 Needs DATABASE_URL (PostgreSQL). Works in its own database (<name>_bench_site, dropped and
 re-created, never the one DATABASE_URL names), seeds the demo clinic (3 clinics, the catalogue,
-30 clients with their before/after photos) and prints, for each public page, p50 / p95 latency
+a few hundred clients, four with before/after photos) and prints, for each public page, p50 / p95 latency
 over --requests renders through Django's test client and the SQL queries per render.
 
     .venv/bin/python bench/public_pages.py [--requests 100]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -19,11 +20,13 @@ from .admin_exports import ExportLinkMixin
 from .models import ClientMessage, MessageTemplate
 from .services.messaging import (
     MESSAGE_CONTEXT_HELP,
+    message_preview,
     reminder_cancel,
     reminder_resend,
     render_wording,
     sample_context,
     wording_check,
+    wording_table,
 )
 
 
@@ -54,9 +57,22 @@ class ClientFilter(admin.SimpleListFilter):
         return queryset.filter(appointment__client_id=int(value))
 
 
+class OutboxChangeList(ChangeList):
+    """Works out each listed message's preview once the page's rows are known: staff's wording
+    is read in one query for the whole page, never once per row."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        table = wording_table()
+        for message in self.result_list:
+            message.preview = message_preview(message, table=table)
+
+
 class MessageAdminMixin:
     list_display = [
         "__str__",
+        "client_name",
+        "message_text",
         "client_timeline",
         "kind",
         "channel",
@@ -68,7 +84,14 @@ class MessageAdminMixin:
         "short_error",
     ]
     list_filter = ["status", "kind", "channel", ClientFilter]
-    list_select_related = ["appointment"]
+    # Everything the preview renders from, in the page's one query.
+    list_select_related = [
+        "appointment__client",
+        "appointment__location",
+        "appointment__technician",
+        "appointment__treatment",
+        "appointment__course__treatment",
+    ]
     search_fields = ["appointment__reference"]
     date_hierarchy = "due_at"
     fields = [
@@ -105,7 +128,19 @@ class MessageAdminMixin:
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="client")
+    def get_changelist(self, request, **kwargs):
+        return OutboxChangeList
+
+    @admin.display(description="client", ordering="appointment__client__last_name")
+    def client_name(self, obj: ClientMessage) -> str:
+        return str(obj.appointment.client)
+
+    @admin.display(description="message")
+    def message_text(self, obj: ClientMessage) -> str:
+        subject, text = getattr(obj, "preview", None) or message_preview(obj, table=wording_table())
+        return format_html('<strong>{}</strong><br><span class="small quiet">{}</span>', subject, text)
+
+    @admin.display(description="timeline")
     def client_timeline(self, obj: ClientMessage) -> str:
         return format_html(
             '<a href="{}">Client #{} messages</a>',

@@ -1,30 +1,40 @@
-"""The demo clinic: three locations, four technicians, the catalogue, thirty clients.
+"""The demo clinic: three locations, six technicians (two or more per location), the
+catalogue, and a diary around the moment of seeding: twelve weeks of history (consultations,
+courses, touch-ups, no-shows, early and late cancellations, the messages each one sent, one that
+failed), this week nearly fully booked with today's appointments moved on through the status
+services, and three weeks ahead with their reminders pending.
 
-Everything is keyed on natural keys and created with get_or_create, so seeding twice
-changes nothing. Dates are relative to the day of the first seeding.
+The catalogue is keyed on natural keys and created with get_or_create; the people and the diary
+are made once (seeding again changes nothing), in bulk, with their outbox rows written as the
+services write them (same kinds, channels, sequences and due times; test_seed_demo checks the
+two agree). The random numbers are seeded, so the same moment gives the same clinic.
 """
 
 from __future__ import annotations
 
-import io
+import functools
 import random
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import holidays
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image, ImageDraw
 
 from bookings.models import (
+    REFERENCE_ALPHABET,
+    REFERENCE_PREFIX,
     Appointment,
     Break,
+    ClientMessage,
     Closure,
     Course,
     Location,
@@ -32,8 +42,30 @@ from bookings.models import (
     Technician,
     WorkingHours,
 )
+from bookings.services.appointments import (
+    appointment_arrive,
+    appointment_complete,
+    appointment_confirm,
+    appointment_mark_no_show,
+    appointment_staff_cancel,
+)
+from bookings.services.messaging import (
+    AFTERCARE_DAYS,
+    AFTERCARE_TOO_LATE,
+    REMINDER_LEAD,
+    REMINDER_MIN_NOTICE,
+    TREATED_KINDS,
+    UPCOMING_STATUSES,
+    add_months,
+    change_channels,
+    channel_for,
+    send_time_on,
+)
+from bookings.zones import local_date
 from clients.models import Assessment, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+from clients.photos import photo_clean
 from clients.roles import roles_ensure
+from smpclinic.demo_photos import jpeg, scalp_pair
 from treatments.models import PriceGuide, Treatment
 
 # The demo's clinics are all in England (UK bank holidays, UK phone numbers): one zone for all.
@@ -99,7 +131,11 @@ TECHNICIANS = [
     ("ben", "Ben Hargreaves", {"manchester": (1, 2, 3, 4, 5)}),
     ("chloe", "Chloe Whitfield", {"preston": (0, 2, 4), "manchester": (3,)}),
     ("dev", "Dev Patel", {"nottingham": (0, 1, 2, 3, 4)}),
+    ("erin", "Erin Walsh", {"preston": (0, 2, 3, 4)}),
+    ("farid", "Farid Rahman", {"nottingham": (0, 1, 2, 3, 4)}),
 ]
+# Reception's demo login: the admin's diary, day board and outbox, without clinical records.
+DEMO_RECEPTION = "reception"
 
 TREATMENTS = [
     {
@@ -279,55 +315,16 @@ def _aware(day: date, at: time) -> datetime:
     return timezone.make_aware(datetime.combine(day, at), LONDON)
 
 
-def _scalp_image(rng: random.Random, *, density: float, size=(480, 360)) -> bytes:
-    """A made-up scalp: skin tone, a head outline and pigment dots (more after treatment)."""
-    skin = rng.choice([(233, 196, 170), (198, 145, 110), (141, 94, 62), (96, 62, 40)])
-    img = Image.new("RGB", size, (235, 235, 235))
-    draw = ImageDraw.Draw(img)
-    draw.ellipse((60, 30, size[0] - 60, size[1] + 120), fill=skin)
-    dots = int(2500 * density)
-    for _ in range(dots):
-        x = rng.randint(80, size[0] - 80)
-        y = rng.randint(50, size[1] - 10)
-        shade = rng.randint(25, 60)
-        draw.point((x, y), fill=(shade, shade, shade))
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=80)
-    return out.getvalue()
+@functools.cache
+def _demo_password_hash() -> str:
+    # Hashed once for all the demo logins (a hash costs about a second on purpose): they share
+    # one published password anyway.
+    return make_password(settings.DEMO_STAFF_PASSWORD)
 
 
-def _thumb(data: bytes) -> bytes:
-    img = Image.open(io.BytesIO(data))
-    img.thumbnail((240, 240))
-    out = io.BytesIO()
-    img.save(out, "JPEG", quality=75)
-    return out.getvalue()
-
-
-class _Calendar:
-    """Hands out non-overlapping half-day blocks per technician, so the demo never double-books."""
-
-    AM = (time(9, 30), time(12, 30))
-    PM = (time(14, 0), time(17, 0))
-
-    def __init__(self, closed: set[date]):
-        self.closed = closed
-        self.taken: set[tuple[int, date, int]] = set()
-
-    def take(
-        self, tech: Technician, days: dict[int, Location], near: date, minutes: int, direction: int = 1
-    ) -> tuple[datetime, datetime, Location]:
-        day = near
-        for _ in range(120):
-            if day.weekday() in days and day not in self.closed:
-                for block, (start, _end) in enumerate((self.AM, self.PM)):
-                    key = (tech.pk, day, block)
-                    if key not in self.taken:
-                        self.taken.add(key)
-                        begin = _aware(day, start)
-                        return begin, begin + timedelta(minutes=minutes), days[day.weekday()]
-            day += timedelta(days=direction)
-        raise RuntimeError("demo calendar is full")
+def _iso(moment: datetime) -> str:
+    # As the outbox freezes a change message's times (UTC, ISO 8601).
+    return moment.astimezone(UTC).isoformat()
 
 
 def seed_demo(*, today: date | None = None) -> SeedReport:
@@ -336,7 +333,9 @@ def seed_demo(*, today: date | None = None) -> SeedReport:
     with transaction.atomic():
         if (
             Location.objects.filter(slug="manchester").exists()
-            and Client.objects.filter(email="demo.client01@example.com").exists()
+            # The earlier, smaller demo named its first client demo.client01: a database seeded
+            # by it keeps its diary (seeding over it would double-book its technicians).
+            and Client.objects.filter(email__in=["demo.client001@example.com", "demo.client01@example.com"]).exists()
         ):
             _seed_catalogue(report)  # fills anything a manager deleted; creates nothing otherwise
             return report
@@ -358,7 +357,7 @@ def _seed_catalogue(report: SeedReport) -> None:
         },
     )
     if created:
-        manager.set_password(settings.DEMO_STAFF_PASSWORD)
+        manager.password = _demo_password_hash()
         manager.save(update_fields=["password"])
     report.count(created)
 
@@ -418,7 +417,7 @@ def _seed_catalogue(report: SeedReport) -> None:
             defaults={"first_name": first, "last_name": last, "email": f"{username}@smpclinic.example"},
         )
         if created:
-            user.set_password(settings.DEMO_STAFF_PASSWORD)
+            user.password = _demo_password_hash()
             user.save(update_fields=["password"])
         report.count(created)
         tech, created = Technician.objects.get_or_create(user=user, defaults={"display_name": name})
@@ -443,8 +442,25 @@ def _seed_catalogue(report: SeedReport) -> None:
                 )
                 report.count(created)
 
+    reception, created = User.objects.get_or_create(
+        username=DEMO_RECEPTION,
+        defaults={
+            "first_name": "Rosa",
+            "last_name": "Reception",
+            "email": "reception@smpclinic.example",
+            "is_staff": True,
+        },
+    )
+    if created:
+        reception.password = _demo_password_hash()
+        reception.save(update_fields=["password"])
+    report.count(created)
+    roles_ensure()
+    reception.groups.add(Group.objects.get(name="Reception"))
+
+    # Last year's too: the diary's history may reach back over New Year.
     year = timezone.localdate().year
-    for year_ in (year, year + 1):
+    for year_ in (year - 1, year, year + 1):
         for day, name in sorted(holidays.country_holidays("GB", subdiv="ENG", years=year_).items()):
             _, created = Closure.objects.get_or_create(
                 location=None, start_date=day, end_date=day, defaults={"reason": name}
@@ -458,195 +474,657 @@ def _seed_catalogue(report: SeedReport) -> None:
         report.count(created)
 
 
+# The diary ------------------------------------------------------------------------------------
+
+HISTORY_WEEKS = 12
+AHEAD_WEEKS = 3
+CONSULTATION = Appointment.Kind.CONSULTATION
+SESSION = Appointment.Kind.TREATMENT_SESSION
+TOUCH_UP = Appointment.Kind.TOUCH_UP
+Status = Appointment.Status
+M = ClientMessage.Kind
+
+# A technician's day (09:00-17:30, break 13:00-13:45): (start, minutes, kind). One is picked per
+# day, so a week has the mix a clinic has: long sessions, consultations, touch-ups, a gap or two.
+DAY_PLANS = [
+    [
+        (time(9), 180, SESSION),
+        (time(12), 45, CONSULTATION),
+        (time(13, 45), 120, TOUCH_UP),
+        (time(16), 45, CONSULTATION),
+    ],
+    [(time(9), 45, CONSULTATION), (time(10), 45, CONSULTATION), (time(11), 90, TOUCH_UP), (time(13, 45), 180, SESSION)],
+    [(time(9), 240, SESSION), (time(13, 45), 180, SESSION)],
+    [
+        (time(9, 30), 90, TOUCH_UP),
+        (time(11, 15), 45, CONSULTATION),
+        (time(12), 45, CONSULTATION),
+        (time(13, 45), 180, SESSION),
+    ],
+    [
+        (time(9), 150, SESSION),
+        (time(11, 45), 45, CONSULTATION),
+        (time(13, 45), 45, CONSULTATION),
+        (time(14, 45), 150, SESSION),
+    ],
+]
+# How much of each plan is booked: nearly all of this week, less of the past and the weeks ahead.
+DENSITY_THIS_WEEK, DENSITY_PAST, DENSITY_NEXT_WEEK, DENSITY_LATER = 0.93, 0.6, 0.65, 0.35
+CONVERSION = 0.6  # consultations that become a course
+NO_SHOW_RATE, CANCEL_RATE, LATE_CANCEL_SHARE = 0.04, 0.08, 0.5
+
+
+@dataclass
+class _Waiting:
+    """A course whose next session is still to be put in the diary."""
+
+    client: Client
+    course: Course
+    number: int
+    earliest: date
+    location_id: int
+    after: datetime  # when the previous visit was (the next session is booked there)
+
+
+@dataclass
+class _Slot:
+    start: datetime
+    end: datetime
+    kind: str
+    tech: Technician
+    location: Location
+
+
+class _People:
+    """Makes the demo's clients in memory, numbered so re-running picks the same names."""
+
+    def __init__(self, rng: random.Random, treatments: dict[str, Treatment]):
+        self.rng = rng
+        self.treatments = treatments
+        self.clients: list[Client] = []
+        self.profile: dict[int, tuple[Treatment, str, str]] = {}
+
+    def new(self) -> Client:
+        n = len(self.clients) + 1
+        first_index = (n * 7) % len(FIRST_NAMES)
+        client = Client(
+            first_name=FIRST_NAMES[first_index],
+            last_name=LAST_NAMES[(n * 11 + n // len(LAST_NAMES)) % len(LAST_NAMES)],
+            email=f"demo.client{n:03d}@example.com",
+            # A third of them gave no mobile number (e-mail only).
+            phone="" if n % 3 == 2 and n % 5 else f"07700 900{n % 1000:03d}",
+            date_of_birth=date(1962 + (n * 7) % 38, 1 + n % 12, 1 + (n * 3) % 27),
+            preferred_channel=Client.Channel.SMS if n % 5 == 0 else Client.Channel.EMAIL,
+            reminders_opt_in=n % 11 != 0,
+            marketing_email_opt_in=n % 3 == 0,
+        )
+        self.clients.append(client)
+        if first_index >= 20:  # the women in FIRST_NAMES
+            profile = (
+                self.treatments["density"],
+                self.rng.choice(["L1", "L2", "L3"]),
+                Assessment.HairLossType.FEMALE_PATTERN,
+            )
+        else:
+            roll = self.rng.random()
+            if roll < 0.12:
+                profile = (self.treatments["scar-camouflage"], "small", Assessment.HairLossType.TRANSPLANT_SCAR)
+            elif roll < 0.24:
+                profile = (
+                    self.treatments["alopecia"],
+                    self.rng.choice(["small", "crown", "full"]),
+                    Assessment.HairLossType.ALOPECIA_AREATA,
+                )
+            else:
+                profile = (
+                    self.treatments["hairline-design"],
+                    self.rng.choice(["N2", "N3", "N4", "N5", "N6", "N7"]),
+                    Assessment.HairLossType.MALE_PATTERN,
+                )
+        self.profile[id(client)] = profile
+        return client
+
+
+def _slots(*, today: date, techs: list[Technician], hours: dict, closed: set[date], rng: random.Random) -> list[_Slot]:
+    monday = today - timedelta(days=today.weekday())
+    next_monday = monday + timedelta(days=7)
+    day = monday - timedelta(weeks=HISTORY_WEEKS)
+    last = monday + timedelta(weeks=AHEAD_WEEKS + 1)
+    slots = []
+    while day < last:
+        if monday <= day < next_monday:
+            density = DENSITY_THIS_WEEK
+        elif day < monday:
+            density = DENSITY_PAST
+        else:
+            density = DENSITY_NEXT_WEEK if day < next_monday + timedelta(days=7) else DENSITY_LATER
+        for tech in techs:
+            plan = DAY_PLANS[rng.randrange(len(DAY_PLANS))]
+            draws = [rng.random() for _ in plan]
+            location = hours[tech.pk].get(day.weekday())
+            if location is None or day in closed:
+                continue
+            for (at, minutes, kind), draw in zip(plan, draws, strict=True):
+                # This week only the odd consultation is left free (a gap reception can fill):
+                # every working day is mostly booked.
+                if draw > density and (density != DENSITY_THIS_WEEK or kind == CONSULTATION):
+                    continue
+                start = _aware(day, at)
+                slots.append(_Slot(start, start + timedelta(minutes=minutes), kind, tech, location))
+        day += timedelta(days=1)
+    slots.sort(key=lambda s: (s.start, s.tech.pk))
+    return slots
+
+
+def _price(treatment: Treatment, band: str, prices: dict) -> Decimal | None:
+    guide = prices.get((treatment.pk, band))
+    if guide is None:
+        return None
+    return ((guide[0] + guide[1]) / 2).quantize(Decimal("1"))
+
+
 def _seed_people(report: SeedReport, today: date) -> None:
     rng = random.Random(SEED)
+    now = timezone.now()
+    monday = today - timedelta(days=today.weekday())
+    week_start = _aware(monday, time(0))
+    day_start, day_end = _aware(today, time(0)), _aware(today + timedelta(days=1), time(0))
+    User = get_user_model()
+    reception = User.objects.get(username=DEMO_RECEPTION)
+    manager = User.objects.get(username=settings.DEMO_STAFF_USERNAME)
     techs = list(Technician.objects.select_related("user").order_by("user__username"))
-    hours = {}
+    hours: dict[int, dict[int, Location]] = {t.pk: {} for t in techs}
     for wh in WorkingHours.objects.select_related("location"):
-        hours.setdefault(wh.technician_id, {})[wh.weekday] = wh.location
+        hours[wh.technician_id][wh.weekday] = wh.location
     closed = set(Closure.objects.filter(location=None).values_list("start_date", flat=True))
-    calendar = _Calendar(closed)
     wordings = {w.kind: w for w in ConsentWording.objects.all()}
     treatments = {t.slug: t for t in Treatment.objects.all()}
+    prices = {
+        (g.treatment_id, g.band): (g.price_from, g.price_to) for g in PriceGuide.objects.filter(location__isnull=True)
+    }
+    people = _People(rng, treatments)
+    # References drawn from the demo's own random numbers: the same on every seeding, and
+    # checked for clashes here (a thousand random ones would clash now and then).
+    used = set(Appointment.objects.values_list("reference", flat=True))
 
-    for i in range(30):
-        first = FIRST_NAMES[i]
-        female = i >= 20
-        client, created = Client.objects.get_or_create(
-            email=f"demo.client{i + 1:02d}@example.com",
-            defaults={
-                "first_name": first,
-                "last_name": LAST_NAMES[i],
-                "phone": f"07700 900{i + 100:03d}",
-                "date_of_birth": date(1965 + (i * 7) % 35, 1 + i % 12, 1 + (i * 3) % 27),
-                "preferred_channel": Client.Channel.SMS if i % 5 == 0 else Client.Channel.EMAIL,
-                "marketing_email_opt_in": i % 3 == 0,
-            },
-        )
-        report.count(created)
-        tech = techs[i % len(techs)]
-        days = hours[tech.pk]
+    def reference() -> str:
+        while True:
+            candidate = REFERENCE_PREFIX + "".join(rng.choice(REFERENCE_ALPHABET) for _ in range(5))
+            if candidate not in used:
+                used.add(candidate)
+                return candidate
 
-        if female:
-            treatment = treatments["density"]
-            stage = rng.choice(["L1", "L2", "L3"])
-            loss = Assessment.HairLossType.FEMALE_PATTERN
-        elif i % 7 == 3:
-            treatment, stage, loss = treatments["scar-camouflage"], "", Assessment.HairLossType.TRANSPLANT_SCAR
-        elif i % 7 == 5:
-            treatment, stage, loss = treatments["alopecia"], "", Assessment.HairLossType.ALOPECIA_AREATA
-        else:
-            treatment = treatments["hairline-design"]
-            stage = rng.choice(["N2", "N3", "N4", "N5", "N6", "N7"])
-            loss = Assessment.HairLossType.MALE_PATTERN
+    courses: list[Course] = []
+    appointments: list[Appointment] = []
+    waiting: list[_Waiting] = []
 
-        upcoming_only = i % 6 == 5
-        # The first client of each technician is mid-course with session 2 on the day of seeding
-        # (or the technician's next working day), so the workspace has something to open.
-        session_two_today = i < len(techs)
-        if upcoming_only:
-            near = today + timedelta(days=rng.randint(2, 20))
-        elif session_two_today:
-            near = today - timedelta(days=45)
-        else:
-            near = today - timedelta(days=rng.randint(25, 120))
-        start, end, location = calendar.take(tech, days, near, 45)
-        consultation = Appointment.objects.create(
-            kind=Appointment.Kind.CONSULTATION,
-            client=client,
-            technician=tech,
-            location=location,
-            treatment=treatment,
-            start=start,
-            end=end,
-            channel=Appointment.Channel.ONLINE,
-            client_message="I'd like to talk about my options.",
-            **_status_for(start, today),
-        )
-        report.count(True)
-        for kind in (ConsentWording.Kind.HEALTH_DATA,):
-            ConsentRecord.objects.create(
-                client=client,
-                wording=wordings[kind],
-                given_at=consultation.created_at,
-                method=ConsentRecord.Method.ONLINE,
-                signed_name=client.full_name,
-            )
-        if upcoming_only:
-            continue
-
-        Assessment.objects.create(
-            client=client,
-            appointment=consultation,
-            assessed_by=tech.user,
-            assessed_at=start,
-            hair_loss_type=loss,
-            stage=stage,
-            skin_type=rng.choice(list(Assessment.SkinType.values)),
-            skin_tone=rng.choice(list(Assessment.SkinTone.values)),
-            natural_hair_colour=rng.choice(["Dark brown", "Black", "Mid brown", "Light brown"]),
-            pigment_match=rng.choice(["Shade 2", "Shade 2/3 blend", "Shade 3", "Shade 1/2 blend"]),
-            hairline_design_notes="Soft, slightly irregular front; temples kept natural."
-            if stage.startswith("N")
-            else "",
-            contraindications="Takes blood thinners: expect more bleeding." if i % 9 == 2 else "",
-            allergies="Allergic to lidocaine: no numbing cream." if i % 8 == 4 else "",
-            suitability=Assessment.Suitability.SUITABLE,
-        )
-        for kind in (ConsentWording.Kind.TREATMENT, ConsentWording.Kind.CLINICAL_PHOTOS):
-            ConsentRecord.objects.create(
-                client=client,
-                wording=wordings[kind],
-                given_at=start,
-                method=ConsentRecord.Method.TABLET,
-                signed_name=client.full_name,
-                witnessed_by=tech.user,
-            )
-        marketing = i % 3 == 1
-        if marketing:
-            ConsentRecord.objects.create(
-                client=client,
-                wording=wordings[ConsentWording.Kind.MARKETING_PHOTOS],
-                given_at=start,
-                method=ConsentRecord.Method.TABLET,
-                signed_name=client.full_name,
-                witnessed_by=tech.user,
-            )
-
-        planned = rng.choice([2, 3]) if treatment.sessions_max > 1 else 1
-        course = Course.objects.create(
+    def course_for(client: Client, planned: int, created: datetime) -> Course:
+        treatment, band, _ = people.profile[id(client)]
+        course = Course(
             client=client,
             treatment=treatment,
             planned_sessions=planned,
-            price_band=stage or "small",
-            price_agreed=Decimal(rng.choice([450, 1200, 1600, 2200, 2800])),
-            status=Course.Status.IN_PROGRESS,
+            price_band=band,
+            price_agreed=_price(treatment, band, prices),
+            created_at=created,
         )
-        session_day = start.astimezone(LONDON).date() + timedelta(days=rng.randint(14, 28))
-        completed_all = True
-        for number in range(1, planned + 1):
-            minutes = rng.choice([150, 180])
-            s_start, s_end, s_location = calendar.take(tech, days, session_day, minutes)
-            session = Appointment.objects.create(
-                kind=Appointment.Kind.TREATMENT_SESSION,
-                client=client,
-                technician=tech,
-                location=s_location,
-                treatment=treatment,
-                course=course,
-                session_number=number,
-                start=s_start,
-                end=s_end,
-                channel=Appointment.Channel.STAFF,
-                **_status_for(s_start, today),
-            )
-            if session.status == Appointment.Status.COMPLETED:
-                SessionNote.objects.create(
-                    appointment=session,
-                    author=tech.user,
-                    areas=["hairline", "front"] if stage.startswith("N") else ["crown", "mid"],
-                    pigment_brand="Demo Pigments",
-                    pigment_shade=rng.choice(["2", "3"]),
-                    pigment_blend="70% shade 2, 30% shade 3",
-                    needle="1RL 0.18 mm",
-                    depth=rng.choice(["shallow", "standard"]),
-                    machine_settings="8.5 V, 110 Hz",
-                    duration_minutes=minutes,
-                    numbing_used="EMLA 5%" if i % 8 != 4 else "",
-                    reactions=rng.sample(["redness", "swelling", "scabs", "itching"], 2),
-                    notes=f"Session {number}: even coverage, client comfortable.",
-                    next_time_notes="Add density at the crown; keep the hairline soft."
-                    if number < planned
-                    else "Review at touch-up.",
+        courses.append(course)
+        return course
+
+    for slot in _slots(today=today, techs=techs, hours=hours, closed=closed, rng=rng):
+        history = slot.start < week_start
+        fate = Status.COMPLETED if slot.end <= now else Status.BOOKED
+        cancelled_at = None
+        if history:
+            roll = rng.random()
+            if roll < NO_SHOW_RATE:
+                fate = Status.NO_SHOW
+            elif roll < NO_SHOW_RATE + CANCEL_RATE:
+                fate = Status.CANCELLED
+                late = roll < NO_SHOW_RATE + CANCEL_RATE * LATE_CANCEL_SHARE
+                cancelled_at = slot.start - (
+                    timedelta(hours=rng.randint(2, 20)) if late else timedelta(days=rng.randint(3, 12))
                 )
-                if number == 1 or number == planned:
-                    phase = Photo.Phase.BEFORE if number == 1 else Photo.Phase.AFTER
-                    for angle in (Photo.Angle.FRONT, Photo.Angle.TOP):
-                        data = _scalp_image(rng, density=0.2 if phase == "before" else 1.0)
-                        photo = Photo(
-                            client=client,
-                            appointment=session,
-                            angle=angle,
-                            phase=phase,
-                            taken_at=s_start,
-                            uploaded_by=tech.user,
-                            marketing_consent=marketing,
-                        )
-                        photo.image.save("scalp.jpg", ContentFile(data), save=False)
-                        photo.thumbnail.save("scalp.jpg", ContentFile(_thumb(data)), save=False)
-                        photo.save()
+        elif slot.start >= day_end and slot.start - now < timedelta(days=2) and rng.random() < 0.5:
+            fate = Status.CONFIRMED
+        elif day_start <= slot.start < day_end:
+            fate = Status.BOOKED  # today's appointments move on through the services below
+        booked_at = min(slot.start - timedelta(days=rng.randint(3, 28), hours=rng.randint(0, 8)), now)
+        fields = {"course": None, "session_number": None, "channel": Appointment.Channel.STAFF}
+        if slot.kind == CONSULTATION:
+            client = people.new()
+            treatment = people.profile[id(client)][0]
+            fields["channel"] = rng.choice(
+                [Appointment.Channel.ONLINE, Appointment.Channel.ONLINE, Appointment.Channel.PHONE]
+            )
+            if fate == Status.COMPLETED and rng.random() < CONVERSION:
+                course = course_for(client, rng.choice([2, 3]), slot.end)
+                waiting.append(
+                    _Waiting(
+                        client,
+                        course,
+                        1,
+                        slot.start.date() + timedelta(days=rng.randint(10, 21)),
+                        slot.location.pk,
+                        slot.end,
+                    )
+                )
+        elif slot.kind == SESSION:
+            ready = [w for w in waiting if w.earliest <= slot.start.date() and w.location_id == slot.location.pk]
+            if ready:
+                entry = min(ready, key=lambda w: w.earliest)
+                waiting.remove(entry)
+                booked_at = min(max(entry.after, booked_at), now)
             else:
-                completed_all = False
-            session_day = s_start.astimezone(LONDON).date() + timedelta(days=rng.randint(14, 21))
-            if session_two_today and number == 1:
-                session_day = today
-        if completed_all:
-            course.status = Course.Status.COMPLETED
-            course.completed_at = timezone.now()
-            course.save(update_fields=["status", "completed_at"])
+                # A client whose consultation was before the diary's first day.
+                client = people.new()
+                entry = _Waiting(
+                    client, course_for(client, rng.choice([2, 3]), booked_at), 1, slot.start.date(), 0, booked_at
+                )
+            client, treatment = entry.client, entry.course.treatment
+            fields.update(course=entry.course, session_number=entry.number)
+            if fate in (Status.NO_SHOW, Status.CANCELLED):
+                entry.earliest, entry.location_id = slot.start.date() + timedelta(days=3), slot.location.pk
+                waiting.append(entry)
+            elif entry.number < entry.course.planned_sessions:
+                waiting.append(
+                    _Waiting(
+                        client,
+                        entry.course,
+                        entry.number + 1,
+                        slot.start.date() + timedelta(days=rng.randint(14, 21)),
+                        slot.location.pk,
+                        slot.end,
+                    )
+                )
+        else:
+            client, treatment = people.new(), treatments["touch-up"]
+        appointment = Appointment(
+            reference=reference(),
+            kind=slot.kind,
+            client=client,
+            technician=slot.tech,
+            location=slot.location,
+            treatment=treatment,
+            start=slot.start,
+            end=slot.end,
+            status=fate,
+            created_at=booked_at,
+            client_message="I'd like to talk about my options." if slot.kind == CONSULTATION else "",
+            **fields,
+        )
+        if fate == Status.COMPLETED:
+            appointment.completed_at = slot.end
+            appointment.status_changed_at, appointment.status_changed_by = slot.end, slot.tech.user
+        elif fate == Status.NO_SHOW:
+            appointment.status_changed_at = slot.start + timedelta(minutes=20)
+            appointment.status_changed_by = reception
+        elif fate == Status.CANCELLED:
+            appointment.cancelled_at = appointment.status_changed_at = cancelled_at
+            appointment.status_changed_by = reception
+            appointment.ics_sequence = 1
+            appointment.created_at = min(booked_at, cancelled_at - timedelta(days=1))
+        elif fate == Status.CONFIRMED:
+            appointment.status_changed_at = min(now, slot.start - timedelta(days=1))
+            appointment.status_changed_by = reception
+        appointments.append(appointment)
+
+    _course_statuses(courses, appointments)
+    _save_with_dates(Client, people.clients, _first_seen(people.clients, appointments))
+    for course in courses:
+        course.client = course.client  # picks up the client's new primary key
+    _save_with_dates(Course, courses, {id(c): c.created_at for c in courses})
+    for appointment in appointments:
+        appointment.client, appointment.course = appointment.client, appointment.course
+    _save_with_dates(Appointment, appointments, {id(a): a.created_at for a in appointments})
+    report.count(bool(appointments))
+
+    _history_messages(appointments, now=now)
+    today_done = _today(
+        appointments,
+        day_start=day_start,
+        day_end=day_end,
+        week_end=_aware(monday + timedelta(days=7), time(0)),
+        now=now,
+        reception=reception,
+        manager=manager,
+    )
+    _clinical_records(people, appointments, today_done, wordings=wordings, rng=rng)
+    _photos(appointments, courses, wordings=wordings)
 
 
-def _status_for(start: datetime, today: date) -> dict:
-    if start.astimezone(LONDON).date() < today:
-        return {"status": Appointment.Status.COMPLETED, "completed_at": start + timedelta(hours=3)}
-    return {"status": Appointment.Status.BOOKED}
+def _first_seen(clients: list[Client], appointments: list[Appointment]) -> dict[int, datetime]:
+    seen: dict[int, datetime] = {}
+    for appointment in appointments:
+        key = id(appointment.client)
+        seen[key] = min(seen.get(key, appointment.created_at), appointment.created_at)
+    return seen
+
+
+@contextmanager
+def _keeping_created_at(model):
+    """Let bulk_create write the created_at we set: the demo's bookings were made in the past,
+    and one INSERT beats an INSERT plus an UPDATE of every row."""
+    field = model._meta.get_field("created_at")
+    field.auto_now_add = False
+    try:
+        yield
+    finally:
+        field.auto_now_add = True
+
+
+def _save_with_dates(model, objs: list, created: dict[int, datetime]) -> None:
+    for obj in objs:
+        obj.created_at = created[id(obj)]
+    with _keeping_created_at(model):
+        model.objects.bulk_create(objs, batch_size=1000)
+
+
+def _course_statuses(courses: list[Course], appointments: list[Appointment]) -> None:
+    """As bookings.services.appointments._course_follow would leave each course."""
+    done: dict[int, list[datetime]] = {}
+    for appointment in appointments:
+        if appointment.kind == SESSION and appointment.status == Status.COMPLETED:
+            done.setdefault(id(appointment.course), []).append(appointment.completed_at)
+    for course in courses:
+        finished = done.get(id(course), [])
+        if len(finished) >= course.planned_sessions:
+            course.status, course.completed_at = Course.Status.COMPLETED, max(finished)
+        elif finished:
+            course.status = Course.Status.IN_PROGRESS
+        else:
+            course.status = Course.Status.PLANNED
+
+
+def _sent(row: ClientMessage) -> ClientMessage:
+    row.status, row.sent_at, row.attempts = ClientMessage.Status.SENT, row.due_at, 1
+    return row
+
+
+def _owed(appointment: Appointment, *, next_booked: bool) -> dict[str, datetime]:
+    """messaging.owed_kinds for a completed session or touch-up, worked out from the diary in
+    memory instead of two queries per appointment (test_seed_demo checks that they agree).
+    No demo client books a touch-up after a course, so every course's end owes a recall."""
+    location, day = appointment.location, local_date(appointment.start, appointment.location)
+    owed = {kind: send_time_on(day + timedelta(days=days), location) for kind, days in AFTERCARE_DAYS.items()}
+    if not appointment.client.reminders_opt_in:
+        return owed
+    course = appointment.course
+    more_planned = appointment.kind == SESSION and appointment.session_number < course.planned_sessions
+    if more_planned and not next_booked:
+        owed[M.NEXT_SESSION_PROMPT] = send_time_on(day + timedelta(days=10), location)
+    if appointment.kind == TOUCH_UP or appointment.session_number >= course.planned_sessions:
+        owed[M.TOUCH_UP_RECALL] = send_time_on(add_months(day, settings.TOUCH_UP_RECALL_MONTHS), location)
+    return owed
+
+
+def _history_messages(appointments: list[Appointment], *, now: datetime) -> None:
+    """The outbox as the services would have left it: the rows each booking, cancellation and
+    completion wrote (the same kinds, channels, sequences and due times), sent when their time
+    has passed. Aftercare due within the last day is left pending: the worker sends it at once."""
+    rows: list[ClientMessage] = []
+    # Sessions whose course has a later session in the diary (no "book your next session" prompt).
+    latest: dict[int, datetime] = {}
+    for appointment in appointments:
+        if appointment.kind == SESSION and appointment.status in Appointment.ACTIVE_STATUSES:
+            latest[id(appointment.course)] = max(
+                latest.get(id(appointment.course), appointment.start), appointment.start
+            )
+    next_booked = {
+        id(a)
+        for a in appointments
+        if a.kind == SESSION and a.course is not None and latest.get(id(a.course), a.start) > a.start
+    }
+    for appointment in appointments:
+        client = appointment.client
+        payload = {"start": _iso(appointment.start), "end": _iso(appointment.end)}
+        for channel in change_channels(client):
+            rows.append(
+                _sent(
+                    ClientMessage(
+                        appointment=appointment,
+                        kind=M.CONFIRMATION,
+                        channel=channel,
+                        due_at=appointment.created_at,
+                        payload=payload,
+                    )
+                )
+            )
+            if appointment.status == Status.CANCELLED:
+                rows.append(
+                    _sent(
+                        ClientMessage(
+                            appointment=appointment,
+                            kind=M.CANCELLED,
+                            sequence=1,
+                            channel=channel,
+                            due_at=appointment.cancelled_at,
+                            payload=payload,
+                        )
+                    )
+                )
+        channel = channel_for(client)
+        if client.reminders_opt_in and appointment.start - appointment.created_at >= REMINDER_MIN_NOTICE:
+            reminder = ClientMessage(
+                appointment=appointment,
+                kind=M.REMINDER_48H,
+                channel=channel,
+                due_at=max(appointment.start - REMINDER_LEAD, appointment.created_at),
+            )
+            if appointment.status == Status.CANCELLED and appointment.cancelled_at < reminder.due_at:
+                reminder.status = ClientMessage.Status.CANCELLED
+                rows.append(reminder)
+            elif reminder.due_at <= now:
+                rows.append(_sent(reminder))
+            elif appointment.status in UPCOMING_STATUSES:
+                rows.append(reminder)
+        if appointment.status == Status.COMPLETED and appointment.kind in TREATED_KINDS:
+            for kind, due in _owed(appointment, next_booked=id(appointment) in next_booked).items():
+                row = ClientMessage(appointment=appointment, kind=kind, channel=channel, due_at=due)
+                if kind in AFTERCARE_DAYS:
+                    rows.append(_sent(row) if due < now - AFTERCARE_TOO_LATE else row)
+                else:
+                    rows.append(_sent(row) if due <= now else row)
+    # One that failed for good: the mail server refused the address, for staff to follow up.
+    recent = [
+        r
+        for r in rows
+        if r.kind in AFTERCARE_DAYS
+        and r.status == ClientMessage.Status.SENT
+        and r.channel == ClientMessage.Channel.EMAIL
+        and now - timedelta(days=14) < r.due_at
+    ]
+    if recent:
+        failed = max(recent, key=lambda r: r.due_at)
+        failed.status, failed.sent_at = ClientMessage.Status.FAILED, None
+        failed.attempts = settings.REMINDERS_MAX_ATTEMPTS
+        failed.last_error = "SMTPRecipientsRefused: {'[address]': (550, b'5.1.1 Mailbox unavailable')}"
+    ClientMessage.objects.bulk_create(rows, batch_size=1000)
+
+
+def _today(
+    appointments: list[Appointment],
+    *,
+    day_start: datetime,
+    day_end: datetime,
+    week_end: datetime,
+    now: datetime,
+    reception,
+    manager,
+) -> list[Appointment]:
+    """Today's diary moves on through the status services (audit rows, aftercare, the course):
+    done ones completed by their technician, the one in the chair arrived, later ones partly
+    confirmed, one client missed their appointment. A client also cancels a visit later this week."""
+    todays = [a for a in appointments if day_start <= a.start < day_end and a.status == Status.BOOKED]
+    per_day = Counter((a.technician_id, a.start.astimezone(LONDON).date()) for a in appointments)
+    missed = next(
+        (
+            a
+            for a in todays
+            if a.start <= now
+            and a.kind != SESSION
+            and per_day[(a.technician_id, a.start.astimezone(LONDON).date())] >= 2
+        ),
+        None,
+    )
+    done, later = [], 0
+    for appointment in todays:
+        user = appointment.technician.user
+        clinical = user.has_perm("bookings.change_appointment") and user.has_perm("clients.view_clinical")
+        if appointment is missed:
+            changed = appointment_mark_no_show(appointment=appointment, by=reception, now=now)
+        elif appointment.end <= now:
+            changed = appointment_complete(appointment=appointment, by=user if clinical else manager, now=now)
+            done.append(appointment)
+        elif appointment.start <= now:
+            changed = appointment_arrive(appointment=appointment, by=reception, now=now)
+        else:
+            later += 1
+            if later % 2 == 0:
+                continue  # every other later one has not confirmed yet
+            changed = appointment_confirm(appointment=appointment, by=reception, now=now)
+        appointment.status, appointment.completed_at = changed.status, changed.completed_at
+
+    later = [
+        a
+        for a in appointments
+        if day_end <= a.start < week_end
+        and a.kind == CONSULTATION
+        and a.status == Status.BOOKED
+        and per_day[(a.technician_id, a.start.astimezone(LONDON).date())] >= 2
+    ]
+    if later:
+        cancelled = appointment_staff_cancel(appointment=later[-1], by=reception, now=now)
+        later[-1].status, later[-1].cancelled_at = cancelled.status, cancelled.cancelled_at
+    return done
+
+
+def _clinical_records(
+    people: _People, appointments: list[Appointment], today_done: list[Appointment], *, wordings, rng: random.Random
+) -> None:
+    """Consents, assessments and session notes, as the workspace would have filled them in."""
+    consents: list[ConsentRecord] = []
+    assessments: list[Assessment] = []
+    notes: list[SessionNote] = []
+    first_visit: dict[int, Appointment] = {}
+    for appointment in appointments:
+        client = appointment.client
+        if id(client) not in first_visit:
+            first_visit[id(client)] = appointment
+            consents.append(
+                ConsentRecord(
+                    client=client,
+                    wording=wordings[ConsentWording.Kind.HEALTH_DATA],
+                    given_at=appointment.created_at,
+                    method=ConsentRecord.Method.ONLINE,
+                    signed_name=client.full_name,
+                )
+            )
+        if appointment.status != Status.COMPLETED:
+            continue
+        _, band, loss = people.profile[id(client)]
+        tech = appointment.technician
+        if appointment is first_visit[id(client)]:
+            for kind in (ConsentWording.Kind.TREATMENT, ConsentWording.Kind.CLINICAL_PHOTOS):
+                consents.append(
+                    ConsentRecord(
+                        client=client,
+                        wording=wordings[kind],
+                        given_at=appointment.start,
+                        method=ConsentRecord.Method.TABLET,
+                        signed_name=client.full_name,
+                        witnessed_by=tech.user,
+                    )
+                )
+        if appointment.kind == CONSULTATION:
+            n = len(assessments)
+            assessments.append(
+                Assessment(
+                    client=client,
+                    appointment=appointment,
+                    assessed_by=tech.user,
+                    assessed_at=appointment.start,
+                    hair_loss_type=loss,
+                    stage=band if band[:1] in ("N", "L") else "",
+                    skin_type=rng.choice(list(Assessment.SkinType.values)),
+                    skin_tone=rng.choice(list(Assessment.SkinTone.values)),
+                    natural_hair_colour=rng.choice(["Dark brown", "Black", "Mid brown", "Light brown"]),
+                    pigment_match=rng.choice(["Shade 2", "Shade 2/3 blend", "Shade 3", "Shade 1/2 blend"]),
+                    hairline_design_notes="Soft, slightly irregular front; temples kept natural."
+                    if band.startswith("N")
+                    else "",
+                    contraindications="Takes blood thinners: expect more bleeding." if n % 9 == 2 else "",
+                    allergies="Allergic to lidocaine: no numbing cream." if n % 8 == 4 else "",
+                    suitability=Assessment.Suitability.SUITABLE,
+                )
+            )
+            continue
+        number = appointment.session_number or 1
+        planned = appointment.course.planned_sessions if appointment.course else 1
+        notes.append(
+            SessionNote(
+                appointment=appointment,
+                author=tech.user,
+                areas=["hairline", "front"] if band.startswith("N") else ["crown", "mid"],
+                pigment_brand="Demo Pigments",
+                pigment_shade=rng.choice(["2", "3"]),
+                pigment_blend="70% shade 2, 30% shade 3",
+                needle="1RL 0.18 mm",
+                depth=rng.choice(["shallow", "standard"]),
+                machine_settings="8.5 V, 110 Hz",
+                duration_minutes=appointment.duration_minutes,
+                numbing_used="EMLA 5%" if len(notes) % 8 != 4 else "",
+                reactions=rng.sample(["redness", "swelling", "scabs", "itching"], 2),
+                notes=f"Session {number}: even coverage, client comfortable.",
+                next_time_notes="Add density at the crown; keep the hairline soft."
+                if number < planned
+                else "Review at touch-up.",
+            )
+        )
+    ConsentRecord.objects.bulk_create(consents, batch_size=1000)
+    Assessment.objects.bulk_create(assessments, batch_size=1000)
+    SessionNote.objects.bulk_create(notes, batch_size=1000)
+
+
+PHOTO_CLIENTS = 4
+
+
+def _photos(appointments: list[Appointment], courses: list[Course], *, wordings) -> None:
+    """Before and after photos (seen from above) for the latest finished courses: the same
+    generated scalp, the second with the pigment's dots. The first two may be shown publicly."""
+    sessions: dict[int, list[Appointment]] = {}
+    for appointment in appointments:
+        if appointment.kind == SESSION and appointment.status == Status.COMPLETED:
+            sessions.setdefault(appointment.course_id, []).append(appointment)
+    finished = [c for c in courses if c.status == Course.Status.COMPLETED and len(sessions.get(c.pk, [])) >= 2]
+    finished.sort(key=lambda c: c.completed_at, reverse=True)
+    for index, course in enumerate(finished[:PHOTO_CLIENTS]):
+        done = sorted(sessions[course.pk], key=lambda a: a.start)
+        pair = scalp_pair(SEED + course.client_id)
+        marketing = index < 2
+        if marketing:
+            ConsentRecord.objects.create(
+                client=course.client,
+                wording=wordings[ConsentWording.Kind.MARKETING_PHOTOS],
+                given_at=done[0].start,
+                method=ConsentRecord.Method.TABLET,
+                signed_name=course.client.full_name,
+                witnessed_by=done[0].technician.user,
+            )
+        for phase, image, visit, taken in (
+            (Photo.Phase.BEFORE, pair.before, done[0], done[0].start),
+            (Photo.Phase.AFTER, pair.after, done[-1], done[-1].end),
+        ):
+            clean = photo_clean(data=jpeg(image))
+            photo = Photo(
+                client=course.client,
+                appointment=visit,
+                angle=Photo.Angle.TOP,
+                phase=phase,
+                taken_at=taken,
+                uploaded_by=visit.technician.user,
+                marketing_consent=marketing,
+            )
+            photo.image.save("photo.jpg", clean.image, save=False)
+            photo.thumbnail.save("thumb.jpg", clean.thumbnail, save=False)
+            photo.save()

@@ -64,7 +64,8 @@ else:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list this site's host names when DJANGO_DEBUG is off.")
 
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Empty counts as unset (.env.example leaves it empty so `make run` can follow ADDR).
+SITE_URL = (env.str("SITE_URL", default="") or "http://127.0.0.1:8000").rstrip("/")
 CLINIC_NAME = env.str("CLINIC_NAME", default="SMP Clinic")
 
 INSTALLED_APPS = [

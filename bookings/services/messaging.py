@@ -608,6 +608,43 @@ def wording_for(*, kind: str, treatment_id: int | None) -> dict[str, str]:
     return {f: getattr(chosen, f) for f in ("subject", "text_body", "html_body", "sms_body")}
 
 
+WORDING_FIELDS = ("subject", "text_body", "html_body", "sms_body")
+PREVIEW_LINES = 3
+PREVIEW_CHARS = 240
+
+
+def wording_table() -> dict[tuple[str, int | None], dict[str, str]]:
+    """Every wording staff wrote, in one query: (kind, treatment id or None) -> wording."""
+    return {(t.kind, t.treatment_id): {f: getattr(t, f) for f in WORDING_FIELDS} for t in MessageTemplate.objects.all()}
+
+
+def message_preview(message: ClientMessage, *, table: dict) -> tuple[str, str]:
+    """The subject and the first lines of what the message says (its SMS text for a text
+    message), for a list of many messages: no query of its own when the message's appointment,
+    client, location, technician, treatment and course come with it and `table` is from
+    wording_table (which also caches the file wording it falls back to)."""
+    appointment = message.appointment
+    treatment_id = appointment.treatment_id or (appointment.course.treatment_id if appointment.course_id else None)
+    key = ("resolved", message.kind, treatment_id)
+    if key not in table:
+        table[key] = (
+            (table.get((message.kind, treatment_id)) if treatment_id else None)
+            or table.get((message.kind, None))
+            or _default_wording(message.kind)
+        )
+    wording = table[key]
+    try:
+        context = Context(message_context(message), autoescape=False)
+        subject = " ".join(_compiled(wording["subject"]).render(context).split())
+        sms = message.channel == ClientMessage.Channel.SMS
+        body = _compiled(wording["sms_body" if sms else "text_body"]).render(context)
+    except (TemplateSyntaxError, TemplateDoesNotExist, NoReverseMatch):
+        return "", "(this wording does not render: see the message templates)"
+    lines = [line.strip() for line in body.splitlines() if line.strip()][:PREVIEW_LINES]
+    text = " ".join(lines)
+    return subject, text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1].rstrip() + "…"
+
+
 def render_wording(wording: dict[str, str], context: dict) -> dict[str, str]:
     """Render staff wording in the sandbox: subject, text and HTML e-mail (in the layout), SMS."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -87,3 +88,14 @@ def test_message_links_point_at_the_address_the_clinic_runs_on(monkeypatch):
     assert child_env("127.0.0.1:8100")["SITE_URL"] == "http://127.0.0.1:8100"
     monkeypatch.setenv("SITE_URL", "https://clinic.example.com")
     assert child_env("127.0.0.1:8100")["SITE_URL"] == "https://clinic.example.com"
+
+
+def test_an_empty_site_url_as_in_env_example_follows_the_address(monkeypatch):
+    """A .env copied from .env.example leaves SITE_URL empty; the settings read it into this
+    process's environment, and it must not pin the links to port 8000."""
+    from smpclinic.management.commands.runclinic import child_env
+
+    monkeypatch.setenv("SITE_URL", "")
+    assert child_env("127.0.0.1:8100")["SITE_URL"] == "http://127.0.0.1:8100"
+    example = (BASE_DIR / ".env.example").read_text()
+    assert re.search(r"^SITE_URL=\s*$", example, re.MULTILINE), "SITE_URL in .env.example must be empty"

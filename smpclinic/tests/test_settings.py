@@ -129,3 +129,27 @@ def test_the_embedded_broker_keeps_its_state_under_var(tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["var"]
     assert (tmp_path / "var" / "broker" / "control" / "celery.exchange").is_file()
     assert len(list((tmp_path / "var" / "broker" / "out").iterdir())) == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("", "http://127.0.0.1:8000"), ("https://clinic.example.com/", "https://clinic.example.com")],
+)
+def test_an_empty_site_url_counts_as_unset(tmp_path, given, expected):
+    script = "import smpclinic.settings as s; print(s.SITE_URL)"
+    env = {**clean_env(tmp_path), "SITE_URL": given}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_make_runs_children_link_to_its_address_when_site_url_is_empty(tmp_path, monkeypatch):
+    """The path a worker's links take: runclinic's child environment, then the settings the
+    worker loads (SITE_URL empty, as a .env copied from .env.example leaves it)."""
+    from smpclinic.management.commands.runclinic import child_env
+
+    monkeypatch.setenv("SITE_URL", "")
+    script = "import smpclinic.settings as s; print(s.SITE_URL)"
+    env = {**clean_env(tmp_path), "SITE_URL": child_env("127.0.0.1:8100")["SITE_URL"]}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.stdout.strip() == "http://127.0.0.1:8100", result.stderr

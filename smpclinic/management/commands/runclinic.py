@@ -20,7 +20,10 @@ def child_env(addr: str) -> dict[str, str]:
     """The children's environment: links in messages point at the address the clinic runs on,
     unless SITE_URL says otherwise (the worker renders them with no request to read it from)."""
     env = os.environ.copy()
-    env.setdefault("SITE_URL", f"http://{addr}")
+    # Empty is unset: a .env copied from .env.example (read into this process's environment by
+    # the settings) must not pin the links to another port.
+    if not env.get("SITE_URL", "").strip():
+        env["SITE_URL"] = f"http://{addr}"
     return env
 
 
@@ -51,7 +54,8 @@ class Command(BaseCommand):
             f"Demo staff login: {settings.DEMO_STAFF_USERNAME} / {settings.DEMO_STAFF_PASSWORD}   (Ctrl-C stops all)"
         )
         self.stdout.write(
-            f"Technician workspace: http://{addr}/staff/  (amara, ben, chloe or dev / {settings.DEMO_STAFF_PASSWORD})"
+            f"Technician workspace: http://{addr}/staff/  (amara, ben, chloe, dev, erin or farid / "
+            f"{settings.DEMO_STAFF_PASSWORD}); reception: reception / {settings.DEMO_STAFF_PASSWORD}"
         )
         self.stdout.flush()
         children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=child_env(addr)) for cmd in (web, celery)]
