@@ -759,9 +759,14 @@ def _seed_people(report: SeedReport, today: date) -> None:
         elif fate == Status.NO_SHOW:
             appointment.status_changed_at = slot.start + timedelta(minutes=20)
             appointment.status_changed_by = reception
+            # As appointment_mark_no_show records it: who marked it and when.
+            appointment.no_show_marked_at, appointment.no_show_marked_by = appointment.status_changed_at, reception
         elif fate == Status.CANCELLED:
             appointment.cancelled_at = appointment.status_changed_at = cancelled_at
-            appointment.status_changed_by = reception
+            appointment.status_changed_by = appointment.cancelled_by = reception
+            # As the cancel service records it: late within the policy's window (48 hours by default).
+            appointment.cancelled_via = Appointment.CancelledVia.STAFF
+            appointment.late_cancellation = slot.start - cancelled_at < timedelta(hours=48)
             appointment.ics_sequence = 1
             appointment.created_at = min(booked_at, cancelled_at - timedelta(days=1))
         elif fate == Status.CONFIRMED:

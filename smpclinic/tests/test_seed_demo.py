@@ -218,6 +218,12 @@ def test_there_is_history_for_the_dashboard(wednesday):
     late = [a for a in cancelled if a.start - a.cancelled_at < timedelta(hours=48)]
     assert late
     assert len(late) < len(cancelled)
+    # Recorded as the cancel service records them: the dashboard and the no-show limit read the flag.
+    assert {a.pk for a in cancelled if a.late_cancellation} == {a.pk for a in late}
+    assert all(a.cancelled_by_id and a.cancelled_via == "staff" for a in cancelled)
+    no_shows = past.filter(status=Status.NO_SHOW)
+    assert no_shows.exists()
+    assert not no_shows.filter(no_show_marked_at__isnull=True).exists()
     sent = ClientMessage.objects.filter(status=Sent)
     assert sent.filter(kind=ClientMessage.Kind.CONFIRMATION).exists()
     assert sent.filter(kind=ClientMessage.Kind.CANCELLED).exists()
