@@ -11,8 +11,10 @@ What each figure means (the page says the same):
 - conversion: consultations attended (arrived or completed) whose client has a course, not
   cancelled, created at or after the consultation's start;
 - no-show rate: no-shows over the appointments due so far (started before now, not cancelled);
-- late cancellations: cancelled less than the booking policy's change notice before the start
-  (the location's own policy, else the clinic-wide one), over every appointment in the period;
+- late cancellations: recorded late by the cancel service (within the booking policy's
+  late-cancellation window), over every appointment in the period. The flag the service set at
+  the time is the one source of truth, shared with the attendance counts and the online no-show
+  limit: a policy changed since does not rewrite past weeks;
 - revenue booked: appointments not cancelled and not a no-show. A treatment session carries its
   share of the course's agreed price (price / planned sessions); without an agreed price, the
   share of the price guide's "from" price for the course's band (the location's guide, else the
@@ -26,7 +28,6 @@ What each figure means (the page says the same):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -52,7 +53,8 @@ from django.db.models.functions import Coalesce, TruncDate, TruncWeek
 
 from treatments.models import PriceGuide
 
-from .models import Appointment, BookingPolicy, ClientMessage, Course, Location
+from .models import Appointment, ClientMessage, Course, Location
+from .selectors import LATE_CANCELLATION
 from .services.messaging import add_months
 from .zones import default_tz
 
@@ -202,35 +204,10 @@ def _in_period(qs: QuerySet, period: Period, *, field_name: str = "start", locat
     return qs
 
 
-def _late_cancellation(location: Location | None) -> Q:
-    """Cancelled within the change notice of the location's policy (one query for the policies).
-
-    The notice differs per location, so the condition is one branch per distinct notice: the
-    SQL grows with the number of policies, never with the number of appointments.
-    """
-    policies = (
-        BookingPolicy.objects.all()
-        if location is None
-        else BookingPolicy.objects.filter(Q(location=location) | Q(location__isnull=True))
-    )
-    default_hours = BookingPolicy._meta.get_field("change_notice_hours").default
-    by_hours: dict[int, list[int]] = defaultdict(list)
-    for policy in policies.only("location_id", "change_notice_hours"):
-        if policy.location_id is None:
-            default_hours = policy.change_notice_hours
-        else:
-            by_hours[policy.change_notice_hours].append(policy.location_id)
-    own = [pk for pks in by_hours.values() for pk in pks]
-    late = Q(cancelled_at__gt=F("start") - timedelta(hours=default_hours)) & ~Q(location_id__in=own)
-    for hours, location_ids in by_hours.items():
-        late |= Q(location_id__in=location_ids, cancelled_at__gt=F("start") - timedelta(hours=hours))
-    return Q(status=Status.CANCELLED) & late
-
-
 def appointments_by_week(*, period: Period, now: datetime) -> list[Week]:
     """Per week: consultations, sessions and touch-ups held or expected, no-shows over the
-    appointments due so far, late cancellations over every appointment in the week. Two queries
-    (the policies, then the appointments)."""
+    appointments due so far, late cancellations (as recorded by the cancel service) over every
+    appointment in the week. One query."""
     not_cancelled = ~Q(status=Status.CANCELLED)
     due = not_cancelled & Q(start__lt=now)
     rows = (
@@ -244,7 +221,7 @@ def appointments_by_week(*, period: Period, now: datetime) -> list[Week]:
             due=Count("pk", filter=due),
             no_shows=Count("pk", filter=due & Q(status=Status.NO_SHOW)),
             scheduled=Count("pk"),
-            late_cancellations=Count("pk", filter=_late_cancellation(period.location)),
+            late_cancellations=Count("pk", filter=LATE_CANCELLATION),
         )
         .order_by("week")
     )

@@ -343,14 +343,17 @@ class AttendanceCounts:
 
 
 NO_ATTENDANCE_ISSUES = AttendanceCounts()
-_MISSED = Q(status=Appointment.Status.NO_SHOW) | Q(status=Appointment.Status.CANCELLED, late_cancellation=True)
+# Recorded late by the cancel service (within the booking policy's late-cancellation window): the
+# attendance counts, the online no-show limit and the managers' dashboard all count this flag.
+LATE_CANCELLATION = Q(status=Appointment.Status.CANCELLED, late_cancellation=True)
+_MISSED = Q(status=Appointment.Status.NO_SHOW) | LATE_CANCELLATION
 
 
 def _attendance_aggregates() -> dict:
     no_show = Q(status=Appointment.Status.NO_SHOW)
     return {
         "no_shows": Count("pk", filter=no_show),
-        "late_cancellations": Count("pk", filter=Q(status=Appointment.Status.CANCELLED, late_cancellation=True)),
+        "late_cancellations": Count("pk", filter=LATE_CANCELLATION),
         "last_no_show": Max("start", filter=no_show),
     }
 

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from bookings.dashboard import Period, _visit_days_due_between, dashboard_compute, touch_ups_due
 from bookings.models import Appointment, BookingPolicy, ClientMessage, Course
+from bookings.services.booking import appointment_cancel
 from bookings.services.messaging import add_months
 from bookings.tests.factories import (
     AppointmentFactory,
@@ -43,17 +44,24 @@ def at(day: int, hour: int = 10, minute: int = 0, *, month: int = 6, year: int =
 
 
 def appt(location, start, kind=K.CONSULTATION, status=S.BOOKED, *, cancelled_before=None, **kwargs) -> Appointment:
-    """One appointment (each with its own technician: the overlap constraint never bites)."""
-    return AppointmentFactory(
+    """One appointment (each with its own technician: the overlap constraint never bites).
+
+    A cancelled one is booked, then cancelled by staff through the cancel service
+    ``cancelled_before`` its start: the service records whether that was late, as it does in use.
+    """
+    appointment = AppointmentFactory(
         location=location,
         start=start,
         end=start + timedelta(hours=2),
         kind=kind,
-        status=status,
+        status=S.BOOKED if status == S.CANCELLED else status,
         completed_at=start + timedelta(hours=2) if status == S.COMPLETED else None,
-        cancelled_at=start - (cancelled_before or timedelta(days=3)) if status == S.CANCELLED else None,
         **kwargs,
     )
+    if status == S.CANCELLED:
+        when = start - (cancelled_before or timedelta(days=3))
+        appointment = appointment_cancel(appointment=appointment, by_client=False, now=when)
+    return appointment
 
 
 def message(appointment, kind, due, status):
@@ -64,12 +72,17 @@ def message(appointment, kind, due, status):
 
 @pytest.fixture
 def clinic(frozen_now, settings):
-    """Two London clinics, A (the clinic-wide 24-hour change notice) and B (its own, 48 hours)."""
+    """Two London clinics: A under the clinic-wide policy, B under its own.
+
+    The late-cancellation windows (24 h at A, 48 h at B) and the online change notices (48 h at A,
+    24 h at B) deliberately disagree: the dashboard must count what the cancel service recorded
+    from the late-cancellation window, never recompute from the change notice.
+    """
     settings.TOUCH_UP_RECALL_MONTHS = 24
     a = LocationFactory(name="Manchester", order=0)
     b = LocationFactory(name="Leeds", order=1)
-    BookingPolicyFactory(location=None, change_notice_hours=24)
-    BookingPolicyFactory(location=b, change_notice_hours=48)
+    BookingPolicyFactory(location=None, change_notice_hours=48, late_cancellation_hours=24)
+    BookingPolicyFactory(location=b, change_notice_hours=24, late_cancellation_hours=48)
     hairline = TreatmentFactory(name="Hairline design", slug="hairline")
     touch_up = TreatmentFactory(name="Touch-up", slug="touch-up", category=Treatment.Category.TOUCH_UP)
     PriceGuideFactory(treatment=hairline, band="N3", location=None, price_from=Decimal("900"))
@@ -190,20 +203,67 @@ def test_no_show_rate_is_over_the_appointments_due_so_far(figures, frozen_now):
     assert (d.totals.no_shows, d.totals.due, d.totals.no_show_rate) == (1, 8, 12.5)
 
 
-def test_a_late_cancellation_follows_the_locations_own_notice(figures, frozen_now):
+def test_late_cancellations_are_those_the_cancel_service_recorded_late(figures, frozen_now):
     d = dashboard_compute(period=Period(date(2026, 6, 1), date(2026, 6, 14)), now=frozen_now, today=frozen_now.date())
 
+    late = Appointment.objects.filter(status=S.CANCELLED, late_cancellation=True, start__gte=at(1), start__lt=at(15))
+    # 2 hours before at Manchester, and 30 hours before at Leeds (its own 48-hour window).
+    assert sorted(a.start for a in late) == [at(5), at(9, 15)]
     one, two = _week(d, WEEK_1), _week(d, WEEK_2)
     assert (one.late_cancellations, one.scheduled) == (1, 7)
-    # 30 hours' notice is late at Leeds (48 h) and in time at Manchester (the clinic-wide 24 h).
+    # 30 hours before is late at Leeds and in time at Manchester (the clinic-wide 24 hours), although
+    # Manchester's 48-hour change notice would call it late: the recorded flag decides.
     assert (two.late_cancellations, two.scheduled) == (1, 7)
     assert d.totals.late_cancellation_rate == round(100 * 2 / 14, 1)
+    at_manchester = dashboard_compute(
+        period=Period(date(2026, 6, 1), date(2026, 6, 14), location=figures["a"]),
+        now=frozen_now,
+        today=frozen_now.date(),
+    )
+    assert [w.late_cancellations for w in at_manchester.weeks] == [1, 0]
 
 
-def test_without_any_policy_the_default_notice_applies(figures, frozen_now):
-    BookingPolicy.objects.all().delete()  # 24 hours everywhere: Leeds's 30-hour one is in time
-    d = dashboard_compute(period=Period(date(2026, 6, 1), date(2026, 6, 14)), now=frozen_now, today=frozen_now.date())
-    assert d.totals.late_cancellations == 1
+def test_a_cancellation_recorded_in_time_is_not_counted_even_inside_the_change_notice(clinic, frozen_now):
+    manchester = clinic["a"]
+    start = at(9, 15)
+    # 25 hours before: outside the 24-hour late window (the service records it in time), but
+    # inside Manchester's 48-hour change notice, which the dashboard once counted as late.
+    cancelled = appt(manchester, start, status=S.CANCELLED, cancelled_before=timedelta(hours=25))
+    assert (cancelled.status, cancelled.late_cancellation) == (S.CANCELLED, False)
+    assert cancelled.cancelled_at > start - timedelta(
+        hours=BookingPolicy.objects.get(location=None).change_notice_hours
+    )
+    late = appt(manchester, at(10, 15), status=S.CANCELLED, cancelled_before=timedelta(hours=23))
+    assert late.late_cancellation
+
+    d = dashboard_compute(period=Period(date(2026, 6, 8), date(2026, 6, 14)), now=frozen_now, today=frozen_now.date())
+    assert (d.totals.late_cancellations, d.totals.scheduled) == (1, 2)
+
+
+def test_a_policy_changed_since_does_not_rewrite_past_weeks(figures, frozen_now):
+    period = Period(date(2026, 6, 1), date(2026, 6, 14))
+    before = dashboard_compute(period=period, now=frozen_now, today=frozen_now.date()).totals.late_cancellations
+    BookingPolicy.objects.filter(location__isnull=False).delete()
+    BookingPolicy.objects.filter(location=None).update(late_cancellation_hours=1, change_notice_hours=1)
+
+    after = dashboard_compute(period=period, now=frozen_now, today=frozen_now.date()).totals.late_cancellations
+    assert before == after == 2
+
+
+def test_recorded_fields_set_by_hand_count_the_same_as_the_service(clinic, frozen_now):
+    """Rows written as the cancel service writes them (an import, an older row) count alike."""
+    for late in (True, False):
+        AppointmentFactory(
+            location=clinic["b"],
+            start=at(9, 9 if late else 13),
+            end=at(9, 11 if late else 15),
+            status=S.CANCELLED,
+            cancelled_at=at(9, 8),
+            late_cancellation=late,
+            cancelled_via=Appointment.CancelledVia.STAFF,
+        )
+    d = dashboard_compute(period=Period(date(2026, 6, 8), date(2026, 6, 14)), now=frozen_now, today=frozen_now.date())
+    assert (d.totals.late_cancellations, d.totals.scheduled) == (1, 2)
 
 
 def test_conversion_counts_attended_consultations_followed_by_a_live_course(figures, frozen_now):
@@ -450,7 +510,8 @@ def _more(clinic, n: int) -> None:
         course = CourseFactory(treatment=clinic["hairline"], planned_sessions=2, price_band="N3")
         session = appt(location, at(2 + i % 12, 8 + i % 8), K.TREATMENT_SESSION, S.COMPLETED, course=course)
         appt(location, at(2 + i % 12, 9 + i % 8), K.TOUCH_UP, treatment=clinic["touch_up"])
-        appt(location, at(2 + i % 12, 10 + i % 8), status=S.CANCELLED, cancelled_before=timedelta(hours=1))
+        late_or_not = timedelta(hours=1 if i % 3 else 72)
+        appt(location, at(2 + i % 12, 10 + i % 8), status=S.CANCELLED, cancelled_before=late_or_not)
         message(session, ClientMessage.Kind.AFTERCARE_DAY_4, at(2 + i % 12, 12), M.SENT)
         _ended_course(location, at(1 + i % 28, month=7, year=2024))
 
@@ -467,6 +528,6 @@ def test_the_query_count_does_not_grow_with_the_data(client, clinic, django_asse
         client.get(URL, PERIOD)
     assert _queries(client) == few
     assert _queries(client, {**PERIOD, "location": clinic["b"].pk}) == few_at_leeds
-    # Session, user, two for permissions, the policies, six figures, the location menu (and the
-    # chosen location's lookup).
-    assert (few, few_at_leeds) == (12, 13)
+    # Session, user, two for permissions, six figures, the location menu (and the chosen
+    # location's lookup). Late cancellations are a recorded flag: no policy query.
+    assert (few, few_at_leeds) == (11, 12)

@@ -57,6 +57,9 @@ def _clinic() -> None:
             course=course if kind == K.TREATMENT_SESSION else None,
             completed_at=start if status == S.COMPLETED else None,
             cancelled_at=start - timedelta(hours=1) if status == S.CANCELLED else None,
+            # Recorded as the cancel service records an hour's notice: late (the dashboard reads the flag).
+            late_cancellation=status == S.CANCELLED,
+            cancelled_via=Appointment.CancelledVia.STAFF if status == S.CANCELLED else "",
         )
         if kind == K.TREATMENT_SESSION:
             ClientMessageFactory(
@@ -110,6 +113,8 @@ def test_the_dashboard_draws_its_charts_under_the_csp_and_is_axe_clean(page_fact
         assert "Total" in table.inner_text()
 
         assert page.locator("#card-touch-ups dd").inner_text() == "1"
+        # The one cancellation, recorded late: counted over the five appointments.
+        assert page.locator("#card-late dd").inner_text().split() == ["20.0%", "(1", "of", "5)"]
         assert page.evaluate("window.__cspViolations") == []
         # Chromium asks for /favicon.ico, which the project does not have (every page gets that 404).
         assert [e for e in errors if not e[0].endswith("/favicon.ico")] == []
