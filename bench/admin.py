@@ -399,6 +399,20 @@ def sign_in_manager(client) -> None:
         session.save()
 
 
+def sign_in_technician(client) -> None:
+    """Sign the test client in as the first technician (the Technician role: their own schedule,
+    their clinic's clients)."""
+    from django.contrib.auth.models import Group
+
+    from bookings.models import Technician
+    from clients.roles import roles_ensure
+
+    roles_ensure()
+    user = Technician.objects.order_by("display_name", "pk").first().user
+    user.groups.add(Group.objects.get(name="Technician"))
+    client.force_login(user)
+
+
 @dataclass
 class Result:
     page: str
@@ -469,6 +483,9 @@ def pages(ids: dict) -> list[tuple[str, list[str]]]:
         ("staff clients q=smith", ["/staff/clients/?q=smith"]),
         ("staff clients q=smith p2", [next_page] if next_page else []),
         ("staff clients q=reference", [f"/staff/clients/?q={ids['reference']}"]),
+        ("staff schedule (technician)", ["/staff/"]),
+        ("staff clients (technician)", ["/staff/clients/"]),
+        ("staff clients smith (technician)", ["/staff/clients/?q=smith"]),
     ]
     return [(label, urls) for label, urls in listed if urls]
 
@@ -498,6 +515,7 @@ def main() -> None:
     parser.add_argument("--appointments", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=20, help="timed renders per page")
     parser.add_argument("--reuse", action="store_true", help="keep the database a previous run generated")
+    parser.add_argument("--only", default="", help="time only the pages whose label contains this text")
     args = parser.parse_args()
 
     import benchdb
@@ -529,22 +547,26 @@ def main() -> None:
         vacuum_analyze()
         print(f"generated and analysed in {time.perf_counter() - began:.0f} s")
 
-    client = TestClient()
+    client, technician = TestClient(), TestClient()
     sign_in_manager(client)
+    sign_in_technician(technician)
     next_link = re.search(r"after=(\d+)", client.get("/staff/clients/?q=smith").content.decode())
     ids["after"] = next_link.group(1) if next_link else None
     print(f"{args.repeat} renders per page, in-process, DEBUG off, signed in as a manager")
-    print(f"{'page':30} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'KiB':>7}")
+    print(f"{'page':34} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'KiB':>7}")
     failed = False
     for label, urls in pages(ids):
-        result = time_page(client, label, urls, args.repeat)
+        if args.only not in label:
+            continue
+        who = technician if label.endswith("(technician)") else client
+        result = time_page(who, label, urls, args.repeat)
         if result.status == 404:
-            print(f"{label:30} not built")
+            print(f"{label:34} not built")
         elif result.status != 200:
-            print(f"{label:30} answered {result.status}")
+            print(f"{label:34} answered {result.status}")
             failed = failed or result.status >= 500
         else:
-            print(f"{label:30} {result.p50:8.1f} {result.p95:8.1f} {result.queries:8d} {result.kib:7.1f}")
+            print(f"{label:34} {result.p50:8.1f} {result.p95:8.1f} {result.queries:8d} {result.kib:7.1f}")
     if failed:
         raise SystemExit("a page answered a server error")
 

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from bookings.tests.factories import AppointmentFactory, TechnicianFactory
+from clients.models import Client
 from clients.tests.conftest import PASSWORD
 from clients.tests.factories import ClientFactory
 
@@ -131,8 +132,10 @@ def test_a_name_search_makes_no_distinct_and_no_count(client, named):
 
 
 def test_the_client_search_pages_forward_by_keyset_without_repeating_or_skipping(client, named):
-    # Thirty namesakes: the order falls back on the id, across the page boundary too.
-    smiths = [ClientFactory(first_name="Sam", last_name="Smith") for _ in range(30)]
+    # Namesakes on both sides of the page boundary: the order falls back on the first name, then the id.
+    names = [("Sam", "Smith")] * 15 + [("Abe", "Smith")] * 6 + [("Zoe", "Goldsmith")] * 5 + [("Ian", "Smithson")] * 4
+    smiths = [ClientFactory(first_name=first, last_name=last) for first, last in reversed(names)]
+    Client.objects.filter(pk=named["client"].pk).update(first_name="Ada", last_name="Okafor")  # never a match
     client.force_login(named["manager"])
     first = client.get(reverse("staff:clients"), {"q": "smith"})
     page_one = list(first.context["page"])
@@ -144,7 +147,8 @@ def test_the_client_search_pages_forward_by_keyset_without_repeating_or_skipping
     page_two = list(second.context["page"])
     assert second.context["page"].next_after is None
     assert "First page" in second.content.decode()
-    assert [c.pk for c in page_one + page_two] == sorted(c.pk for c in smiths)
+    expected = sorted(smiths, key=lambda c: (c.last_name, c.first_name, c.pk))
+    assert [c.pk for c in page_one + page_two] == [c.pk for c in expected]
 
 
 @pytest.mark.parametrize("after", ["abc", "-3", "1" * 12])
