@@ -78,7 +78,9 @@ def test_a_technician_sees_only_their_own_schedule_whatever_the_link_says(client
     assert "Ben" not in body
 
 
-@pytest.mark.parametrize(("value", "status"), [("abc", 400), ("-1", 400), ("99999999999", 400), ("987654", 404)])
+@pytest.mark.parametrize(
+    ("value", "status"), [("abc", 400), ("-1", 400), ("\u00b2", 400), ("99999999999", 400), ("987654", 404)]
+)
 def test_a_bad_or_unknown_technician_is_a_4xx(client, named, value, status):
     client.force_login(named["manager"])
     assert client.get(reverse("staff:schedule"), {"technician": value}).status_code == status
@@ -151,7 +153,7 @@ def test_the_client_search_pages_forward_by_keyset_without_repeating_or_skipping
     assert [c.pk for c in page_one + page_two] == [c.pk for c in expected]
 
 
-@pytest.mark.parametrize("after", ["abc", "-3", "1" * 12])
+@pytest.mark.parametrize("after", ["abc", "-3", "\u00b2", "1" * 12])
 def test_a_bad_page_link_is_a_400(client, named, after):
     client.force_login(named["manager"])
     assert client.get(reverse("staff:clients"), {"q": "smith", "after": after}).status_code == 400
@@ -175,6 +177,12 @@ def test_the_client_search_costs_the_same_queries_for_one_client_or_many(
     assert len(many) <= len(small)
     with django_assert_max_num_queries(len(small) + 1):  # the next page reads its cursor row
         client.get(url, {"q": "Walker", "after": response.context["page"].next_after})
+
+
+def test_a_page_link_to_no_client_starts_from_the_first_page(client, named):
+    client.force_login(named["manager"])
+    response = client.get(reverse("staff:clients"), {"q": "", "after": "9999999999"})  # past any id column
+    assert list(response.context["page"]) == [named["client"]]
 
 
 def test_a_technicians_search_never_pages_into_another_clinics_clients(client, named):

@@ -80,7 +80,7 @@ def _schedule_technician(request: HttpRequest) -> tuple[Technician | None, list[
     raw = request.GET.get("technician") or ""
     if not raw:
         return (own if own is not None else (choices[0] if choices else None)), choices
-    if not raw.isdigit() or len(raw) > 10:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         raise BadInput("Choose a technician from the list.", parameter="technician")
     picked = next((t for t in choices if t.pk == int(raw)), None)
     if picked is None:
@@ -480,7 +480,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
     access.require_workspace(request.user)
     query = request.GET.get("q", "").strip()[:80]
     raw_after = request.GET.get("after") or ""
-    if raw_after and (not raw_after.isdigit() or len(raw_after) > 10):
+    if raw_after and not (raw_after.isascii() and raw_after.isdigit() and len(raw_after) <= 10):
         raise BadInput("The page link is not valid: search again.", parameter="after")
     page = records.client_search(
         clients=access.clients_visible_to(request.user), query=query, after=int(raw_after) if raw_after else None
