@@ -79,6 +79,7 @@ bench: install-dev
 	$(PY) bench/public_pages.py
 	$(PY) bench/photos.py
 	$(PY) bench/booking.py
+	$(PY) bench/admin.py
 
 clean:
 	rm -rf $(VENV) var

@@ -28,17 +28,25 @@ def schedule_zone(*, technician: Technician | None) -> ZoneInfo:
 STILL_OPEN = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
 
 
+def schedule_technicians() -> list[Technician]:
+    """The technicians a manager picks from on the schedule, in one query."""
+    return list(Technician.objects.filter(is_active=True).only("pk", "display_name").order_by("display_name", "pk"))
+
+
 def schedule_for(
-    *, technician: Technician | None, first: date, last: date, today: date, now: datetime, tz: ZoneInfo
+    *, technician: Technician, first: date, last: date, today: date, now: datetime, tz: ZoneInfo
 ) -> dict[str, list[Appointment]]:
-    """The appointments of one technician (or of everyone when technician is None, a manager)
-    from ``first`` to ``last`` inclusive (days in ``tz``), split into days before today, today and
-    days after. Each carries ``overdue``: it has ended but is still marked booked or confirmed."""
+    """The appointments of one technician from ``first`` to ``last`` inclusive (days in ``tz``),
+    split into days before today, today and days after. Each carries ``overdue``: it has ended
+    but is still marked booked or confirmed.
+
+    One technician at a time (a manager picks whom): the page stays one person's week however
+    many technicians the clinic has, and the (technician, start) index answers it."""
     qs = Appointment.objects.filter(
-        start__gte=_local_midnight(first, tz), start__lt=_local_midnight(last + timedelta(days=1), tz)
-    ).select_related("client", "location", "treatment", "technician")
-    if technician is not None:
-        qs = qs.filter(technician=technician)
+        technician=technician,
+        start__gte=_local_midnight(first, tz),
+        start__lt=_local_midnight(last + timedelta(days=1), tz),
+    ).select_related("client", "location", "treatment")
     today_start, tomorrow = _local_midnight(today, tz), _local_midnight(today + timedelta(days=1), tz)
     result: dict[str, list[Appointment]] = {"earlier": [], "today": [], "later": []}
     for appointment in qs.exclude(status=Appointment.Status.CANCELLED).order_by("start"):

@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -69,10 +68,30 @@ def _schedule_params(request: HttpRequest, today: date) -> tuple[date, str]:
     return day, view
 
 
+def _schedule_technician(request: HttpRequest) -> tuple[Technician | None, list[Technician]]:
+    """Whose schedule to show, and the technicians a manager may pick from.
+
+    A technician sees only their own (a ``technician`` parameter is ignored); a manager picks one
+    technician at a time, so the page holds one person's week however large the clinic grows."""
+    own = access.technician_for(request.user)
+    if not access.is_manager(request.user):
+        return own, []
+    choices = selectors.schedule_technicians()
+    raw = request.GET.get("technician") or ""
+    if not raw:
+        return (own if own is not None else (choices[0] if choices else None)), choices
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        raise BadInput("Choose a technician from the list.", parameter="technician")
+    picked = next((t for t in choices if t.pk == int(raw)), None)
+    if picked is None:
+        raise Http404("No such technician.")
+    return picked, choices
+
+
 @staff_view
 def schedule(request: HttpRequest) -> HttpResponse:
     access.require_workspace(request.user)
-    technician = access.technician_for(request.user)
+    technician, choices = _schedule_technician(request)
     # "Today" is the technician's clinic's today; each row prints on its own clinic's clock.
     tz = selectors.schedule_zone(technician=technician)
     now = timezone.now()
@@ -85,7 +104,10 @@ def schedule(request: HttpRequest) -> HttpResponse:
         first = day - timedelta(days=day.weekday())  # Monday to Sunday
         last = first + timedelta(days=6)
         step = timedelta(days=7)
-    days = selectors.schedule_for(technician=technician, first=first, last=last, today=today, now=now, tz=tz)
+    if technician is None:  # a manager in a clinic with no technicians yet
+        days = {"earlier": [], "today": [], "later": []}
+    else:
+        days = selectors.schedule_for(technician=technician, first=first, last=last, today=today, now=now, tz=tz)
     earliest, latest = today - SCHEDULE_REACH, today + SCHEDULE_REACH
     return render(
         request,
@@ -102,6 +124,9 @@ def schedule(request: HttpRequest) -> HttpResponse:
             "previous": first - step if first - step >= earliest else None,
             "next": first + step if first + step <= latest else None,
             "technician": technician,
+            "technicians": choices,
+            # Every link keeps the manager's pick; a technician's links carry nothing extra.
+            "picked": f"technician={technician.pk}&" if choices and technician is not None else "",
         },
     )
 
@@ -454,13 +479,17 @@ def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
 def client_list(request: HttpRequest) -> HttpResponse:
     access.require_workspace(request.user)
     query = request.GET.get("q", "").strip()[:80]
-    clients = records.client_search(clients=access.clients_visible_to(request.user), query=query)
-    page = Paginator(clients, 25).get_page(request.GET.get("page"))
-    rows = list(page)  # the page's clients, with their no-shows counted in one query
-    attendance = client_attendance_counts(c.pk for c in rows)
-    for row in rows:
+    raw_after = request.GET.get("after") or ""
+    if raw_after and not (raw_after.isascii() and raw_after.isdigit() and len(raw_after) <= 10):
+        raise BadInput("The page link is not valid: search again.", parameter="after")
+    page = records.client_search(
+        clients=access.clients_visible_to(request.user), query=query, after=int(raw_after) if raw_after else None
+    )
+    # The page's clients, with their no-shows counted in one query.
+    attendance = client_attendance_counts(c.pk for c in page)
+    for row in page:
         row.attendance = attendance.get(row.pk, NO_ATTENDANCE_ISSUES)
-    return render(request, "staff/client_list.html", {"page": page, "query": query})
+    return render(request, "staff/client_list.html", {"page": page, "query": query, "paged": bool(raw_after)})
 
 
 @staff_view
