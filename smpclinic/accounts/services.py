@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-TOKEN = re.compile(r"^\d{6}$")
+TOKEN = re.compile(r"^[0-9]{6}$")
 
 
 def _token_clean(token: str) -> str:

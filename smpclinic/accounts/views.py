@@ -126,7 +126,16 @@ class _AdminLook:
         return {**admin.site.each_context(self.request), **super().get_context_data(**kwargs)}
 
 
-class PasswordResetView(_AdminLook, auth_views.PasswordResetView):
+class _RefusedIs400:
+    """A form sent back with errors answers 400, like every other refused input on the site."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+
+class PasswordResetView(_RefusedIs400, _AdminLook, auth_views.PasswordResetView):
     email_template_name = "emails/staff/password_reset.txt"
     subject_template_name = "emails/staff/password_reset.subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
@@ -145,7 +154,7 @@ class PasswordResetDoneView(_AdminLook, auth_views.PasswordResetDoneView):
     pass
 
 
-class PasswordResetConfirmView(_AdminLook, auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(_RefusedIs400, _AdminLook, auth_views.PasswordResetConfirmView):
     success_url = reverse_lazy("accounts:password_reset_complete")
 
 
