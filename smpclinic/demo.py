@@ -6,6 +6,7 @@ changes nothing. Dates are relative to the day of the first seeding.
 
 from __future__ import annotations
 
+import base64
 import io
 import random
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from PIL import Image, ImageDraw
 
 from bookings.models import (
@@ -345,6 +347,18 @@ def seed_demo(*, today: date | None = None) -> SeedReport:
     return report
 
 
+DEMO_DEVICE_NAME = "Demo authenticator"
+
+
+def demo_second_factor_seed(manager) -> bool:
+    """The demo manager's authenticator app, on the published demo secret (settings)."""
+    key = base64.b32decode(settings.DEMO_STAFF_TOTP_SECRET).hex()
+    _, created = TOTPDevice.objects.get_or_create(
+        user=manager, name=DEMO_DEVICE_NAME, defaults={"key": key, "confirmed": True}
+    )
+    return created
+
+
 def _seed_catalogue(report: SeedReport) -> None:
     User = get_user_model()
     manager, created = User.objects.get_or_create(
@@ -361,6 +375,7 @@ def _seed_catalogue(report: SeedReport) -> None:
         manager.set_password(settings.DEMO_STAFF_PASSWORD)
         manager.save(update_fields=["password"])
     report.count(created)
+    report.count(demo_second_factor_seed(manager))
 
     locations = {}
     for data in LOCATIONS:

@@ -43,3 +43,13 @@ def otp_verified_login(client: Client, user) -> TOTPDevice:
     does in the admin or the workspace, not of the login itself."""
     client.force_login(user)
     return otp_verify_session(client, user)
+
+
+def login_as(client: Client, user) -> None:
+    """force_login, and past the second factor when the user must show one (a manager): what a
+    staff member has after logging in properly, for tests of what they do next."""
+    from clients.access import is_manager
+
+    client.force_login(user)
+    if is_manager(user):
+        otp_verify_session(client, user)

@@ -59,12 +59,31 @@ def test_seeding_twice_changes_nothing(demo):
 
 
 def test_the_admin_accepts_the_demo_login_and_lists_the_seeded_data(demo, client, settings):
+    from io import StringIO
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     assert client.login(username=settings.DEMO_STAFF_USERNAME, password=settings.DEMO_STAFF_PASSWORD)
+    # The demo manager shows the real second factor: the code from the published demo secret.
+    to_code = client.get(reverse("admin:index"))
+    assert to_code["Location"].startswith(reverse("accounts:otp_verify"))
+    out = StringIO()
+    call_command("demo_totp_code", stdout=out)
+    device = TOTPDevice.objects.get(user__username=settings.DEMO_STAFF_USERNAME)
+    verified = client.post(reverse("accounts:otp_verify"), {"device": device.persistent_id, "token": out.getvalue()})
+    assert verified.status_code == 302
     for name in ["clients_client", "bookings_appointment", "treatments_treatment", "bookings_location"]:
         response = client.get(reverse(f"admin:{name}_changelist"))
         assert response.status_code == 200
     response = client.get(reverse("admin:bookings_location_changelist"))
     assert b"Nottingham" in response.content
+
+
+def test_the_demo_code_command_needs_the_demo_device(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="seed_demo"):
+        call_command("demo_totp_code")
 
 
 def test_the_home_page_lists_the_catalogue(demo, client):
