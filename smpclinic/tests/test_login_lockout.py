@@ -110,6 +110,7 @@ def test_a_manager_unlocks_and_the_login_works_again(client):
     listing = manager.get(changelist)
     assert listing.status_code == 200
     assert "desk" in listing.content.decode()
+    assert manager.get(changelist, {"q": "10.0.0"}).status_code == 200  # search by address
 
     ids = list(AccessAttempt.objects.values_list("pk", flat=True))
     response = manager.post(changelist, {"action": "unlock", "_selected_action": ids}, follow=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from base64 import b32decode
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -235,3 +236,30 @@ def test_the_code_page_costs_a_few_queries(client, manager, django_assert_max_nu
     password_login(client, manager)
     with django_assert_max_num_queries(6):
         assert client.get(VERIFY).status_code == 200
+
+
+def test_a_technician_may_add_an_app_and_is_then_asked_for_its_code(client, frozen_now):
+    import time_machine
+
+    tech = TechnicianFactory(user=staff_user(role="Technician", username="tech"))
+    password_login(client, tech.user, url="/staff/login/")
+    schedule = client.get(reverse("staff:schedule"))
+    assert ENROL in schedule.content.decode()  # offered, not required
+    page = client.get(ENROL)
+    assert "Managers must use" not in page.content.decode()
+    key = bytes.fromhex(client.session[ENROL_KEY])
+    client.post(ENROL, {"name": "Tablet", "token": f"{totp(key):06d}"})
+    device = TOTPDevice.objects.get(user=tech.user)
+    client.logout()
+
+    with time_machine.travel(frozen_now + timedelta(minutes=2), tick=False):
+        password_login(client, tech.user, url="/staff/login/")
+        assert client.get(reverse("staff:schedule"))["Location"].startswith(VERIFY)
+        verify(client, device, next_url=reverse("staff:schedule"))
+        assert client.get(reverse("staff:schedule")).status_code == 200
+
+
+def test_the_admin_offers_every_staff_member_the_app_page(client):
+    desk = staff_user(role="Reception", username="desk")
+    client.force_login(desk)
+    assert ENROL in client.get("/admin/").content.decode()
