@@ -114,6 +114,24 @@ def _test_settings() -> None:
     caches.__dict__.pop("settings", None)  # read CACHES afresh if anything looked already
 
 
+@pytest.fixture
+def client():
+    """The test client, whose login() passes a request as the login pages do (django-axes needs it)."""
+    from smpclinic.tests.logins import StaffClient
+
+    return StaffClient()
+
+
+@pytest.fixture
+def admin_client(db, admin_user):
+    """pytest-django's admin client, past the second factor a superuser (a manager) needs."""
+    from smpclinic.tests.logins import StaffClient, otp_verified_login
+
+    client = StaffClient()
+    otp_verified_login(client, admin_user)
+    return client
+
+
 def missing(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason}: CI must run every test", pytrace=False)

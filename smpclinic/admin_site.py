@@ -1,4 +1,8 @@
-"""The admin site: Django's, plus one guard in front of every admin view.
+"""The admin site: Django's, plus guards in front of every admin view.
+
+Managers (and anyone who has added an authenticator app) reach no admin page until this
+session has verified their second factor: they are sent to the code page, or a manager
+without an app to adding one (smpclinic.accounts.otp).
 
 Every ModelAdmin in the project registers on this site (it is the default site, installed by
 ClinicAdminConfig), so the guard covers all of them without touching their classes. A date
@@ -17,6 +21,7 @@ from functools import partial, wraps
 from django.contrib import admin
 from django.urls import path
 
+from .accounts.otp import second_factor_redirect
 from .badinput import BadInput
 
 # The years a changelist may be filtered to: the hierarchy needs year + 1 to exist.
@@ -56,8 +61,13 @@ class ClinicAdminSite(admin.AdminSite):
     index_title = "Run the clinic"
 
     def admin_view(self, view, cacheable=False):
+        # Logging out needs no second factor: a manager sent to add an app may leave instead.
+        needs_second_factor = view != self.logout
+
         @wraps(view)
         def guarded(request, *args, **kwargs):
+            if needs_second_factor and (to_otp := second_factor_redirect(request)) is not None:
+                return to_otp
             date_parts_check(request.GET)
             return view(request, *args, **kwargs)
 

@@ -12,6 +12,7 @@ two agree). The random numbers are seeded, so the same moment gives the same cli
 
 from __future__ import annotations
 
+import base64
 import functools
 import random
 from collections import Counter
@@ -28,6 +29,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bookings.models import (
     REFERENCE_ALPHABET,
@@ -344,6 +346,18 @@ def seed_demo(*, today: date | None = None) -> SeedReport:
     return report
 
 
+DEMO_DEVICE_NAME = "Demo authenticator"
+
+
+def demo_second_factor_seed(manager) -> bool:
+    """The demo manager's authenticator app, on the published demo secret (settings)."""
+    key = base64.b32decode(settings.DEMO_STAFF_TOTP_SECRET).hex()
+    _, created = TOTPDevice.objects.get_or_create(
+        user=manager, name=DEMO_DEVICE_NAME, defaults={"key": key, "confirmed": True}
+    )
+    return created
+
+
 def _seed_catalogue(report: SeedReport) -> None:
     User = get_user_model()
     manager, created = User.objects.get_or_create(
@@ -360,6 +374,7 @@ def _seed_catalogue(report: SeedReport) -> None:
         manager.password = _demo_password_hash()
         manager.save(update_fields=["password"])
     report.count(created)
+    report.count(demo_second_factor_seed(manager))
 
     locations = {}
     for data in LOCATIONS:

@@ -8,7 +8,9 @@ PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -80,6 +82,9 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "smpclinic",
     "treatments",
     "clients",
@@ -95,9 +100,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sets request.user.otp_device (the second factor this session verified), so after authentication.
+    "django_otp.middleware.OTPMiddleware",
+    "smpclinic.accounts.middleware.StaffSessionIdleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, as axes asks: turns a login refused for lockout into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smpclinic.urls"
@@ -191,6 +201,47 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "staff:login"
 LOGIN_REDIRECT_URL = "staff:schedule"
 LOGOUT_REDIRECT_URL = "staff:login"
+# The lockout check first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Staff logins (smpclinic/accounts) ----------------------------------------------
+# Lockout (django-axes): after STAFF_LOGIN_FAILURE_LIMIT failures for one username (from any
+# address) or from one address (whatever the usernames), logins are refused for
+# STAFF_LOGIN_COOLOFF_MINUTES, or until a manager unlocks them in the admin.
+AXES_FAILURE_LIMIT = env_int("STAFF_LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("STAFF_LOGIN_COOLOFF_MINUTES", default=15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Retrying while locked does not restart the wait, so "wait N minutes" on the lockout page holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "smpclinic.accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "smpclinic.accounts.network.client_ip"
+# The lockouts are registered on the clinic's admin with a manager-only unlock (accounts/admin.py).
+AXES_ENABLE_ADMIN = False
+# Log lines name the lockout parameters masked (axes' AXES_SENSITIVE_PARAMETERS), never the user agent.
+AXES_VERBOSE = False
+# Behind a reverse proxy every request comes from the proxy's address, so one address's lockout
+# would lock the whole clinic out: name the header the proxy sets to the client's address
+# (X-Real-IP, or X-Forwarded-For, whose right-most entry is read). Only when the proxy always
+# sets it: a client can send the header too. Unset: REMOTE_ADDR.
+TRUSTED_PROXY_HEADER = env.str("DJANGO_TRUSTED_PROXY_HEADER", default="").strip()
+if TRUSTED_PROXY_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", TRUSTED_PROXY_HEADER):
+    raise ImproperlyConfigured(
+        f"DJANGO_TRUSTED_PROXY_HEADER={TRUSTED_PROXY_HEADER!r} is not a header name, e.g. X-Real-IP."
+    )
+# Staff sessions end after this long without a request (refreshed at most once a minute, so a
+# page view costs no session write; see accounts.middleware). The public site keeps nothing
+# in a session.
+STAFF_SESSION_IDLE_MINUTES = env_int("STAFF_SESSION_IDLE_MINUTES", default=30, minimum=5)
+SESSION_COOKIE_AGE = STAFF_SESSION_IDLE_MINUTES * 60
+STAFF_SESSION_REFRESH_SECONDS = 60
+# Two-factor (django-otp, TOTP): managers must verify a code to reach the admin or the workspace;
+# anyone else who has added an authenticator app is asked for a code after the password.
+OTP_TOTP_ISSUER = CLINIC_NAME
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Time and language ------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -316,6 +367,10 @@ LOGGING = {
 
 DEMO_STAFF_USERNAME = "manager"
 DEMO_STAFF_PASSWORD = env.str("DEMO_STAFF_PASSWORD", default="smp-demo-2026")
+# The demo manager's authenticator secret (base32), public on purpose: `make run` prints it and
+# `manage.py demo_totp_code` shows the code it makes, so the demo shows the real second factor.
+# Only seed_demo's manager gets it; nothing skips the second factor, in the demo or anywhere.
+DEMO_STAFF_TOTP_SECRET = "SMPCLINICDEMOTOTPSECRETKEY234567"
 
 # Client messages (the outbox in bookings.ClientMessage) ------------------------
 _send_time = env.str("AFTERCARE_SEND_TIME", default="09:00")

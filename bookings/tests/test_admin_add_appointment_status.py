@@ -15,6 +15,7 @@ from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _post_add
 from clients.tests.factories import ClientFactory
+from smpclinic.tests.logins import login_as
 from treatments.tests.factories import TreatmentFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -32,7 +33,7 @@ def _now():
 @pytest.fixture
 def staff(client):
     user = get_user_model().objects.create_superuser("boss", "boss@smpclinic.example", "a-long-test-password")
-    client.force_login(user)
+    login_as(client, user)
     return client
 
 

@@ -15,6 +15,7 @@ from bookings.models import Appointment, Closure, TimeOff
 from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _management_forms, _post_add
 from clients.tests.factories import ClientFactory
+from smpclinic.tests.logins import login_as
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def staff(client):
     user = get_user_model().objects.create_superuser("boss", "boss@smpclinic.example", "a-long-test-password")
-    client.force_login(user)
+    login_as(client, user)
     return client
 
 

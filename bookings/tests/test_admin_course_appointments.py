@@ -14,6 +14,7 @@ from django.urls import reverse
 from bookings.models import Appointment
 from bookings.tests.factories import AppointmentFactory, CourseFactory
 from clients.tests.factories import staff_user
+from smpclinic.tests.logins import login_as
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -45,7 +46,7 @@ def course():
 
 @pytest.mark.parametrize("role", ["Manager", "Reception"])
 def test_the_course_page_lists_its_appointments_with_links_and_no_inputs(client, course, role):
-    client.force_login(staff_user(role=role))
+    login_as(client, staff_user(role=role))
     appointment = course.appointments.get()
 
     html = client.get(reverse("admin:bookings_course_change", args=[course.pk])).content.decode()

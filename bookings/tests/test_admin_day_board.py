@@ -16,6 +16,7 @@ from bookings.models import Appointment
 from bookings.tests.factories import AppointmentFactory, LocationFactory, TechnicianFactory, UserFactory
 from clients.models import AuditEvent
 from clients.tests.factories import ClientFactory, staff_user
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +63,7 @@ def _at(location, start, status=S.BOOKED, *, first="Ann", technician=None, **kwa
 
 def _login(client, role: str):
     user = staff_user(role=role)
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
@@ -208,7 +209,7 @@ def test_reception_cannot_complete_by_posting(client, clinic):
 def test_staff_who_may_only_view_get_no_buttons_and_a_post_is_refused(client, clinic):
     user = UserFactory(is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="view_appointment"))
-    client.force_login(user)
+    login_as(client, user)
     appointment = _at(clinic, NOW - timedelta(minutes=15))
 
     html = client.get(BOARD).content.decode()
@@ -241,7 +242,7 @@ def test_the_buttons_are_csrf_protected(clinic):
     from django.test import Client
 
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(staff_user(role="Manager"))
+    login_as(browser, staff_user(role="Manager"))
     appointment = _at(clinic, NOW - timedelta(minutes=15))
     assert browser.post(ACT, {"appointment": appointment.pk, "action": "arrive"}).status_code == 403
     html = browser.get(BOARD).content.decode()

@@ -12,6 +12,7 @@ from django.urls import reverse
 from bookings.models import ClientMessage
 from bookings.tests.factories import AppointmentFactory
 from clients.tests.factories import staff_user
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 M = ClientMessage.Kind
@@ -29,7 +30,7 @@ def test_the_clients_message_timeline_lists_the_latest_due_first(client, role):
         ClientMessage.objects.create(
             appointment=appointment, kind=kind, channel=channel, due_at=DUE + timedelta(days=days)
         )
-    client.force_login(staff_user(role=role))
+    login_as(client, staff_user(role=role))
     page = client.get(reverse("admin:clients_client_change", args=[appointment.client_id])).content.decode()
     timeline = re.search(r'href="([^"]*clientmessage/\?client=[^"]*)"', page).group(1).replace("&amp;", "&")
 

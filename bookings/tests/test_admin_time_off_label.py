@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from bookings.tests.factories import LocationFactory, TimeOffFactory, technician_working
+from smpclinic.tests.logins import login_as
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -25,7 +26,7 @@ def test_summer_time_off_shows_the_hours_the_technician_is_away_on_the_admin_pag
     )
     assert str(time_off).endswith("off 2026-07-14 09:00 to 2026-07-14 13:00")
     user = get_user_model().objects.create_superuser("boss", "boss@smpclinic.example", "a-long-test-password")
-    client.force_login(user)
+    login_as(client, user)
     html = client.get(reverse("admin:bookings_technician_change", args=[tech.pk])).content.decode()
     assert "off 2026-07-14 09:00 to 2026-07-14 13:00" in html
     assert "08:00" not in html

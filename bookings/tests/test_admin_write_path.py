@@ -17,6 +17,7 @@ from bookings.tests.test_appointment_admin_edits import _post_change
 from bookings.tests.test_booking_admin import _post_add
 from clients.models import AuditEvent
 from clients.tests.factories import ClientFactory, staff_user
+from smpclinic.tests.logins import login_as
 from treatments.tests.factories import TreatmentFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -41,7 +42,7 @@ def _now():
 @pytest.fixture
 def manager(client):
     user = staff_user(role="Manager", username="boss")
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 

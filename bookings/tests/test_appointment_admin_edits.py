@@ -15,6 +15,7 @@ from django.urls import reverse
 from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import AppointmentFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _management_forms
+from smpclinic.tests.logins import login_as
 from treatments.tests.factories import TreatmentFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -26,7 +27,7 @@ DAY = datetime(2026, 11, 10).date()
 @pytest.fixture
 def staff(client):
     user = get_user_model().objects.create_superuser("boss", "boss@smpclinic.example", "a-long-test-password")
-    client.force_login(user)
+    login_as(client, user)
     return client
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from bookings.models import Appointment, BookingPolicy
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from clients.tests.factories import ClientFactory
+from smpclinic.tests.logins import login_as
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -30,7 +31,7 @@ def _now():
 @pytest.fixture
 def staff(client):
     user = get_user_model().objects.create_superuser("boss", "boss@smpclinic.example", "a-long-test-password")
-    client.force_login(user)
+    login_as(client, user)
     return client
 
 

@@ -15,6 +15,7 @@ from bookings.models import Appointment
 from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
 from clients.models import ConsentWording
 from clients.tests.factories import ClientFactory, ConsentWordingFactory
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)
@@ -68,7 +69,7 @@ def test_a_booking_posted_for_year_9999_or_year_1_gets_a_message_not_a_500(clien
 
 def test_staff_adding_an_appointment_in_year_9999_get_a_form_error(client, location):
     user = get_user_model().objects.create_superuser("boss", "boss@smpclinic.example", "a-long-test-password")
-    client.force_login(user)
+    login_as(client, user)
     tech = location.technicians.get()
     url = reverse("admin:bookings_appointment_add")
     management = dict(

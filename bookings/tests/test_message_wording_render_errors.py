@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from bookings.models import ClientMessage, MessageTemplate
 from bookings.tests.factories import UserFactory
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 M = ClientMessage.Kind
@@ -15,7 +16,7 @@ M = ClientMessage.Kind
 
 @pytest.mark.parametrize("body", ['{% url "no-such-page" %}', '{% include "no-such-template.html" %}'])
 def test_wording_that_fails_when_rendered_is_refused_with_a_message(client, body):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    login_as(client, UserFactory(is_staff=True, is_superuser=True))
     template = MessageTemplate.objects.get(kind=M.AFTERCARE_DAY_4, treatment=None)
     before = template.text_body
     url = reverse("admin:bookings_messagetemplate_change", args=[template.pk])

@@ -25,6 +25,7 @@ from bookings.sms.backends.http import SmsBackend as HttpSmsBackend
 from bookings.tests.factories import AppointmentFactory, CourseFactory, UserFactory
 from clients.models import AuditEvent
 from clients.tests.factories import staff_user
+from smpclinic.tests.logins import login_as
 from treatments.tests.factories import TreatmentFactory
 
 LONDON = ZoneInfo("Europe/London")
@@ -251,7 +252,7 @@ def test_a_treatments_own_wording_wins_over_the_general_one(completed, mailoutbo
 @pytest.fixture
 def staff(client):
     user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(user)
+    login_as(client, user)
     return client
 
 

@@ -25,6 +25,7 @@ from bookings.tests.factories import (
     LocationFactory,
     technician_working,
 )
+from smpclinic.tests.logins import login_as
 
 NEW_YORK = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -252,7 +253,7 @@ def test_staff_type_a_new_york_booking_on_new_york_clocks_in_the_admin(client, n
     from clients.tests.factories import ClientFactory
 
     technician = technician_working(location=new_york)
-    client.force_login(get_user_model().objects.create_superuser("boss", "boss@example.test", "a-long-password-1"))
+    login_as(client, get_user_model().objects.create_superuser("boss", "boss@example.test", "a-long-password-1"))
     url = reverse("admin:bookings_appointment_add")
     with time_machine.travel(NOW, tick=False):
         data = _management_forms(client.get(url).content.decode())

@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from bookings.tokens import booking_token_make
 from clients.tests.conftest import PASSWORD
 from clients.tests.factories import ConsentRecordFactory
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +79,7 @@ def visitor_client(client, clinic, visitor):
         "manager": clinic["manager"],
     }
     if visitor in users:
-        assert client.login(username=users[visitor].username, password=PASSWORD)
+        login_as(client, users[visitor])
     return client, ""
 
 

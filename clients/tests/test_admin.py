@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from clients.models import AuditEvent
 from clients.tests.conftest import PASSWORD
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_reception_sees_contact_details_without_the_assessment_inline(client, cl
 
 
 def test_the_manager_sees_the_audit_trail_read_only(client, clinic):
-    client.login(username="boss", password=PASSWORD)
+    login_as(client, clinic["manager"])
     client.get(reverse("staff:appointment", args=[clinic["session"].pk]))
     event = AuditEvent.objects.get(action="view")
     assert client.get(reverse("admin:clients_auditevent_changelist")).status_code == 200
@@ -70,7 +71,7 @@ def test_a_photo_goes_on_the_results_page_only_with_active_marketing_consent(cli
     from clients.tests.factories import ConsentRecordFactory, ConsentWordingFactory
 
     photo = clinic["photo"]
-    client.login(username="boss", password=PASSWORD)
+    login_as(client, clinic["manager"])
     url = reverse("admin:clients_photo_change", args=[photo.pk])
     data = {
         "client": photo.client_id,
@@ -95,7 +96,7 @@ def test_a_photo_goes_on_the_results_page_only_with_active_marketing_consent(cli
 
 
 def test_clinical_pages_in_the_admin_log_the_view(client, clinic):
-    client.login(username="boss", password=PASSWORD)
+    login_as(client, clinic["manager"])
     assert client.get(reverse("admin:clients_sessionnote_change", args=[clinic["note"].pk])).status_code == 200
     assert client.get(reverse("admin:clients_client_change", args=[clinic["client"].pk])).status_code == 200
     views = set(AuditEvent.objects.filter(action="view", actor=clinic["manager"]).values_list("object_type", "detail"))

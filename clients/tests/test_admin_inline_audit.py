@@ -10,13 +10,14 @@ from django.urls import reverse
 
 from clients.models import AuditEvent, ConsentRecord
 from clients.tests.factories import ClientFactory, ConsentWordingFactory
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_consent_added_inline_is_audited_with_the_manager_as_actor(client):
     manager = get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-password-1")
-    client.force_login(manager)
+    login_as(client, manager)
     record = ClientFactory(phone="07700 900123")
     wording = ConsentWordingFactory()
     url = reverse("admin:clients_client_change", args=[record.pk])

@@ -5,13 +5,14 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from clients.models import Client
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def manager(client):
-    client.force_login(get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-password-1"))
+    login_as(client, get_user_model().objects.create_superuser("boss", "boss@example.com", "a-long-password-1"))
     return client
 
 

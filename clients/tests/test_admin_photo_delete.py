@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from clients.models import Photo
-from clients.tests.conftest import PASSWORD
 from clients.tests.factories import PhotoFactory
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def test_deleting_a_photo_in_the_admin_deletes_its_files(client, clinic, django_
     storage, names = _files(photo)
     assert names
     assert all(storage.exists(n) for n in names)
-    client.login(username="boss", password=PASSWORD)
+    login_as(client, clinic["manager"])
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("admin:clients_photo_delete", args=[photo.pk]), {"post": "yes"})
@@ -35,7 +35,7 @@ def test_deleting_a_photo_in_the_admin_deletes_its_files(client, clinic, django_
 def test_deleting_photos_with_the_list_action_deletes_their_files(client, clinic, django_capture_on_commit_callbacks):
     photos = [clinic["photo"], PhotoFactory(client=clinic["client"])]
     files = [_files(p) for p in photos]
-    client.login(username="boss", password=PASSWORD)
+    login_as(client, clinic["manager"])
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(

@@ -11,6 +11,7 @@ from django.urls import reverse
 from clients.models import AuditEvent, Client, ConsentRecord
 from clients.tests.conftest import PASSWORD
 from clients.tests.factories import ConsentRecordFactory, ConsentWordingFactory
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +68,7 @@ def test_a_consent_withdrawn_inline_goes_through_the_consent_service(client, cli
     record = clinic["client"]
     Client.objects.filter(pk=record.pk).update(marketing_email_opt_in=True)
     consent = ConsentRecordFactory(client=record, wording=ConsentWordingFactory(kind="marketing_messages", version=1))
-    client.login(username="boss", password=PASSWORD)
+    login_as(client, clinic["manager"])
     data = _client_form(client, record, **{"consents-0-withdraw": "on", "consents-0-withdrawal_note": "By phone"})
     data.update({"consents-0-client": record.pk, "assessments-TOTAL_FORMS": "0", "assessments-INITIAL_FORMS": "0"})
     response = client.post(reverse("admin:clients_client_change", args=[record.pk]), data)
@@ -85,7 +86,7 @@ def test_a_consent_withdrawn_inline_goes_through_the_consent_service(client, cli
 def test_a_given_consent_cannot_be_rewritten_inline(client, clinic):
     record = clinic["client"]
     consent = ConsentRecordFactory(client=record, signed_name="Sam Smith")
-    client.login(username="boss", password=PASSWORD)
+    login_as(client, clinic["manager"])
     data = _client_form(client, record, **{"consents-0-signed_name": "Someone Else"})
     data.update({"consents-0-client": record.pk, "assessments-TOTAL_FORMS": "0", "assessments-INITIAL_FORMS": "0"})
     client.post(reverse("admin:clients_client_change", args=[record.pk]), data)
@@ -99,7 +100,7 @@ def test_a_session_note_changed_in_the_admin_is_saved_by_the_service_and_audited
     note = clinic["note"]
     note.author = clinic["technician"].user
     note.save()
-    client.login(username="boss", password=PASSWORD)
+    login_as(client, clinic["manager"])
     response = client.post(
         reverse("admin:clients_sessionnote_change", args=[note.pk]),
         {"areas": '["hairline"]', "reactions": "[]", "pigment_shade": "3", "next_time_notes": note.next_time_notes},
@@ -118,7 +119,7 @@ def test_a_session_note_changed_in_the_admin_is_saved_by_the_service_and_audited
 
 def test_a_photo_changed_in_the_admin_is_saved_by_the_service_and_audited(client, clinic):
     photo = clinic["photo"]
-    client.login(username="boss", password=PASSWORD)
+    login_as(client, clinic["manager"])
     response = client.post(
         reverse("admin:clients_photo_change", args=[photo.pk]),
         {

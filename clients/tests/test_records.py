@@ -11,14 +11,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
-from clients.tests.conftest import PASSWORD
 from clients.tests.factories import ConsentRecordFactory, ConsentWordingFactory, PhotoFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def login(client, username):
-    assert client.login(username=username, password=PASSWORD)
+    from django.contrib.auth import get_user_model
+
+    from smpclinic.tests.logins import login_as
+
+    login_as(client, get_user_model().objects.get(username=username))
     return client
 
 

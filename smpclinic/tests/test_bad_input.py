@@ -15,6 +15,7 @@ from bookings.models import Appointment, Course
 from bookings.tests.factories import AppointmentFactory
 from clients.models import AuditEvent, ConsentRecord
 from clients.tests.conftest import PASSWORD, clinic  # noqa: F401 - the workspace fixture
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 2, 10, tzinfo=UTC)
@@ -32,7 +33,7 @@ def _now(settings):
 @pytest.fixture
 def superuser(client):
     user = get_user_model().objects.create_superuser("root", "root@smpclinic.example", None)
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
@@ -120,7 +121,7 @@ def test_the_staff_client_search_with_a_nul_is_a_400_with_a_message(client, clin
 
 
 def test_a_consent_signed_with_a_nul_in_the_name_records_nothing(client, clinic):  # noqa: F811
-    client.force_login(clinic["manager"])
+    login_as(client, clinic["manager"])
     before = _snapshot()
     response = client.post(
         reverse("staff:consents", args=[clinic["client"].pk]), {"signed_name": "Sam\x00", "wordings": ["1"]}

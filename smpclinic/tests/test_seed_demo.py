@@ -116,7 +116,19 @@ def test_seeding_twice_changes_nothing(demo):
 
 
 def test_the_admin_accepts_the_demo_login_and_lists_the_seeded_data(demo, client, settings):
+    from io import StringIO
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     assert client.login(username=settings.DEMO_STAFF_USERNAME, password=settings.DEMO_STAFF_PASSWORD)
+    # The demo manager shows the real second factor: the code from the published demo secret.
+    to_code = client.get(reverse("admin:index"))
+    assert to_code["Location"].startswith(reverse("accounts:otp_verify"))
+    out = StringIO()
+    call_command("demo_totp_code", stdout=out)
+    device = TOTPDevice.objects.get(user__username=settings.DEMO_STAFF_USERNAME)
+    verified = client.post(reverse("accounts:otp_verify"), {"device": device.persistent_id, "token": out.getvalue()})
+    assert verified.status_code == 302
     for name in [
         "clients_client",
         "bookings_appointment",
@@ -133,6 +145,13 @@ def test_the_admin_accepts_the_demo_login_and_lists_the_seeded_data(demo, client
 def test_the_demo_reception_login_opens_the_admin(demo, client, settings):
     assert client.login(username="reception", password=settings.DEMO_STAFF_PASSWORD)
     assert client.get(reverse("admin:bookings_appointment_changelist")).status_code == 200
+
+
+def test_the_demo_code_command_needs_the_demo_device(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="seed_demo"):
+        call_command("demo_totp_code")
 
 
 def test_the_home_page_lists_the_catalogue(demo, client):

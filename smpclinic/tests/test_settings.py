@@ -66,12 +66,26 @@ def test_debug_off_requires_allowed_hosts(tmp_path):
         ("REDIS_URL", "http://127.0.0.1:6379", "REDIS_URL must start with"),
         ("DATABASE_URL", "nosuchdb://x", "DATABASE_URL is not a usable database URL"),
         ("DJANGO_LOG_LEVEL", "LOUD", "is not a log level"),
+        ("STAFF_SESSION_IDLE_MINUTES", "1", "STAFF_SESSION_IDLE_MINUTES=1 must be at least 5"),
+        ("STAFF_LOGIN_FAILURE_LIMIT", "none", "is not a whole number"),
+        ("STAFF_LOGIN_COOLOFF_MINUTES", "0", "must be at least 1"),
+        ("DJANGO_TRUSTED_PROXY_HEADER", "X Real IP", "is not a header name"),
     ],
 )
 def test_it_rejects_bad_values_loudly(tmp_path, name, value, message):
     result = run_manage("check", env={name: value}, tmp_path=tmp_path)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_staff_login_limits_come_from_the_environment(tmp_path):
+    env = {"STAFF_SESSION_IDLE_MINUTES": "45", "STAFF_LOGIN_FAILURE_LIMIT": "7", "STAFF_LOGIN_COOLOFF_MINUTES": "20"}
+    script = (
+        "from django.conf import settings as s; print(s.SESSION_COOKIE_AGE, s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME)"
+    )
+    result = run_manage("shell", "-c", script, env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-3:] == ["2700", "7", "0:20:00"]
 
 
 def test_there_are_no_missing_migrations(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -32,6 +33,7 @@ from clients.forms import (
     SessionNoteForm,
 )
 from clients.models import Assessment, ConsentRecord, Photo, SessionNote
+from smpclinic.accounts.otp import second_factor_redirect
 from smpclinic.badinput import BadInput
 
 from . import access, selectors
@@ -40,8 +42,14 @@ logger = logging.getLogger(__name__)
 
 
 def staff_view(view):
-    """Login required, never cached (health data must not sit in shared caches)."""
-    return login_required(never_cache(view))
+    """Login required, the second factor verified where required (managers), never cached
+    (health data must not sit in shared caches)."""
+
+    @wraps(view)
+    def second_factor_checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return second_factor_redirect(request) or view(request, *args, **kwargs)
+
+    return login_required(never_cache(second_factor_checked))
 
 
 # How far from today the schedule pages: two years either way covers every course and its

@@ -54,6 +54,10 @@ class Command(BaseCommand):
             f"Demo staff login: {settings.DEMO_STAFF_USERNAME} / {settings.DEMO_STAFF_PASSWORD}   (Ctrl-C stops all)"
         )
         self.stdout.write(
+            f"Demo manager's two-factor code: add the key {settings.DEMO_STAFF_TOTP_SECRET} (time-based) to an "
+            "authenticator app, or run `.venv/bin/python manage.py demo_totp_code`"
+        )
+        self.stdout.write(
             f"Technician workspace: http://{addr}/staff/  (amara, ben, chloe, dev, erin or farid / "
             f"{settings.DEMO_STAFF_PASSWORD}); reception: reception / {settings.DEMO_STAFF_PASSWORD}"
         )
