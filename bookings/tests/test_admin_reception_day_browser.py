@@ -93,7 +93,7 @@ def test_reception_finds_books_marks_a_no_show_and_downloads_the_day(page_factor
             page.get_by_role("button", name="Download CSV").click()
         download = download_info.value
         assert download.suggested_filename.endswith(".csv")
-        text = open(download.path(), encoding="utf-8").read()
+        text = Path(download.path()).read_text(encoding="utf-8")
         assert text.startswith(BOM)
         rows = list(csv.reader(io.StringIO(text[len(BOM) :])))
         body = "\n".join(",".join(row) for row in rows[1:])
