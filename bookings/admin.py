@@ -1,13 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.utils import timezone
 
-from clients.admin import ServiceAdminMixin
+from clients.admin import MAX_SEARCH_LENGTH, ServiceAdminMixin
+from clients.admin_paging import BigTableAdminMixin
+from clients.phones import phone_search_value
 
+from . import admin_clients  # noqa: F401 - registers the client admin with its bookings
 from .admin_board import DayBoardAdminMixin
+from .admin_clients import reference_search_value
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
+from .admin_moves import MoveActionMixin, WhenFilter
 from .models import (
     Appointment,
     BookingPolicy,
@@ -30,6 +36,7 @@ from .services.appointments import (
     appointment_arrive,
     appointment_complete,
     appointment_confirm,
+    appointment_confirmation_resend,
     appointment_details_update,
     appointment_mark_no_show,
     appointment_record_completed,
@@ -192,7 +199,9 @@ def _status_action(service, *, name: str, description: str, done: str):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, admin.ModelAdmin):
+class AppointmentAdmin(
+    MoveActionMixin, DayBoardAdminMixin, ExportViewMixin, BigTableAdminMixin, ServiceAdminMixin, admin.ModelAdmin
+):
     """Every write goes through the booking services: add -> appointment_staff_book (or
     appointment_record_completed for a session entered afterwards), a new time or technician
     -> appointment_staff_move, a new status -> its transition, other fields ->
@@ -200,9 +209,12 @@ class AppointmentAdmin(DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, a
 
     form = AppointmentAdminForm
     list_display = ["reference", "local_start", "kind", "client", "technician", "location", "status", "channel"]
-    list_filter = ["status", "kind", "location", "technician", "channel"]
+    list_filter = [WhenFilter, "status", "kind", "location", "technician", "channel"]
     list_select_related = ["client", "technician", "location"]
-    search_fields = ["reference", "client__last_name", "client__email"]
+    # A reference or a phone number is an exact, indexed lookup (get_search_results); names and
+    # e-mails are a "contains" search on the client, answered by its trigram indexes.
+    search_fields = ["client__first_name", "client__last_name", "client__email"]
+    search_help_text = "Booking reference (SMP-4K7QZ), client's phone (any spacing), name or e-mail."
     date_hierarchy = "start"
     autocomplete_fields = ["client", "course"]
     inlines = [ClientMessageInline]
@@ -227,6 +239,13 @@ class AppointmentAdmin(DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, a
             appointment_undo_cancel, name="undo_cancel", description="Undo cancellation", done="booked again"
         ),
         _status_action(appointment_uncomplete, name="uncomplete", description="Undo completion", done="back to booked"),
+        "move",
+        _status_action(
+            appointment_confirmation_resend,
+            name="resend_confirmation",
+            description="Resend the booking confirmation",
+            done="sent their confirmation again",
+        ),
     ]
 
     READONLY = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]
@@ -236,6 +255,18 @@ class AppointmentAdmin(DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, a
 
     def get_readonly_fields(self, request, obj=None):
         return self.READONLY + (self.FIXED_AFTER_BOOKING if obj is not None else [])
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if len(term) > MAX_SEARCH_LENGTH:
+            return queryset.none(), False
+        reference = reference_search_value(term) if term else None
+        if reference:
+            return queryset.filter(reference=reference), False
+        phone = phone_search_value(term) if term else None
+        if phone:
+            return queryset.filter(Q(client__phone=phone)), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="start (clinic's time)", ordering="start")
     def local_start(self, obj: Appointment) -> str:
@@ -331,7 +362,7 @@ class AppointmentAdmin(DayBoardAdminMixin, ExportViewMixin, ServiceAdminMixin, a
 
 
 @admin.register(ClientMessage)
-class ClientMessageAdmin(MessageAdminMixin, admin.ModelAdmin):
+class ClientMessageAdmin(MessageAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
     """Every client message: status, due and sent times, attempts, last error; resend and cancel."""
 
 
