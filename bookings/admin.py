@@ -5,7 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clients.admin import MAX_SEARCH_LENGTH, ServiceAdminMixin
-from clients.admin_paging import BigTableAdminMixin
+from clients.admin_paging import BigTableAdminMixin, SharedChoicesFormSet
 from clients.phones import phone_search_value
 
 from . import admin_clients  # noqa: F401 - registers the client admin with its bookings
@@ -57,6 +57,7 @@ Status = Appointment.Status
 
 class OpeningHoursInline(admin.TabularInline):
     model = OpeningHours
+    formset = SharedChoicesFormSet
     extra = 0
 
 
@@ -80,16 +81,22 @@ class LocationAdmin(admin.ModelAdmin):
 
 class WorkingHoursInline(admin.TabularInline):
     model = WorkingHours
+    formset = SharedChoicesFormSet
     extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("location")
 
 
 class BreakInline(admin.TabularInline):
     model = Break
+    formset = SharedChoicesFormSet
     extra = 0
 
 
 class TimeOffInline(admin.TabularInline):
     model = TimeOff
+    formset = SharedChoicesFormSet
     extra = 0
 
 
@@ -112,6 +119,7 @@ class ClosureAdmin(admin.ModelAdmin):
 
 class AppointmentInline(admin.TabularInline):
     model = Appointment
+    formset = SharedChoicesFormSet
     fields = ["reference", "kind", "session_number", "start", "end", "technician", "status"]
     # Read-only: times, technicians and statuses change on the appointment's own page, through
     # the availability engine and the services that complete, cancel and re-time its messages.
@@ -122,6 +130,9 @@ class AppointmentInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("technician")
 
 
 @admin.register(Course)
@@ -136,6 +147,7 @@ class CourseAdmin(admin.ModelAdmin):
 
 class ClientMessageInline(admin.TabularInline):
     model = ClientMessage
+    formset = SharedChoicesFormSet
     fields = ["kind", "channel", "sequence", "due_at", "status", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
     extra = 0

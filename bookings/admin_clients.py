@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from clients.admin_paging import SharedChoicesFormSet
 from clients.models import Client
 
 from .admin_messages import ClientMessagesAdmin
@@ -58,6 +59,7 @@ class ClientAppointmentInline(admin.TabularInline):
     booking services."""
 
     model = Appointment
+    formset = SharedChoicesFormSet
     display_only = True
     fields = ["reference", "kind", "clinic_start", "technician", "location", "status"]
     readonly_fields = fields
@@ -83,6 +85,7 @@ class ClientAppointmentInline(admin.TabularInline):
 
 class ClientCourseInline(admin.TabularInline):
     model = Course
+    formset = SharedChoicesFormSet
     display_only = True
     fields = ["treatment", "planned_sessions", "status", "price_agreed", "created_at"]
     readonly_fields = fields

@@ -227,12 +227,16 @@ class ConsentRecordInline(admin.TabularInline):
     ]
     readonly_fields = ["withdrawn_at"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("wording")
+
 
 class PhotoThumbnailInline(ClinicalAdminMixin, admin.TabularInline):
     """The client's photos as thumbnails, each through the workspace's permission-checked,
     audited photo URL (photos are private files: nothing serves them directly)."""
 
     model = Photo
+    formset = SharedChoicesFormSet
     display_only = True
     fields = ["thumbnail_image", "angle", "phase", "taken_at", "appointment", "marketing_consent"]
     readonly_fields = fields

@@ -58,12 +58,16 @@ class BigTableAdminMixin:
 
 class SharedChoicesFormSet(BaseInlineFormSet):
     """Every row of an inline renders its select lists from one query per field, not one per row
-    (a disabled select still lists its choices)."""
+    (a disabled select still lists its choices), and knows its parent without fetching it (a
+    row's __str__ often names it)."""
 
     def _share_choices(self, form):
+        if self.instance.pk is not None and form.instance.pk is not None:
+            setattr(form.instance, self.fk.name, self.instance)
         cache = self.__dict__.setdefault("_shared_choices", {})
         for name, field in form.fields.items():
-            if isinstance(field, ModelChoiceField):
+            # A hidden one (the row's own id) lists nothing: evaluating it would cost queries.
+            if isinstance(field, ModelChoiceField) and not field.widget.is_hidden:
                 if name not in cache:
                     cache[name] = list(field.choices)
                 field.choices = cache[name]
