@@ -77,7 +77,11 @@ class Client(models.Model):
         ordering = ["last_name", "first_name"]
         # Searches: a phone number is an exact lookup on its E.164 form. Names and e-mails are
         # searched by trigram GIN indexes that migration 0007 creates on PostgreSQL only.
-        indexes = [models.Index(fields=["phone"], name="client_phone_idx")]
+        # The admin's list is in this order: an index walk, not a sort of every client.
+        indexes = [
+            models.Index(fields=["phone"], name="client_phone_idx"),
+            models.Index(fields=["last_name", "first_name"], name="client_name_order_idx"),
+        ]
         permissions = [
             ("view_clinical", "Can view clinical records (assessments, session notes, photos)"),
             ("export_client", "Can export a client's complete record (UK GDPR)"),

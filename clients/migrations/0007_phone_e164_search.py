@@ -59,22 +59,30 @@ def _e164(raw: str) -> str:
     return "+44" + match.group(1) if match else raw
 
 
+def _respell(schema_editor, spell) -> None:
+    """Rewrite every stored number with ``spell``, in raw SQL: the field's own conversion (at
+    whichever end of this migration) would hide the spelling that is actually stored."""
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT id, phone FROM clients_client WHERE phone <> ''")
+        rows = [(spell(phone), pk) for pk, phone in cursor.fetchall() if spell(phone) != phone]
+        cursor.executemany("UPDATE clients_client SET phone = %s WHERE id = %s", rows)
+
+
 def phones_to_e164(apps, schema_editor):
     """Every stored UK number, whatever its spacing, becomes +44...; anything else stays as it was
     (nothing is thrown away: staff see it and correct it)."""
-    Client = apps.get_model("clients", "Client")
-    rows = Client.objects.exclude(phone="").values_list("pk", "phone")
-    changed = [(pk, _e164(str(phone))) for pk, phone in rows.iterator(chunk_size=2000)]
-    for pk, phone in changed:
-        Client.objects.filter(pk=pk).update(phone=phone)
+    _respell(schema_editor, _e164)
+
+
+def _national(phone: str) -> str:
+    if not phone.startswith("+44"):
+        return phone
+    digits = "0" + phone[3:]
+    return f"{digits[:5]} {digits[5:]}" if digits.startswith("07") else f"{digits[:4]} {digits[4:]}"
 
 
 def phones_to_national(apps, schema_editor):
-    Client = apps.get_model("clients", "Client")
-    for pk, phone in Client.objects.filter(phone__startswith="+44").values_list("pk", "phone").iterator():
-        digits = "0" + str(phone)[3:]
-        spaced = f"{digits[:5]} {digits[5:]}" if digits.startswith("07") else f"{digits[:4]} {digits[4:]}"
-        Client.objects.filter(pk=pk).update(phone=spaced)
+    _respell(schema_editor, _national)
 
 
 class Migration(migrations.Migration):
@@ -94,6 +102,10 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="client",
             index=models.Index(fields=["phone"], name="client_phone_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="client",
+            index=models.Index(fields=["last_name", "first_name"], name="client_name_order_idx"),
         ),
         TrigramExtension(),
         *(AddIndexOnPostgres(model_name="client", index=index) for index in TRIGRAM_INDEXES),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps as django_apps
@@ -66,7 +67,7 @@ def test_the_migration_converts_stored_numbers_and_keeps_what_it_cannot_read():
     with connection.cursor() as cursor:
         cursor.execute("UPDATE clients_client SET phone = %s WHERE id = %s", ["07700 900 555", spaced.pk])
         cursor.execute("UPDATE clients_client SET phone = %s WHERE id = %s", ["call me", odd.pk])
-    migration.phones_to_e164(django_apps, None)
+    migration.phones_to_e164(django_apps, SimpleNamespace(connection=connection))
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, phone FROM clients_client WHERE id IN (%s, %s, %s)", [spaced.pk, odd.pk, empty.pk])
         stored = dict(cursor.fetchall())
