@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Q, QuerySet
 
 from .models import Client, ConsentRecord, Photo
+from .phones import phone_search_value
 
 if TYPE_CHECKING:
     pass
@@ -35,6 +36,10 @@ def consent_is_active(*, client_id: int, kind: str) -> bool:
 def client_search(*, clients: QuerySet[Client], query: str) -> QuerySet[Client]:
     """Clients matching a name, e-mail, phone or booking reference; erased clients are left out."""
     clients = clients.filter(erased_at__isnull=True)
+    # Phones are stored in E.164: a number typed in any spelling is one exact lookup.
+    phone = phone_search_value(query)
+    if phone:
+        return clients.filter(phone=phone).order_by("last_name", "first_name", "pk")
     for word in query.split()[:4]:
         clients = clients.filter(
             Q(first_name__icontains=word)

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from clients.models import Client
 from clients.phones import normalise_uk_phone, phone_display, phone_search_value
+from clients.selectors import client_search
 from clients.tests.factories import ClientFactory, staff_user
 
 migration = importlib.import_module("clients.migrations.0007_phone_e164_search")
@@ -82,3 +83,11 @@ def test_the_admin_form_shows_the_stored_number_in_national_format(client):
     assert 'value="07700 900123"' in page
     listing = client.get(reverse("admin:clients_client_changelist")).content.decode()
     assert "07700 900123" in listing
+
+
+@pytest.mark.django_db
+def test_the_staff_client_search_finds_a_number_typed_with_spaces():
+    sam = ClientFactory(phone="07700 900123")
+    ClientFactory(phone="07700 900124")
+    assert list(client_search(clients=Client.objects.all(), query="07700 900 123")) == [sam]
+    assert list(client_search(clients=Client.objects.all(), query="+44 7700 900123")) == [sam]
