@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from clients.admin import MAX_SEARCH_LENGTH, ServiceAdminMixin
 from clients.admin_paging import BigTableAdminMixin, SharedChoicesFormSet
-from clients.phones import phone_search_value
+from clients.phones import phone_display, phone_search_value
 
 from . import admin_clients  # noqa: F401 - registers the client admin with its bookings
 from .admin_board import DayBoardAdminMixin
@@ -398,9 +398,9 @@ class BookingToMatchAdmin(admin.ModelAdmin):
     """Reception's queue of online bookings made under an e-mail another client holds: the
     details as given beside the client they may be. Read-only; the two actions call the services."""
 
-    list_display = ["__str__", "email", "phone", "bookings", "match_of", "match_phone", "created_at"]
+    list_display = ["__str__", "email", "phone_national", "bookings", "match_of", "match_phone", "created_at"]
     list_select_related = ["match_of"]
-    search_fields = ["first_name", "last_name", "email", "phone"]
+    search_fields = ["first_name", "last_name", "email"]
     actions = ["merge_into_match", "mark_different_person"]
     fields = ["first_name", "last_name", "email", "phone", "match_of", "match_status", "created_at"]
     readonly_fields = fields
@@ -428,9 +428,19 @@ class BookingToMatchAdmin(admin.ModelAdmin):
     def bookings(self, obj):
         return ", ".join(a.reference for a in obj.appointments.all())
 
+    @admin.display(description="phone", ordering="phone")
+    def phone_national(self, obj):
+        return phone_display(obj.phone)
+
     @admin.display(description="their phone on record")
     def match_phone(self, obj):
-        return obj.match_of.phone if obj.match_of else ""
+        return phone_display(obj.match_of.phone) if obj.match_of else ""
+
+    def get_search_results(self, request, queryset, search_term):
+        phone = phone_search_value(search_term)
+        if phone:
+            return queryset.filter(phone=phone), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.action(permissions=["change"], description="Same person: merge into the client they match")
     def merge_into_match(self, request, queryset):

@@ -91,6 +91,16 @@ def test_a_client_is_found_by_part_of_their_name_or_e_mail(client, desk):
     assert _found(client, reverse(CLIENTS), q="sam@exa") == [sam]
 
 
+def test_an_online_booking_to_match_is_found_by_its_phone_and_shows_it_nationally(client, desk):
+    holder = ClientFactory(phone="07700 900320")
+    waiting = ClientFactory(email=holder.email, match_of=holder, match_status="pending", phone="+447700900321")
+    url = reverse("admin:bookings_bookingtomatch_changelist")
+    assert [c.pk for c in _found(client, url, q="07700 900 321")] == [waiting.pk]
+    listing = client.get(url).content.decode()
+    assert "07700 900321" in listing
+    assert "07700 900320" in listing
+
+
 def test_an_appointment_is_found_by_its_reference_and_by_the_clients_phone(client, desk, place):
     appointment = _booked(place, client=ClientFactory(phone="07700 900777"))
     _booked(place, start=FUTURE + timedelta(days=1))
