@@ -1,15 +1,21 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.utils import timezone
 
-from clients.admin import ServiceAdminMixin
+from clients.admin import MAX_SEARCH_LENGTH, ServiceAdminMixin
+from clients.admin_paging import BigTableAdminMixin, SharedChoicesFormSet
+from clients.phones import phone_display, phone_search_value
 
+from . import admin_clients  # noqa: F401 - registers the client admin with its bookings
 from .admin_attendance import AppointmentAttendanceAdminMixin
 from .admin_board import DayBoardAdminMixin
+from .admin_clients import reference_search_value
 from .admin_diary import DiaryAdminMixin
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
+from .admin_moves import MoveActionMixin, WhenFilter
 from .models import (
     Appointment,
     BookingPolicy,
@@ -32,6 +38,7 @@ from .services.appointments import (
     appointment_arrive,
     appointment_complete,
     appointment_confirm,
+    appointment_confirmation_resend,
     appointment_details_update,
     appointment_mark_no_show,
     appointment_record_completed,
@@ -52,6 +59,7 @@ Status = Appointment.Status
 
 class OpeningHoursInline(admin.TabularInline):
     model = OpeningHours
+    formset = SharedChoicesFormSet
     extra = 0
 
 
@@ -75,16 +83,22 @@ class LocationAdmin(admin.ModelAdmin):
 
 class WorkingHoursInline(admin.TabularInline):
     model = WorkingHours
+    formset = SharedChoicesFormSet
     extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("location")
 
 
 class BreakInline(admin.TabularInline):
     model = Break
+    formset = SharedChoicesFormSet
     extra = 0
 
 
 class TimeOffInline(admin.TabularInline):
     model = TimeOff
+    formset = SharedChoicesFormSet
     extra = 0
 
 
@@ -107,6 +121,7 @@ class ClosureAdmin(admin.ModelAdmin):
 
 class AppointmentInline(admin.TabularInline):
     model = Appointment
+    formset = SharedChoicesFormSet
     fields = ["reference", "kind", "session_number", "start", "end", "technician", "status"]
     # Read-only: times, technicians and statuses change on the appointment's own page, through
     # the availability engine and the services that complete, cancel and re-time its messages.
@@ -117,6 +132,9 @@ class AppointmentInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("technician")
 
 
 @admin.register(Course)
@@ -131,6 +149,7 @@ class CourseAdmin(admin.ModelAdmin):
 
 class ClientMessageInline(admin.TabularInline):
     model = ClientMessage
+    formset = SharedChoicesFormSet
     fields = ["kind", "channel", "sequence", "due_at", "status", "sent_at", "attempts", "last_error"]
     readonly_fields = fields
     extra = 0
@@ -196,9 +215,11 @@ def _status_action(service, *, name: str, description: str, done: str):
 @admin.register(Appointment)
 class AppointmentAdmin(
     AppointmentAttendanceAdminMixin,
+    MoveActionMixin,
     DiaryAdminMixin,
     DayBoardAdminMixin,
     ExportViewMixin,
+    BigTableAdminMixin,
     ServiceAdminMixin,
     admin.ModelAdmin,
 ):
@@ -209,9 +230,12 @@ class AppointmentAdmin(
 
     form = AppointmentAdminForm
     list_display = ["reference", "local_start", "kind", "client", "technician", "location", "status", "channel"]
-    list_filter = ["status", "kind", "location", "technician", "channel"]
+    list_filter = [WhenFilter, "status", "kind", "location", "technician", "channel"]
     list_select_related = ["client", "technician", "location"]
-    search_fields = ["reference", "client__last_name", "client__email"]
+    # A reference or a phone number is an exact, indexed lookup (get_search_results); names and
+    # e-mails are a "contains" search on the client, answered by its trigram indexes.
+    search_fields = ["client__first_name", "client__last_name", "client__email"]
+    search_help_text = "Booking reference (SMP-4K7QZ), client's phone (any spacing), name or e-mail."
     date_hierarchy = "start"
     autocomplete_fields = ["client", "course"]
     inlines = [ClientMessageInline]
@@ -236,6 +260,13 @@ class AppointmentAdmin(
             appointment_undo_cancel, name="undo_cancel", description="Undo cancellation", done="booked again"
         ),
         _status_action(appointment_uncomplete, name="uncomplete", description="Undo completion", done="back to booked"),
+        "move",
+        _status_action(
+            appointment_confirmation_resend,
+            name="resend_confirmation",
+            description="Resend the booking confirmation",
+            done="sent their confirmation again",
+        ),
     ]
 
     READONLY = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]
@@ -246,6 +277,18 @@ class AppointmentAdmin(
     def get_readonly_fields(self, request, obj=None):
         fixed = self.FIXED_AFTER_BOOKING if obj is not None else []
         return [*self.READONLY, *fixed, *super().get_readonly_fields(request, obj)]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if len(term) > MAX_SEARCH_LENGTH:
+            return queryset.none(), False
+        reference = reference_search_value(term) if term else None
+        if reference:
+            return queryset.filter(reference=reference), False
+        phone = phone_search_value(term) if term else None
+        if phone:
+            return queryset.filter(Q(client__phone=phone)), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="start (clinic's time)", ordering="start")
     def local_start(self, obj: Appointment) -> str:
@@ -341,7 +384,7 @@ class AppointmentAdmin(
 
 
 @admin.register(ClientMessage)
-class ClientMessageAdmin(MessageAdminMixin, admin.ModelAdmin):
+class ClientMessageAdmin(MessageAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
     """Every client message: status, due and sent times, attempts, last error; resend and cancel."""
 
 
@@ -367,9 +410,9 @@ class BookingToMatchAdmin(admin.ModelAdmin):
     """Reception's queue of online bookings made under an e-mail another client holds: the
     details as given beside the client they may be. Read-only; the two actions call the services."""
 
-    list_display = ["__str__", "email", "phone", "bookings", "match_of", "match_phone", "created_at"]
+    list_display = ["__str__", "email", "phone_national", "bookings", "match_of", "match_phone", "created_at"]
     list_select_related = ["match_of"]
-    search_fields = ["first_name", "last_name", "email", "phone"]
+    search_fields = ["first_name", "last_name", "email"]
     actions = ["merge_into_match", "mark_different_person"]
     fields = ["first_name", "last_name", "email", "phone", "match_of", "match_status", "created_at"]
     readonly_fields = fields
@@ -397,9 +440,19 @@ class BookingToMatchAdmin(admin.ModelAdmin):
     def bookings(self, obj):
         return ", ".join(a.reference for a in obj.appointments.all())
 
+    @admin.display(description="phone", ordering="phone")
+    def phone_national(self, obj):
+        return phone_display(obj.phone)
+
     @admin.display(description="their phone on record")
     def match_phone(self, obj):
-        return obj.match_of.phone if obj.match_of else ""
+        return phone_display(obj.match_of.phone) if obj.match_of else ""
+
+    def get_search_results(self, request, queryset, search_term):
+        phone = phone_search_value(search_term)
+        if phone:
+            return queryset.filter(phone=phone), False
+        return super().get_search_results(request, queryset, search_term)
 
     @admin.action(permissions=["change"], description="Same person: merge into the client they match")
     def merge_into_match(self, request, queryset):

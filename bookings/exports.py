@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef, Q
 
 from clients.models import AuditEvent, Client
+from clients.phones import phone_display
 from clients.services import audit_record
 
 from .models import Appointment, Location
@@ -128,7 +129,7 @@ APPOINTMENT_COLUMNS: list[tuple[str, Callable[[Appointment], object]]] = [
     ("client_first_name", lambda a: a.client.first_name),
     ("client_last_name", lambda a: a.client.last_name),
     ("client_email", lambda a: a.client.email),
-    ("client_phone", lambda a: a.client.phone),
+    ("client_phone", lambda a: phone_display(a.client.phone)),
 ]
 
 
@@ -170,7 +171,7 @@ CLIENT_COLUMNS: list[tuple[str, Callable[[Client], object]]] = [
     ("first_name", lambda c: c.first_name),
     ("last_name", lambda c: c.last_name),
     ("email", lambda c: c.email),
-    ("phone", lambda c: c.phone),
+    ("phone", lambda c: phone_display(c.phone)),
     ("postcode", lambda c: c.postcode),
     ("preferred_channel", lambda c: c.get_preferred_channel_display()),
     ("reminders_opt_in", lambda c: "yes" if c.reminders_opt_in else "no"),

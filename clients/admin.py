@@ -5,10 +5,14 @@ made here leaves an audit event like a change made through the services."""
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html
 
-from clients.phones import normalise_uk_phone
+from clients.phones import phone_display, phone_search_value
 
 from . import access
+from .admin_paging import BigTableAdminMixin, SharedChoicesFormSet
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
 from .services import (
     audit_record,
@@ -172,9 +176,15 @@ class ClinicalAdminMixin(AuditedAdminMixin):
 
 class AssessmentInline(ClinicalAdminMixin, admin.StackedInline):
     model = Assessment
+    formset = SharedChoicesFormSet
     extra = 0
     fk_name = "client"
-    autocomplete_fields = ["appointment"]
+    # Shown, not picked here: an autocomplete per row costs a query per row, and a consultation's
+    # assessment is written against its appointment from the workspace.
+    readonly_fields = ["appointment"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("appointment")
 
 
 class ConsentRecordInlineForm(forms.ModelForm):
@@ -202,6 +212,7 @@ class ConsentRecordInlineForm(forms.ModelForm):
 class ConsentRecordInline(admin.TabularInline):
     model = ConsentRecord
     form = ConsentRecordInlineForm
+    formset = SharedChoicesFormSet
     extra = 0
     can_delete = False
     fields = [
@@ -216,28 +227,94 @@ class ConsentRecordInline(admin.TabularInline):
     ]
     readonly_fields = ["withdrawn_at"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("wording")
+
+
+class PhotoThumbnailInline(ClinicalAdminMixin, admin.TabularInline):
+    """The client's photos as thumbnails, each through the workspace's permission-checked,
+    audited photo URL (photos are private files: nothing serves them directly)."""
+
+    model = Photo
+    formset = SharedChoicesFormSet
+    display_only = True
+    fields = ["thumbnail_image", "angle", "phase", "taken_at", "appointment", "marketing_consent"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("appointment")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="photo")
+    def thumbnail_image(self, obj: Photo) -> str:
+        if obj.pk is None:
+            return "-"
+        label = f"{obj.get_phase_display()}, {obj.get_angle_display()}"
+        return format_html(
+            '<a href="{}"><img src="{}" alt="{}" width="120" loading="lazy"></a>',
+            reverse("staff:photo_file", args=[obj.pk, "full"]),
+            reverse("staff:photo_file", args=[obj.pk, "thumb"]),
+            label,
+        )
+
 
 class ClientAdminForm(forms.ModelForm):
-    """Staff type phone numbers by hand: the same UK check and format as the booking form."""
+    """Staff type phone numbers by hand: the same UK check as the booking form (any spacing,
+    +44 or 0), stored in E.164 and shown in national format (clients/phones.py)."""
 
     class Meta:
         model = Client
         fields = "__all__"  # noqa: DJ007 - the admin shows every field
 
-    def clean_phone(self) -> str:
-        phone = self.cleaned_data.get("phone", "")
-        return normalise_uk_phone(phone) if phone else ""
+
+# A search term longer than this is no name, e-mail, phone or reference: nothing matches.
+MAX_SEARCH_LENGTH = 200
 
 
 @admin.register(Client)
-class ClientAdmin(ServiceAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class ClientAdmin(BigTableAdminMixin, ServiceAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = ClientAdminForm
-    list_display = ["__str__", "email", "phone", "preferred_channel", "created_at"]
-    search_fields = ["first_name", "last_name", "email", "phone"]
-    list_filter = ["match_status", "preferred_channel", "marketing_email_opt_in"]
+    list_display = ["__str__", "email", "phone_national", "preferred_channel", "created_at"]
+    # A phone number (any spacing) is an exact match on its E.164 form (exact_search); the rest
+    # is a "contains" search that PostgreSQL's trigram indexes answer (migration 0007).
+    search_fields = ["first_name", "last_name", "email"]
+    search_help_text = "Name, e-mail or phone number (any spacing, e.g. 07700 900123)."
+    list_filter = [
+        "preferred_channel",
+        "marketing_email_opt_in",
+        "marketing_sms_opt_in",
+        ("created_at", admin.DateFieldListFilter),
+        "match_status",
+    ]
     # Matching goes through reception's "online bookings to match" page and its services.
     readonly_fields = ["created_at", "updated_at", "erased_at", "match_of", "match_status"]
-    inlines = [AssessmentInline, ConsentRecordInline]
+    inlines = [AssessmentInline, ConsentRecordInline, PhotoThumbnailInline]
+
+    @admin.display(description="phone", ordering="phone")
+    def phone_national(self, obj: Client) -> str:
+        return phone_display(obj.phone)
+
+    def exact_search(self, term: str) -> Q | None:
+        """The filter for a term that names one thing exactly (a phone number), else None."""
+        phone = phone_search_value(term)
+        return Q(phone=phone) if phone else None
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if len(term) > MAX_SEARCH_LENGTH:
+            return queryset.none(), False
+        exact = self.exact_search(term) if term else None
+        if exact is not None:
+            return queryset.filter(exact), False
+        return super().get_search_results(request, queryset, search_term)
 
     def save_model(self, request, obj, form, change):
         data = {f: form.cleaned_data[f] for f in (form.changed_data if change else form.cleaned_data)}
@@ -272,9 +349,13 @@ class ClientAdmin(ServiceAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
         return None
 
     def get_inlines(self, request, obj):
-        if access.can_view_clinical(request.user):
-            return self.inlines
-        return [i for i in self.inlines if not issubclass(i, ClinicalAdminMixin)]
+        inlines = self.inlines
+        if not access.can_view_clinical(request.user):
+            inlines = [i for i in inlines if not issubclass(i, ClinicalAdminMixin)]
+        if obj is None or request.method == "POST":
+            # Display-only inlines have nothing to show on a new client and nothing to save.
+            inlines = [i for i in inlines if not getattr(i, "display_only", False)]
+        return inlines
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
@@ -348,7 +429,7 @@ class SessionNoteAdmin(ServiceAdminMixin, ClinicalAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
     """Read-only: the trail is written by the services, never edited."""
 
     list_display = ["at", "actor", "action", "object_type", "object_id", "client_id_ref", "detail"]

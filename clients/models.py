@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from treatments.models import HairLossStage
 
+from .phones import UKPhoneNumberField
+
 
 def private_storage():
     return storages["private"]
@@ -40,7 +42,7 @@ class Client(models.Model):
     first_name = models.CharField(max_length=80)
     last_name = models.CharField(max_length=80)
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=20, blank=True, help_text="UK number, e.g. 07700 900123.")
+    phone = UKPhoneNumberField(max_length=20, blank=True, help_text="UK number, e.g. 07700 900123.")
     date_of_birth = models.DateField(null=True, blank=True)
     address = models.TextField(blank=True)
     postcode = models.CharField(max_length=10, blank=True)
@@ -73,14 +75,19 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["last_name", "first_name"]
+        # Searches: a phone number is an exact lookup on its E.164 form. Names and e-mails are
+        # searched by trigram GIN indexes that migration 0007 creates on PostgreSQL only.
+        # The lists' order (and the staff search's keyset) is (last_name, first_name, id): a page
+        # is a short walk of this index, not a sort of every client.
+        indexes = [
+            models.Index(fields=["phone"], name="client_phone_idx"),
+            models.Index(fields=["last_name", "first_name", "id"], name="client_name_order_idx"),
+        ]
         permissions = [
             ("view_clinical", "Can view clinical records (assessments, session notes, photos)"),
             ("export_client", "Can export a client's complete record (UK GDPR)"),
             ("erase_client", "Can erase a client's personal data (UK GDPR)"),
         ]
-        # The lists' order (and the staff search's keyset): a page is a short walk of this index,
-        # not a sort of every client.
-        indexes = [models.Index(fields=["last_name", "first_name", "id"], name="client_name_order_idx")]
         constraints = [
             # One client holds each e-mail; the others booked under it wait to be matched to it.
             models.UniqueConstraint(

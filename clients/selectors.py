@@ -11,6 +11,7 @@ from django.db.models import CharField, F, Q, QuerySet, Value
 from django.db.models.functions import Concat
 
 from .models import Client, ConsentRecord, Photo
+from .phones import phone_search_value
 
 if TYPE_CHECKING:
     pass
@@ -62,8 +63,6 @@ def _word_matches(word: str) -> Q:
         return Q(appointments__reference=f"SMP-{reference.group(1).upper()}")
     # icontains is UPPER(column) LIKE UPPER('%word%'): the trigram indexes on UPPER(...) answer it.
     match = Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
-    if any(ch.isdigit() for ch in word):
-        match |= Q(phone__contains=word)
     return match
 
 
@@ -74,7 +73,11 @@ def client_search(*, clients: QuerySet[Client], query: str, after: int | None = 
     Keyset paging on (last_name, first_name, pk) and no count: deep pages cost what the first
     does, and a search never counts its matches twice."""
     matches = clients.filter(erased_at__isnull=True)
-    words = query.split()[:SEARCH_WORDS]
+    # Phones are stored in E.164: a number typed in any spelling is one exact, indexed lookup.
+    phone = phone_search_value(query)
+    words = [] if phone else query.split()[:SEARCH_WORDS]
+    if phone:
+        matches = matches.filter(phone=phone)
     for word in words:
         matches = matches.filter(_word_matches(word))
     if after is not None:

@@ -16,6 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber
 
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
 from .photos import MAX_UPLOAD_BYTES, photo_clean
@@ -362,6 +363,15 @@ def _rows(queryset, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
     ]
 
 
+class RecordEncoder(DjangoJSONEncoder):
+    """Phone numbers are written in E.164, as stored."""
+
+    def default(self, o):
+        if isinstance(o, PhoneNumber):
+            return str(o)
+        return super().default(o)
+
+
 def client_export(*, client: Client, by: AbstractBaseUser) -> IO[bytes]:
     """The client's complete record as one zip (record.json plus the photos), in a temporary file."""
     record = {
@@ -384,7 +394,7 @@ def client_export(*, client: Client, by: AbstractBaseUser) -> IO[bytes]:
             record["photos"].append(_rows([photo], exclude={"image", "thumbnail"})[0] | {"file": arcname})
             with photo.image.open("rb") as fh:
                 archive.writestr(arcname, fh.read())
-        archive.writestr("record.json", json.dumps(record, cls=DjangoJSONEncoder, indent=2))
+        archive.writestr("record.json", json.dumps(record, cls=RecordEncoder, indent=2))
     audit_record(
         actor=by, action=AuditEvent.Action.EXPORT, object_type="client", object_id=client.pk, client_id=client.pk
     )

@@ -253,6 +253,9 @@ if CLINIC_TIME_ZONE not in zoneinfo.available_timezones():
 USE_I18N = True
 USE_TZ = True
 FORMAT_MODULE_PATH = ["smpclinic.formats"]
+# Clients' phone numbers: typed as UK numbers, stored in E.164 (clients/phones.py).
+PHONENUMBER_DEFAULT_REGION = "GB"
+PHONENUMBER_DB_FORMAT = "E164"
 
 # Static files and private media -----------------------------------------------
 STATIC_URL = "/static/"

@@ -6,7 +6,17 @@ from .models import AftercareMilestone, Page, PageSection, PriceGuide, Treatment
 class PriceGuideInline(admin.TabularInline):
     model = PriceGuide
     extra = 0
-    autocomplete_fields = ["location"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("treatment", "location")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "location":
+            # Listed once for every row (the rows' copies share the list): a handful of clinics,
+            # where an autocomplete would fetch each row's chosen clinic with a query of its own.
+            field.choices = list(field.choices)
+        return field
 
 
 @admin.register(Treatment)

@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from bookings.models import Appointment, ClientMessage, Course, Technician
 from bookings.services.booking import appointment_book, appointment_cancel, appointment_reschedule
-from bookings.services.messaging import client_message_queue, reminders_sync
+from bookings.services.messaging import client_message_queue, reminder_resend, reminders_sync
 from clients.models import AuditEvent
 from clients.services import audit_record
 
@@ -463,3 +463,34 @@ def appointment_details_update(*, appointment: Appointment, data: dict, by) -> A
         locked.save(update_fields=[*changed, "updated_at"])
         _audit_appointment(locked, by=by, action=AuditEvent.Action.UPDATE, fields=changed)
     return locked
+
+
+def appointment_confirmation_resend(
+    *, appointment: Appointment, by, now: datetime | None = None
+) -> list[ClientMessage]:
+    """Send the booking confirmation (its time, calendar file and manage link) again on every
+    channel the client has: the confirmation rows of the appointment's current calendar
+    sequence go back to pending, or are queued if a move left none at this sequence. A row
+    already waiting or being sent is left alone, so pressing the button twice sends it once."""
+    _require(by, CHANGE, what="resend a confirmation")
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked(appointment)
+        if locked.status not in (Status.BOOKED, Status.CONFIRMED) or locked.start <= now:
+            raise ValidationError(
+                "Only a booked or confirmed appointment still to come has a confirmation to send.",
+                code="not_confirmable",
+            )
+        rows = client_message_queue(appointment=locked, kind=ClientMessage.Kind.CONFIRMATION, now=now)
+        if not rows:
+            raise ValidationError("This client has no e-mail address or phone number to send to.", code="no_channel")
+        again = [
+            reminder_resend(reminder=row, by=by, now=now)
+            if row.status in (ClientMessage.Status.SENT, ClientMessage.Status.FAILED, ClientMessage.Status.CANCELLED)
+            else row
+            for row in rows
+        ]
+        _audit_appointment(
+            locked, by=by, action=AuditEvent.Action.UPDATE, fields=["messages"], detail="confirmation resent"
+        )
+    return again

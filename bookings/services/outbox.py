@@ -112,7 +112,7 @@ def _deliver(reminder: ClientMessage, *, mailer, wordings: dict, now: datetime) 
     # preference at send time.
     channel = reminder.channel if reminder.kind in CHANGE_KINDS | ONE_OFF_KINDS else channel_for(client)
     if channel == ClientMessage.Channel.SMS:
-        sms.send_sms(to=client.phone, body=rendered["sms"], reference=f"outbox-{reminder.pk}")
+        sms.send_sms(to=str(client.phone), body=rendered["sms"], reference=f"outbox-{reminder.pk}")
         return channel
     headers = {"Message-ID": _message_id(reminder), "X-SMP-Outbox-Id": str(reminder.pk)}
     if reminder.kind not in NO_OPT_OUT_KINDS:

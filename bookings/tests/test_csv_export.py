@@ -142,7 +142,7 @@ def test_a_cell_a_spreadsheet_would_read_as_a_formula_is_neutralised(value, writ
 
 
 def test_formulas_typed_into_a_record_reach_the_file_as_text(client, reception, london):
-    sly = ClientFactory(first_name='=HYPERLINK("http://evil","x")', last_name="@cmd", phone="+447700900001")
+    sly = ClientFactory(first_name='=HYPERLINK("http://evil","x")', last_name="@cmd", phone="+14155550100")
     AppointmentFactory(client=sly, location=london, start=datetime(2027, 1, 5, 9, tzinfo=LONDON))
 
     for what, first, last, phone in [
@@ -153,7 +153,8 @@ def test_formulas_typed_into_a_record_reach_the_file_as_text(client, reception, 
         named = dict(zip(header, row, strict=True))
         assert named[first] == '\'=HYPERLINK("http://evil","x")'
         assert named[last] == "'@cmd"
-        assert named[phone] == "'+447700900001"
+        # UK numbers are written in national format; a foreign one keeps its "+", so it is neutralised.
+        assert named[phone] == "'+1 415-555-0100"
 
 
 def test_every_export_is_in_the_audit_trail_with_its_filters(client, reception, london):
