@@ -345,7 +345,7 @@ class DiaryAdminMixin:
     def _client_results(self, query: str) -> list[Client]:
         if not query:
             return []
-        return list(client_search(clients=Client.objects.all(), query=query)[:SEARCH_LIMIT])
+        return client_search(clients=Client.objects.all(), query=query, size=SEARCH_LIMIT).clients
 
     def _book(self, request: HttpRequest, form: BookForm) -> HttpResponse | None:
         data = form.cleaned_data
@@ -457,11 +457,11 @@ class DiaryAdminMixin:
             form = MoveForm(request.POST)
             form.fields["technician"].queryset = technicians
             if form.is_valid():
-                response = self._move(request, form, appointment)
+                response = self._diary_move(request, form, appointment)
                 if response is not None:
                     return response
         else:
-            initial = self._move_initial(request, appointment)
+            initial = self._diary_move_initial(request, appointment)
             if initial is None:
                 return _bad_request(request, "start: Give the time as the diary links do.", parameter="start")
             form = MoveForm(initial=initial)
@@ -487,7 +487,7 @@ class DiaryAdminMixin:
             response.render()
         return response
 
-    def _move_initial(self, request: HttpRequest, appointment: Appointment) -> dict | None:
+    def _diary_move_initial(self, request: HttpRequest, appointment: Appointment) -> dict | None:
         location = appointment.location
         start, technician = appointment.start, appointment.technician_id
         if request.GET.get("start"):
@@ -501,7 +501,7 @@ class DiaryAdminMixin:
         local_start = zones.local(start, location)
         return {"date": local_start.date(), "time": local_start.strftime("%H:%M"), "technician": technician}
 
-    def _move(self, request: HttpRequest, form: MoveForm, appointment: Appointment) -> HttpResponse | None:
+    def _diary_move(self, request: HttpRequest, form: MoveForm, appointment: Appointment) -> HttpResponse | None:
         location = appointment.location
         data = form.cleaned_data
         start = local_instant(data["date"], data["time"], tz=location.tz)

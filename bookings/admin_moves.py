@@ -84,7 +84,7 @@ class MoveActionMixin:
         with timezone.override(appointment.location.tz):
             if "apply" in request.POST:
                 form = MoveForm(request.POST, appointment=appointment)
-                if form.is_valid() and self._move(request, appointment, form.cleaned_data):
+                if form.is_valid() and self._action_move(request, appointment, form.cleaned_data):
                     return None  # back to the list, with the success message
             else:
                 form = MoveForm(
@@ -105,7 +105,7 @@ class MoveActionMixin:
             response.render()
         return response
 
-    def _move(self, request, appointment: Appointment, data: dict) -> bool:
+    def _action_move(self, request, appointment: Appointment, data: dict) -> bool:
         try:
             moved = appointment_staff_move(
                 appointment=appointment, start=data["start"], technician=data["technician"], by=request.user

@@ -26,6 +26,7 @@ from bookings.tests.factories import (
 )
 from clients.models import AuditEvent
 from clients.tests.factories import ClientFactory, staff_user
+from smpclinic.tests.logins import login_as
 from treatments.tests.factories import TreatmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +69,7 @@ def ben(clinic):
 
 def _login(client, role: str):
     user = staff_user(role=role)
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
@@ -114,7 +115,7 @@ def test_a_technician_outside_the_admin_is_sent_to_the_login_page(client, clinic
 
 
 def test_staff_without_view_permission_get_403(client, clinic, amara):
-    client.force_login(UserFactory(is_staff=True))
+    login_as(client, UserFactory(is_staff=True))
     assert client.get(DIARY).status_code == 403
     assert client.get(BOOK, {"location": clinic.pk, "technician": amara.pk, "start": _z(NOW)}).status_code == 403
 
@@ -122,7 +123,7 @@ def test_staff_without_view_permission_get_403(client, clinic, amara):
 def test_staff_who_may_only_view_see_the_diary_but_cannot_book_or_move(client, clinic, amara):
     user = UserFactory(is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="view_appointment"))
-    client.force_login(user)
+    login_as(client, user)
     appointment = _at(clinic, amara, NOW + timedelta(hours=1))
 
     response = client.get(DIARY)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from bookings.models import ClientMessage, MessageTemplate
 from bookings.tests.factories import ClientMessageFactory
 from clients.tests.factories import ClientFactory, staff_user
+from smpclinic.tests.logins import login_as
 from treatments.tests.factories import TreatmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def messages(count: int) -> list[ClientMessage]:
 
 
 def changelist(client, role: str = "Reception"):
-    client.force_login(staff_user(role=role))
+    login_as(client, staff_user(role=role))
     return client.get(reverse("admin:bookings_clientmessage_changelist"))
 
 
@@ -106,7 +107,7 @@ def test_an_erased_clients_row_names_no_one(client):
 @pytest.mark.parametrize("role", ["Reception", "Manager"])
 def test_the_list_makes_the_same_queries_for_one_row_as_for_twenty(client, django_assert_max_num_queries, role):
     messages(1)
-    client.force_login(staff_user(role=role))
+    login_as(client, staff_user(role=role))
     url = reverse("admin:bookings_clientmessage_changelist")
     with CaptureQueriesContext(connection) as one:
         assert client.get(url).status_code == 200

@@ -41,6 +41,7 @@ from clients.tests.factories import (
     PhotoFactory,
     SessionNoteFactory,
 )
+from smpclinic.tests.logins import login_as
 from treatments.models import Page, PageSection
 from treatments.tests.factories import AftercareMilestoneFactory, PageFactory, PriceGuideFactory, TreatmentFactory
 
@@ -59,7 +60,7 @@ def _now():
 @pytest.fixture
 def boss(client):
     user = UserFactory(username="boss", is_staff=True, is_superuser=True)
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 

@@ -104,5 +104,5 @@ def test_reception_finds_books_marks_a_no_show_and_downloads_the_day(page_factor
         desk_did = AuditEvent.objects.filter(actor__username="desk")
         assert desk_did.filter(object_type="appointment", object_id=str(booked.pk)).exists()
         assert desk_did.filter(object_type="appointment", object_id=str(absent.pk)).exists()
-        assert desk_did.filter(action=AuditEvent.Action.EXPORT, object_type="appointments").count() == 1
+        assert desk_did.filter(action=AuditEvent.Action.EXPORT, object_type="appointment_csv").count() == 1
         assert [e for e in page.console_errors if "Content Security Policy" in e] == []

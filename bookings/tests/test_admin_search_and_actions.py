@@ -19,6 +19,7 @@ from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from clients.models import AuditEvent
 from clients.tests.factories import ClientFactory, staff_user
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +39,7 @@ def _now():
 @pytest.fixture
 def desk(client):
     user = staff_user(role="Reception", username="desk")
-    client.force_login(user)
+    login_as(client, user)
     return user
 
 
@@ -277,7 +278,7 @@ def test_cancel_tells_the_client_and_is_audited(client, desk, place):
 
 
 def test_a_technician_cannot_reach_the_appointment_list(client, place):
-    client.force_login(staff_user(role="Technician", username="tech"))
+    login_as(client, staff_user(role="Technician", username="tech"))
     response = client.get(reverse(APPOINTMENTS))
     assert response.status_code == 302
     assert "login" in response.url

@@ -31,6 +31,7 @@ from bookings.tests.factories import (
 from bookings.tests.test_booking_admin import _post_add
 from clients.models import AuditEvent, Client, ConsentWording
 from clients.tests.factories import ClientFactory, ConsentWordingFactory, staff_user
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -355,7 +356,7 @@ def test_an_undone_no_show_no_longer_counts(client, online, reception, manager):
 
 
 def _login(client, user):
-    client.force_login(user)
+    login_as(client, user)
     return client
 
 
@@ -529,7 +530,7 @@ def test_the_admin_pages_with_counts_are_for_staff_with_the_permission(client, p
     assert anonymous.status_code == 302
     assert "/admin/login/" in anonymous["Location"]
 
-    client.force_login(UserFactory(is_staff=True))  # staff, but no role
+    login_as(client, UserFactory(is_staff=True))  # staff, but no role
     refused = client.get(url)
     assert refused.status_code == 403
     assert "no-show" not in refused.content.decode()

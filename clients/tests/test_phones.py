@@ -15,6 +15,7 @@ from clients.models import Client
 from clients.phones import normalise_uk_phone, phone_display, phone_search_value
 from clients.selectors import client_search
 from clients.tests.factories import ClientFactory, staff_user
+from smpclinic.tests.logins import login_as
 
 migration = importlib.import_module("clients.migrations.0007_phone_e164_search")
 
@@ -77,7 +78,7 @@ def test_the_migration_converts_stored_numbers_and_keeps_what_it_cannot_read():
 
 @pytest.mark.django_db
 def test_the_admin_form_shows_the_stored_number_in_national_format(client):
-    client.force_login(staff_user(role="Reception", username="desk"))
+    login_as(client, staff_user(role="Reception", username="desk"))
     record = ClientFactory(phone="+447700900123")
     page = client.get(reverse("admin:clients_client_change", args=[record.pk])).content.decode()
     assert 'value="07700 900123"' in page

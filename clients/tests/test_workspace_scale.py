@@ -14,6 +14,7 @@ from bookings.tests.factories import AppointmentFactory, TechnicianFactory
 from clients.models import Client
 from clients.tests.conftest import PASSWORD
 from clients.tests.factories import ClientFactory
+from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def captured(http, url, params=None):
 
 def test_a_manager_sees_one_technicians_week_and_picks_another(client, named):
     ben_today = book(named["other"], named["elsewhere"], named["session"].start + timedelta(hours=4))
-    client.force_login(named["manager"])
+    login_as(client, named["manager"])
     first = client.get(reverse("staff:schedule"))
     assert first.context["technician"] == named["technician"]  # the first in the list by default
     assert named["session"] in first.context["everything"]
@@ -61,7 +62,7 @@ def test_a_manager_sees_one_technicians_week_and_picks_another(client, named):
 
 def test_a_manager_who_is_a_technician_starts_on_their_own_schedule(client, named):
     named["other"].user.groups.add(named["manager"].groups.get())
-    client.force_login(named["other"].user)
+    login_as(client, named["other"].user)
     response = client.get(reverse("staff:schedule"))
     assert response.context["technician"] == named["other"]
     assert len(response.context["technicians"]) == 2
@@ -82,14 +83,14 @@ def test_a_technician_sees_only_their_own_schedule_whatever_the_link_says(client
     ("value", "status"), [("abc", 400), ("-1", 400), ("\u00b2", 400), ("99999999999", 400), ("987654", 404)]
 )
 def test_a_bad_or_unknown_technician_is_a_4xx(client, named, value, status):
-    client.force_login(named["manager"])
+    login_as(client, named["manager"])
     assert client.get(reverse("staff:schedule"), {"technician": value}).status_code == status
 
 
 def test_the_managers_schedule_costs_the_same_queries_for_one_row_or_a_full_week_of_many_technicians(
     client, named, django_assert_max_num_queries
 ):
-    client.force_login(named["manager"])
+    login_as(client, named["manager"])
     url = reverse("staff:schedule")
     _, small = captured(client, url)
     monday = named["session"].start - timedelta(days=named["session"].start.weekday())
@@ -125,7 +126,7 @@ def test_a_reference_finds_its_client_exactly_in_any_case_with_or_without_the_da
 
 
 def test_a_name_search_makes_no_distinct_and_no_count(client, named):
-    client.force_login(named["manager"])
+    login_as(client, named["manager"])
     response, queries = captured(client, reverse("staff:clients"), {"q": named["client"].last_name})
     assert named["client"] in list(response.context["page"])
     # The search itself; the no-show counts of the page's clients are one grouped query after it.
@@ -141,7 +142,7 @@ def test_the_client_search_pages_forward_by_keyset_without_repeating_or_skipping
     names = [("Sam", "Smith")] * 15 + [("Abe", "Smith")] * 6 + [("Zoe", "Goldsmith")] * 5 + [("Ian", "Smithson")] * 4
     smiths = [ClientFactory(first_name=first, last_name=last) for first, last in reversed(names)]
     Client.objects.filter(pk=named["client"].pk).update(first_name="Ada", last_name="Okafor")  # never a match
-    client.force_login(named["manager"])
+    login_as(client, named["manager"])
     first = client.get(reverse("staff:clients"), {"q": "smith"})
     page_one = list(first.context["page"])
     assert len(page_one) == 25
@@ -158,7 +159,7 @@ def test_the_client_search_pages_forward_by_keyset_without_repeating_or_skipping
 
 @pytest.mark.parametrize("after", ["abc", "-3", "\u00b2", "1" * 12])
 def test_a_bad_page_link_is_a_400(client, named, after):
-    client.force_login(named["manager"])
+    login_as(client, named["manager"])
     assert client.get(reverse("staff:clients"), {"q": "smith", "after": after}).status_code == 400
 
 
@@ -167,7 +168,7 @@ def test_the_client_search_costs_the_same_queries_for_one_client_or_many(
     client, named, who, django_assert_max_num_queries
 ):
     if who == "manager":
-        client.force_login(named["manager"])
+        login_as(client, named["manager"])
     else:
         client.login(username="tech", password=PASSWORD)
     url = reverse("staff:clients")
@@ -186,7 +187,7 @@ def test_the_client_search_costs_the_same_queries_for_one_client_or_many(
 
 
 def test_a_page_link_to_no_client_starts_from_the_first_page(client, named):
-    client.force_login(named["manager"])
+    login_as(client, named["manager"])
     response = client.get(reverse("staff:clients"), {"q": "", "after": "9999999999"})  # past any id column
     assert list(response.context["page"]) == [named["client"]]
 
