@@ -12,11 +12,13 @@ from itertools import count
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bookings.models import Appointment, ClientMessage, MessageTemplate, OpeningHours
 from bookings.tests.factories import (
@@ -181,6 +183,18 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
     "bookings.clientmessage": (lambda: ClientMessageFactory(), _nothing),
     "bookings.bookingpolicy": (lambda: BookingPolicyFactory(location=LocationFactory()), _nothing),
     "bookings.bookingtomatch": (_to_match, _nothing),
+    # The staff logins' admin (django-axes lockouts and login log, django-otp authenticator apps).
+    "axes.accessattempt": (
+        lambda: AccessAttempt.objects.create(
+            username=f"user{next(SEQ)}", ip_address="192.0.2.1", user_agent="test", failures_since_start=5
+        ),
+        _nothing,
+    ),
+    "axes.accesslog": (
+        lambda: AccessLog.objects.create(username=f"user{next(SEQ)}", ip_address="192.0.2.1", user_agent="test"),
+        _nothing,
+    ),
+    "otp_totp.totpdevice": (lambda: TOTPDevice.objects.create(user=UserFactory(), name="Phone"), _nothing),
 }
 
 REGISTERED = sorted(model._meta.label_lower for model in admin.site._registry)
