@@ -12,6 +12,7 @@ from itertools import count
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.db import connection
@@ -41,7 +42,7 @@ from clients.tests.factories import (
     PhotoFactory,
     SessionNoteFactory,
 )
-from smpclinic.tests.logins import login_as
+from smpclinic.tests.logins import login_as, totp_device_for
 from treatments.models import Page, PageSection
 from treatments.tests.factories import AftercareMilestoneFactory, PageFactory, PriceGuideFactory, TreatmentFactory
 
@@ -152,6 +153,24 @@ def _to_match():
     return ClientFactory(email=holder.email, match_of=holder, match_status="pending")
 
 
+def _access_attempt():
+    return AccessAttempt.objects.create(
+        username=f"user{next(SEQ)}",
+        ip_address="192.0.2.1",
+        user_agent="test",
+        path_info="/admin/login/",
+        get_data="",
+        post_data="",
+        failures_since_start=1,
+    )
+
+
+def _access_log():
+    return AccessLog.objects.create(
+        username=f"user{next(SEQ)}", ip_address="192.0.2.1", user_agent="test", path_info="/admin/login/"
+    )
+
+
 MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = {
     "auth.group": (lambda: Group.objects.create(name=f"group {next(SEQ)}"), _nothing),
     "auth.user": (lambda: UserFactory(), _user_children),
@@ -181,6 +200,9 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
     "bookings.clientmessage": (lambda: ClientMessageFactory(), _nothing),
     "bookings.bookingpolicy": (lambda: BookingPolicyFactory(location=LocationFactory()), _nothing),
     "bookings.bookingtomatch": (_to_match, _nothing),
+    "axes.accessattempt": (_access_attempt, _nothing),
+    "axes.accesslog": (_access_log, _nothing),
+    "otp_totp.totpdevice": (lambda: totp_device_for(UserFactory()), _nothing),
 }
 
 REGISTERED = sorted(model._meta.label_lower for model in admin.site._registry)
