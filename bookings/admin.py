@@ -51,6 +51,7 @@ from .services.appointments import (
     appointment_undo_no_show,
 )
 from .services.booking import OVERLAP_CONSTRAINT, ChangeNotAllowed, SlotTaken
+from .services.courses import COURSE_CREATE_FIELDS, COURSE_UPDATE_FIELDS, course_create, course_update
 from .services.identity import client_match_merge, client_match_separate
 from .zones import default_time_zone, local, time_zone_choices
 
@@ -137,14 +138,67 @@ class AppointmentInline(admin.TabularInline):
         return super().get_queryset(request).select_related("technician")
 
 
+class CourseAdminForm(forms.ModelForm):
+    """The status offers what staff may choose (cancel, or reopen a cancelled course); the
+    course services judge it against the sessions, under the course's lock."""
+
+    class Meta:
+        model = Course
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field
+
+    STAFF_TARGETS = {
+        Course.Status.PLANNED: (Course.Status.CANCELLED,),
+        Course.Status.IN_PROGRESS: (Course.Status.CANCELLED,),
+        Course.Status.COMPLETED: (),
+        Course.Status.CANCELLED: (Course.Status.PLANNED, Course.Status.IN_PROGRESS, Course.Status.COMPLETED),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "status" in self.fields and not self.instance._state.adding:
+            current = self.instance.status
+            allowed = (current, *self.STAFF_TARGETS.get(current, ()))
+            self.fields["status"].choices = [(v, label) for v, label in Course.Status.choices if v in allowed]
+
+
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Every write goes through the course services: add -> course_create, a change ->
+    course_update (the treatment's session range, the sessions booked and done, the status
+    rules, the course's lock and the audit row). Its appointments are listed read-only."""
+
+    form = CourseAdminForm
     list_display = ["__str__", "client", "treatment", "planned_sessions", "status", "created_at"]
     list_filter = ["status", "treatment"]
     list_select_related = ["client", "treatment"]
     search_fields = ["client__last_name", "client__email"]
     autocomplete_fields = ["client"]
     inlines = [AppointmentInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A new course starts planned; a course stays with its client (its sessions are theirs);
+        # completed_at follows the status.
+        fixed = ["client"] if obj is not None else ["status"]
+        return [*fixed, "completed_at", "created_at", *super().get_readonly_fields(request, obj)]
+
+    def has_delete_permission(self, request, obj=None):
+        # A course is cancelled, never deleted: its sessions and audit trail stay.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            data = {f: form.cleaned_data[f] for f in form.changed_data if f in COURSE_UPDATE_FIELDS}
+            saved = course_update(course=obj, data=data, by=request.user)
+        else:
+            data = {f: v for f, v in form.cleaned_data.items() if f in COURSE_CREATE_FIELDS}
+            saved = course_create(data=data, by=request.user)
+        self.adopt(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        # The only inline is the read-only list of appointments, which the booking services keep.
+        form.save_m2m()
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 
 class ClientMessageInline(admin.TabularInline):

@@ -15,6 +15,8 @@ from . import access
 from .admin_paging import BigTableAdminMixin, SharedChoicesFormSet
 from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
 from .services import (
+    assessment_delete,
+    assessment_save,
     audit_record,
     client_save,
     consent_give,
@@ -275,6 +277,9 @@ class ClientAdminForm(forms.ModelForm):
         fields = "__all__"  # noqa: DJ007 - the admin shows every field
 
 
+# An inline form's fields that are the formset's, not the assessment's.
+ASSESSMENT_FORM_ONLY = {"id", "client", "DELETE"}
+
 # A search term longer than this is no name, e-mail, phone or reference: nothing matches.
 MAX_SEARCH_LENGTH = 200
 
@@ -322,6 +327,8 @@ class ClientAdmin(BigTableAdminMixin, ServiceAdminMixin, AuditedAdminMixin, admi
         self.adopt(obj, saved)
 
     def save_formset(self, request, form, formset, change):
+        if formset.model is Assessment:
+            return self._save_assessments(request, form, formset)
         if formset.model is not ConsentRecord:
             return super().save_formset(request, form, formset, change)
         # Consents are given and withdrawn through the consent services, never saved as rows.
@@ -347,6 +354,30 @@ class ClientAdmin(BigTableAdminMixin, ServiceAdminMixin, AuditedAdminMixin, admi
                 )
                 formset.changed_objects.append((record, ["withdrawn_at"]))
         return None
+
+    def _save_assessments(self, request, form, formset) -> None:
+        # The workspace's services, so an assessment saved here is checked and audited the same.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            instance = inline_form.instance
+            if instance.pk is not None and formset.can_delete and inline_form.cleaned_data.get("DELETE"):
+                assessment_delete(assessment=instance, by=request.user)
+                formset.deleted_objects.append(instance)
+                continue
+            if not inline_form.has_changed():
+                continue
+            names = [f for f in inline_form.fields if f not in ASSESSMENT_FORM_ONLY]
+            if instance.pk is None:
+                # Blank fields keep the service's defaults (assessed by whoever saves it).
+                cleaned = inline_form.cleaned_data
+                data = {f: cleaned[f] for f in names if cleaned.get(f) not in (None, "")}
+                saved = assessment_save(client=form.instance, data=data, by=request.user)
+                formset.new_objects.append(saved)
+            else:
+                changed = [f for f in inline_form.changed_data if f in names]
+                data = {f: inline_form.cleaned_data[f] for f in changed}
+                saved = assessment_save(assessment=instance, data=data, by=request.user)
+                formset.changed_objects.append((saved, changed))
 
     def get_inlines(self, request, obj):
         inlines = self.inlines

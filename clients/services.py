@@ -115,18 +115,42 @@ def client_save(*, client: Client | None = None, data: dict[str, Any], by: Abstr
 
 
 @transaction.atomic
-def assessment_save(*, appointment: Appointment, data: dict[str, Any], by: AbstractBaseUser) -> Assessment:
-    """Create or update the consultation's assessment for this appointment."""
-    assessment = Assessment.objects.filter(appointment=appointment).first()
+def assessment_save(
+    *,
+    appointment: Appointment | None = None,
+    assessment: Assessment | None = None,
+    client: Client | None = None,
+    data: dict[str, Any],
+    by: AbstractBaseUser,
+) -> Assessment:
+    """Create or update an assessment: the consultation's (by its appointment, from the
+    workspace), one on file (``assessment``) or a new one for ``client`` (the client admin)."""
+    if assessment is not None and assessment.pk is not None:
+        # Locked: two people saving one assessment at once must each audit what they changed.
+        assessment = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    elif appointment is not None:
+        assessment = Assessment.objects.select_for_update().filter(appointment=appointment).first()
+    else:
+        assessment = None
     before = model_to_dict(assessment) if assessment else None
     if assessment is None:
-        assessment = Assessment(
-            client=appointment.client, appointment=appointment, assessed_by=by, assessed_at=timezone.now()
-        )
+        owner = appointment.client if appointment is not None else client
+        if owner is None:
+            raise ValueError("a new assessment needs its appointment or its client")
+        assessment = Assessment(client=owner, appointment=appointment, assessed_by=by, assessed_at=timezone.now())
     for field, value in data.items():
         setattr(assessment, field, value)
-    _save_with_audit(instance=assessment, before=before, by=by, client_id=appointment.client_id)
+    _save_with_audit(instance=assessment, before=before, by=by, client_id=assessment.client_id)
     return assessment
+
+
+@transaction.atomic
+def assessment_delete(*, assessment: Assessment, by: AbstractBaseUser) -> None:
+    """Remove an assessment entered in error; the audit trail keeps that it existed."""
+    assessment = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    pk, client_id = assessment.pk, assessment.client_id
+    assessment.delete()
+    audit_record(actor=by, action=AuditEvent.Action.DELETE, object_type="assessment", object_id=pk, client_id=client_id)
 
 
 @transaction.atomic

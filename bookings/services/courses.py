@@ -8,11 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from bookings.models import Appointment, Course, Location, Technician
@@ -194,11 +195,7 @@ def course_create_and_book(
     by: AbstractBaseUser,
 ) -> Course:
     """Create the course and book every session in one transaction: if any time is taken, nothing is kept."""
-    if not treatment.sessions_min <= planned_sessions <= treatment.sessions_max:
-        raise ValidationError(
-            f"{treatment.name} is planned as {treatment.sessions_min}-{treatment.sessions_max} sessions.",
-            code="course_sessions_range",
-        )
+    _check_sessions_range(treatment, planned_sessions)
     if len(starts) != planned_sessions:
         raise ValidationError(f"Give a time for each of the {planned_sessions} sessions.", code="course_times_count")
     for number in range(1, len(starts)):
@@ -209,15 +206,16 @@ def course_create_and_book(
             location=location,
             label=f"Session {number + 1}",
         )
-    course = Course(
-        client=client,
-        treatment=treatment,
-        planned_sessions=planned_sessions,
-        price_band=price_band,
-        price_agreed=price_agreed,
+    course = course_create(
+        data={
+            "client": client,
+            "treatment": treatment,
+            "planned_sessions": planned_sessions,
+            "price_band": price_band,
+            "price_agreed": price_agreed,
+        },
+        by=by,
     )
-    course.full_clean()
-    course.save()
     for number, start in enumerate(starts, start=1):
         try:
             appointment_book(
@@ -243,15 +241,7 @@ def course_create_and_book(
             raise CourseBookingError(
                 session_number=number, start=start, location=location, message=exc.message
             ) from exc
-    audit_record(
-        actor=by,
-        action=AuditEvent.Action.CREATE,
-        object_type="course",
-        object_id=course.pk,
-        client_id=client.pk,
-        fields=["treatment", "planned_sessions", "price_band", "price_agreed"],
-    )
-    logger.info("course created course=%s sessions=%s", course.pk, planned_sessions)
+    logger.info("course booked course=%s sessions=%s", course.pk, planned_sessions)
     return course
 
 
@@ -263,3 +253,152 @@ def price_guide_for(*, treatment: Treatment, band: str, location: Location) -> P
         Q(location=location) | Q(location__isnull=True)
     )
     return min(guides, key=lambda g: g.location_id is None, default=None)
+
+
+# A course's own record (the admin's course page calls these) ----------------------------------
+
+# What staff may set on a course. The client is fixed once it exists (its sessions are theirs);
+# completed_at follows the status.
+COURSE_CREATE_FIELDS = frozenset({"client", "treatment", "planned_sessions", "price_band", "price_agreed", "notes"})
+COURSE_UPDATE_FIELDS = frozenset({"treatment", "planned_sessions", "price_band", "price_agreed", "status", "notes"})
+# The sessions that hold a technician's time: a course cannot be cancelled or cut below them.
+HELD_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED, Appointment.Status.ARRIVED)
+
+
+def _check_sessions_range(treatment: Treatment, planned_sessions: int) -> None:
+    if not treatment.sessions_min <= planned_sessions <= treatment.sessions_max:
+        raise ValidationError(
+            {
+                "planned_sessions": ValidationError(
+                    f"{treatment.name} is planned as {treatment.sessions_min}-{treatment.sessions_max} sessions.",
+                    code="course_sessions_range",
+                )
+            }
+        )
+
+
+def _check_fields(data: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        # A programming error, not staff input: name the fields, never their values.
+        raise ValueError(f"not a course field staff may set: {sorted(unknown)}")
+
+
+def _session_counts(course: Course) -> tuple[int, int]:
+    """(treatment sessions completed, sessions still holding a technician's time)."""
+    counts = course.appointments.aggregate(
+        done=Count("pk", filter=Q(kind=Appointment.Kind.TREATMENT_SESSION, status=Appointment.Status.COMPLETED)),
+        held=Count("pk", filter=Q(status__in=HELD_STATUSES)),
+    )
+    return counts["done"], counts["held"]
+
+
+def _status_from_sessions(course: Course, done: int) -> str:
+    """What _course_follow keeps a course at: planned, in progress once a session is done, completed
+    when the planned sessions are."""
+    if done >= course.planned_sessions:
+        return Course.Status.COMPLETED
+    return Course.Status.IN_PROGRESS if done else Course.Status.PLANNED
+
+
+@transaction.atomic
+def course_create(*, data: dict[str, Any], by: AbstractBaseUser) -> Course:
+    """A new course with no sessions yet (they are booked from the workspace or the admin)."""
+    _check_fields(data, COURSE_CREATE_FIELDS)
+    course = Course(**data, status=Course.Status.PLANNED)
+    if course.treatment_id is not None:
+        _check_sessions_range(course.treatment, course.planned_sessions)
+    course.full_clean()
+    course.save()
+    audit_record(
+        actor=by,
+        action=AuditEvent.Action.CREATE,
+        object_type="course",
+        object_id=course.pk,
+        client_id=course.client_id,
+        fields=[f for f, value in data.items() if value not in (None, "")],
+    )
+    logger.info("course created course=%s", course.pk)
+    return course
+
+
+@transaction.atomic
+def course_update(*, course: Course, data: dict[str, Any], by: AbstractBaseUser) -> Course:
+    """Change a course's plan, price, notes or status, under the course's lock.
+
+    The status follows the sessions (see _course_follow): staff may cancel a course that has no
+    session still booked, and reopen a cancelled one, which takes the status its sessions give
+    it. The planned sessions stay within the treatment's range and never below the sessions
+    already booked or done; the treatment is fixed once a session is booked or done."""
+    _check_fields(data, COURSE_UPDATE_FIELDS)
+    # Locked: a session completed at the same moment (_course_follow) must see this plan.
+    course = Course.objects.select_for_update().select_related("treatment").get(pk=course.pk)
+    before = model_to_dict(course)
+    for field, value in data.items():
+        setattr(course, field, value)
+    edited = model_to_dict(course)
+    changed = {f for f in data if before.get(f) != edited.get(f)}
+    if not changed:
+        return course
+    done, held = _session_counts(course)
+    errors: dict[str, list[ValidationError]] = {}
+
+    def refuse(field: str, message: str, code: str) -> None:
+        errors.setdefault(field, []).append(ValidationError(message, code=code))
+
+    if "treatment" in changed and done + held:
+        refuse(
+            "treatment",
+            "Sessions of this course are booked or done: cancel them, or plan a new course for another treatment.",
+            "course_treatment_fixed",
+        )
+    if {"treatment", "planned_sessions"} & changed:
+        try:
+            _check_sessions_range(course.treatment, course.planned_sessions)
+        except ValidationError as exc:
+            errors.setdefault("planned_sessions", []).extend(exc.error_dict["planned_sessions"])
+        if course.planned_sessions < done + held:
+            refuse(
+                "planned_sessions",
+                f"{done + held} sessions of this course are booked or done: cancel sessions before planning fewer.",
+                "course_sessions_below_booked",
+            )
+    previous, target = before["status"], course.status
+    following = _status_from_sessions(course, done)
+    if target == Course.Status.CANCELLED:
+        if "status" not in changed:
+            pass
+        elif previous == Course.Status.COMPLETED:
+            refuse("status", "A completed course is not cancelled.", "course_transition_not_allowed")
+        elif held:
+            refuse(
+                "status",
+                f"{held} session(s) of this course are still booked: cancel them first (the client is told).",
+                "course_has_booked_sessions",
+            )
+    elif "status" in changed and target != following:
+        refuse(
+            "status",
+            f"The status follows the sessions: {done} of {course.planned_sessions} done, so this course is "
+            f"{Course.Status(following).label.lower()}.",
+            "course_status_follows_sessions",
+        )
+    if errors:
+        raise ValidationError(errors)
+    if course.status != Course.Status.CANCELLED:
+        # A new plan can finish a course or open it again (4 planned where 3 were done).
+        course.status = following
+    course.completed_at = (course.completed_at or timezone.now()) if course.status == Course.Status.COMPLETED else None
+    course.full_clean()
+    course.save()
+    after = model_to_dict(course)
+    audit_record(
+        actor=by,
+        action=AuditEvent.Action.UPDATE,
+        object_type="course",
+        object_id=course.pk,
+        client_id=course.client_id,
+        fields=[f for f in after if f != "id" and before.get(f) != after.get(f)],
+    )
+    logger.info("course updated course=%s", course.pk)
+    return course
