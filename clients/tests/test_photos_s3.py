@@ -30,6 +30,7 @@ from clients.models import Photo
 from clients.tests import images
 from clients.tests.factories import staff_user
 from smpclinic.tests.logins import login_as
+from treatments.tests.factories import published_pair
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PUBLIC_GRANTEES = {
@@ -284,3 +285,17 @@ def test_a_failed_upload_leaves_no_object_behind(on_s3, clinic, monkeypatch):
 
     assert keys(on_s3) == before
     assert not Photo.objects.filter(appointment=clinic["session"]).exists()
+
+
+@pytest.mark.django_db
+def test_the_results_page_streams_consented_photos_from_the_bucket_and_nothing_else(on_s3, frozen_now, client):
+    _before, after = published_pair()
+    assert f"private/{after.image.name}" in keys(on_s3)
+
+    response = client.get(reverse("treatments:results_photo", args=[after.pk, "full"]))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == body(on_s3, f"private/{after.image.name}")
+    assert "Location" not in response
+
+    Photo.objects.filter(pk=after.pk).update(marketing_consent=False)
+    assert client.get(reverse("treatments:results_photo", args=[after.pk, "full"])).status_code == 404
