@@ -7,18 +7,42 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.core.files.storage import storages
+from django.core.signals import setting_changed
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.functional import LazyObject, empty
 
 from treatments.models import HairLossStage
 
 from .phones import UKPhoneNumberField
 
 
+class _PrivateStorage(LazyObject):
+    """storages["private"], looked up again whenever STORAGES changes.
+
+    A FileField evaluates its storage callable once, at import: without this indirection the
+    photo fields would keep the first storage for good, and a test (or check) that switches
+    STORAGES, from the local disk to the object store say, would still write to the old one.
+    """
+
+    def _setup(self):
+        self._wrapped = storages["private"]
+
+
+_private_storage = _PrivateStorage()
+
+
+@receiver(setting_changed)
+def _private_storage_reset(*, setting: str, **kwargs) -> None:
+    if setting == "STORAGES":
+        _private_storage._wrapped = empty
+
+
 def private_storage():
-    return storages["private"]
+    return _private_storage
 
 
 def photo_upload_to(instance: Photo, filename: str) -> str:

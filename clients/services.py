@@ -24,6 +24,7 @@ from .selectors import consent_is_active
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+    from django.db.models.fields.files import FieldFile
 
     from bookings.models import Appointment
 
@@ -209,28 +210,37 @@ def photos_add(
 
     now = timezone.now()
     photos = []
-    with transaction.atomic():
-        for upload, clean in cleaned:
-            photo = Photo(
-                client=client,
-                appointment=appointment,
-                angle=upload.angle,
-                phase=phase,
-                taken_at=now,
-                uploaded_by=by,
-            )
-            photo.image.save("photo.jpg", clean.image, save=False)
-            photo.thumbnail.save("thumb.jpg", clean.thumbnail, save=False)
-            photo.save()
-            audit_record(
-                actor=by,
-                action=AuditEvent.Action.CREATE,
-                object_type="photo",
-                object_id=photo.pk,
-                client_id=client.pk,
-                fields=["image", "angle", "phase"],
-            )
-            photos.append(photo)
+    stored: list[FieldFile] = []
+    try:
+        with transaction.atomic():
+            for upload, clean in cleaned:
+                photo = Photo(
+                    client=client,
+                    appointment=appointment,
+                    angle=upload.angle,
+                    phase=phase,
+                    taken_at=now,
+                    uploaded_by=by,
+                )
+                photo.image.save("photo.jpg", clean.image, save=False)
+                stored.append(photo.image)
+                photo.thumbnail.save("thumb.jpg", clean.thumbnail, save=False)
+                stored.append(photo.thumbnail)
+                photo.save()
+                audit_record(
+                    actor=by,
+                    action=AuditEvent.Action.CREATE,
+                    object_type="photo",
+                    object_id=photo.pk,
+                    client_id=client.pk,
+                    fields=["image", "angle", "phase"],
+                )
+                photos.append(photo)
+    except BaseException:
+        # All or nothing for the files too: a file no row points to is health data nobody can
+        # see, export or erase (on object storage, a bucket slowly filling with orphans).
+        _delete_files(stored)
+        raise
     logger.info(
         "photos stored client=%s appointment=%s count=%s", client.pk, getattr(appointment, "pk", None), len(photos)
     )

@@ -266,15 +266,80 @@ PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "p
 # that check permission.
 MEDIA_ROOT = PRIVATE_MEDIA_ROOT
 MEDIA_URL = "/media-is-never-served/"
+# Photos (and any other upload) live on the local disk under PRIVATE_MEDIA_ROOT, or with
+# DJANGO_PHOTO_STORAGE=s3 in a private bucket on S3 or an S3-compatible server. Either way the
+# bytes reach a browser only through the permission-checked views, which read the file from
+# storage and stream it: no object is public and no browser is sent to the bucket.
+PHOTO_STORAGE = env.str("DJANGO_PHOTO_STORAGE", default="local").strip().lower()
+if PHOTO_STORAGE == "local":
+    _private_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
+    }
+elif PHOTO_STORAGE == "s3":
+    _bucket = env.str("AWS_STORAGE_BUCKET_NAME", default="").strip()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", _bucket):
+        raise ImproperlyConfigured(
+            f"AWS_STORAGE_BUCKET_NAME={_bucket!r} is not a bucket name (3-63 lower-case letters, digits, dots, "
+            "hyphens); it is required when DJANGO_PHOTO_STORAGE=s3."
+        )
+    _endpoint = env.str("AWS_S3_ENDPOINT_URL", default="").strip() or None
+    if _endpoint and not re.fullmatch(r"https?://[^\s/?#]+/?", _endpoint):
+        raise ImproperlyConfigured(
+            f"AWS_S3_ENDPOINT_URL={_endpoint!r} is not a server address, e.g. https://s3.example.com "
+            "(leave it empty for Amazon S3)."
+        )
+    _access_key = env.str("AWS_ACCESS_KEY_ID", default="").strip() or None
+    _secret_key = env.str("AWS_SECRET_ACCESS_KEY", default="").strip() or None
+    if bool(_access_key) != bool(_secret_key):
+        raise ImproperlyConfigured(
+            "Set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (then boto3 finds credentials "
+            "itself, e.g. an instance role)."
+        )
+    # "private" says so on every upload; empty sends no ACL, for buckets whose ACLs are disabled
+    # (Amazon's default "bucket owner enforced"). Anything that could grant public read is refused.
+    _acl = env.str("AWS_DEFAULT_ACL", default="private").strip()
+    if _acl not in {"private", "bucket-owner-full-control", ""}:
+        raise ImproperlyConfigured(
+            f"AWS_DEFAULT_ACL={_acl!r} is not allowed: photos are health data; use private, "
+            "bucket-owner-full-control or leave it empty (bucket without ACLs)."
+        )
+    _addressing = env.str("AWS_S3_ADDRESSING_STYLE", default="auto").strip().lower()
+    if _addressing not in {"auto", "path", "virtual"}:
+        raise ImproperlyConfigured(f"AWS_S3_ADDRESSING_STYLE={_addressing!r} is not auto, path or virtual.")
+    _prefix = env.str("PHOTO_STORAGE_PREFIX", default="private").strip().strip("/")
+    if not re.fullmatch(r"[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*", _prefix) or ".." in _prefix:
+        raise ImproperlyConfigured(
+            f"PHOTO_STORAGE_PREFIX={_prefix!r} is not a key prefix, e.g. private or clinic/private."
+        )
+    _private_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _bucket,
+            "endpoint_url": _endpoint,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="").strip() or None,
+            "access_key": _access_key,
+            "secret_key": _secret_key,
+            "addressing_style": None if _addressing == "auto" else _addressing,
+            "signature_version": "s3v4",
+            # Photos under <prefix>/photos/, thumbnails under <prefix>/thumbs/ (Photo's upload_to):
+            # the prefix keeps them apart from anything else in the bucket (backups, for one).
+            "location": _prefix,
+            "default_acl": _acl or None,
+            # Names are random, but a clash must never replace another client's photo.
+            "file_overwrite": False,
+            # Nothing links to the bucket; should a URL ever be made, it is signed and short-lived.
+            "querystring_auth": True,
+            "querystring_expire": 60,
+            "custom_domain": None,
+            "object_parameters": {"CacheControl": "private, no-store"},
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"DJANGO_PHOTO_STORAGE={PHOTO_STORAGE!r} is not local or s3.")
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
-    },
-    "private": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
-    },
+    "default": _private_storage,
+    "private": _private_storage,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
