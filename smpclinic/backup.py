@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 
 from django.apps import apps
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage
 from django.db import connections, transaction
 from django.db.migrations.loader import MigrationLoader
@@ -404,3 +404,20 @@ def backup_restore(
         raise BackupError("After the restore these row counts differ from the manifest: " + ", ".join(differ))
     logger.info("backup restored: %s rows, %s photo files", sum(counts.values()), files)
     return RestoreResult(counts=counts, files=files, pending_migrations=pending)
+
+
+def backup_upload(*, archive: Path, storage: Storage) -> str:
+    """Copy a .tar backup into a storage (object storage, typically); return the name it was saved under."""
+    with archive.open("rb") as fh:
+        return storage.save(archive.name, File(fh, name=archive.name))
+
+
+def backup_download(*, name: str, storage: Storage, folder: Path) -> Path:
+    """Copy a .tar backup out of a storage into `folder`, to restore it from there."""
+    target = folder / PurePosixPath(name).name
+    try:
+        with storage.open(name, "rb") as src, target.open("wb") as out:
+            shutil.copyfileobj(src, out, CHUNK)
+    except FileNotFoundError:
+        raise BackupError(f"No backup named {name!r} in that storage.") from None
+    return target

@@ -28,7 +28,8 @@ from clients.tests.factories import ClientFactory, ConsentRecordFactory, Session
 from clients.tests.images import jpeg, png
 from smpclinic.backup import photo_storage
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# pg_dump and pg_restore work outside the test's transaction: the rows must be committed.
+in_postgres = pytest.mark.django_db(transaction=True)
 RECORDS = (Client, Appointment, SessionNote, ConsentRecord, Photo)
 BASE_DIR = Path(django_settings.BASE_DIR)
 
@@ -120,6 +121,7 @@ def clinic(frozen_now):
     return photos
 
 
+@in_postgres
 def test_backup_then_restore_into_an_empty_database_brings_back_every_record_and_photo(
     clinic, restore_db, second_media, tmp_path, capsys
 ):
@@ -133,7 +135,7 @@ def test_backup_then_restore_into_an_empty_database_brings_back_every_record_and
     assert len([name for name in manifest["files"] if name.startswith("media/")]) == 12
     capsys.readouterr()
 
-    call_command("restore", str(backup), "--database", restore_db, "--storage", "restore_media")
+    call_command("restore", str(backup), "--database", restore_db, "--photo-storage", "restore_media")
     out = capsys.readouterr().out
     assert "counts match the manifest" in out
 
@@ -156,12 +158,13 @@ def test_backup_then_restore_into_an_empty_database_brings_back_every_record_and
 
     # The target now holds clients: a second restore must be asked for.
     with pytest.raises(CommandError, match="--force"):
-        call_command("restore", str(backup), "--database", restore_db, "--storage", "restore_media")
+        call_command("restore", str(backup), "--database", restore_db, "--photo-storage", "restore_media")
     Client.objects.using(restore_db).filter(pk=Client.objects.order_by("pk")[0].pk).update(staff_notes="changed")
-    call_command("restore", str(backup), "--database", restore_db, "--storage", "restore_media", "--force")
+    call_command("restore", str(backup), "--database", restore_db, "--photo-storage", "restore_media", "--force")
     assert rows(Client, restore_db) == rows(Client, "default")
 
 
+@in_postgres
 def test_restore_refuses_a_database_that_holds_data_without_force(clinic, tmp_path):
     call_command("backup", str(tmp_path / "backups"))
     (backup,) = (tmp_path / "backups").iterdir()
@@ -171,6 +174,7 @@ def test_restore_refuses_a_database_that_holds_data_without_force(clinic, tmp_pa
     assert {model: rows(model, "default") for model in RECORDS} == before
 
 
+@in_postgres
 @pytest.mark.parametrize("damage", ["photo", "dump", "missing"])
 def test_restore_refuses_a_tampered_backup_before_touching_anything(clinic, restore_db, second_media, tmp_path, damage):
     call_command("backup", str(tmp_path / "backups"))
@@ -185,11 +189,12 @@ def test_restore_refuses_a_tampered_backup_before_touching_anything(clinic, rest
         victim.write_bytes(bytes(data))
 
     with pytest.raises(CommandError, match="corrupted, nothing was restored"):
-        call_command("restore", str(backup), "--database", restore_db, "--storage", "restore_media")
+        call_command("restore", str(backup), "--database", restore_db, "--photo-storage", "restore_media")
     assert connections[restore_db].introspection.table_names() == []
     assert not second_media.exists()
 
 
+@in_postgres
 def test_a_tar_archive_restores_and_a_tampered_one_is_refused(clinic, restore_db, second_media, tmp_path):
     call_command("backup", str(tmp_path / "backups"), "--archive")
     (archive,) = (tmp_path / "backups").iterdir()
@@ -205,10 +210,42 @@ def test_a_tar_archive_restores_and_a_tampered_one_is_refused(clinic, restore_db
             member.size = len(data)
             out.addfile(member, io.BytesIO(data))
     with pytest.raises(CommandError, match="does not match its checksum"):
-        call_command("restore", str(tampered), "--database", restore_db, "--storage", "restore_media")
+        call_command("restore", str(tampered), "--database", restore_db, "--photo-storage", "restore_media")
 
-    call_command("restore", str(archive), "--database", restore_db, "--storage", "restore_media")
+    call_command("restore", str(archive), "--database", restore_db, "--photo-storage", "restore_media")
     assert rows(Photo, restore_db) == rows(Photo, "default")
+
+
+@in_postgres
+def test_backup_goes_to_object_storage_and_restores_from_it(clinic, restore_db, second_media, settings, monkeypatch):
+    """--to-storage and --from-storage on an S3 bucket (moto's in-process S3)."""
+    from moto import mock_aws
+
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(variable, "testing")
+    with mock_aws():
+        import boto3
+
+        s3 = boto3.client("s3", region_name="eu-west-2")
+        s3.create_bucket(Bucket="clinic-backups", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "backups": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {"bucket_name": "clinic-backups", "region_name": "eu-west-2", "file_overwrite": False},
+            },
+        }
+        call_command("backup", "--to-storage", "backups")
+        (stored,) = [item["Key"] for item in s3.list_objects_v2(Bucket="clinic-backups")["Contents"]]
+        assert stored.startswith("smpclinic-backup-")
+        assert stored.endswith(".tar")
+
+        call_command(
+            "restore", stored, "--from-storage", "backups", "--database", restore_db, "--photo-storage", "restore_media"
+        )
+    for model in RECORDS:
+        assert rows(model, restore_db) == rows(model, "default"), model
+    assert len(list((second_media / "photos").iterdir())) == 6
 
 
 SQLITE_CLINIC = """
