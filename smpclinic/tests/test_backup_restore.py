@@ -175,6 +175,17 @@ def test_restore_refuses_a_database_that_holds_data_without_force(clinic, tmp_pa
 
 
 @in_postgres
+def test_restore_refuses_a_backup_made_by_newer_code(tmp_path):
+    call_command("backup", str(tmp_path / "backups"))
+    (backup,) = (tmp_path / "backups").iterdir()
+    manifest = json.loads((backup / "manifest.json").read_text())
+    manifest["migrations"]["clients"] = "9999_from_the_future"
+    (backup / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CommandError, match=r"newer version of SMP Clinic \(unknown migrations: clients.9999"):
+        call_command("restore", str(backup), "--force")
+
+
+@in_postgres
 @pytest.mark.parametrize("damage", ["photo", "dump", "missing"])
 def test_restore_refuses_a_tampered_backup_before_touching_anything(clinic, restore_db, second_media, tmp_path, damage):
     call_command("backup", str(tmp_path / "backups"))
