@@ -34,7 +34,7 @@ from pathlib import Path, PurePosixPath
 
 from django.apps import apps
 from django.conf import settings
-from django.core.files.base import ContentFile, File
+from django.core.files.base import File
 from django.core.files.storage import Storage
 from django.db import connections, transaction
 from django.db.migrations.loader import MigrationLoader
@@ -143,6 +143,8 @@ def _run(args: list[str], env: dict[str, str]) -> None:
 def _dump_postgresql(connection, target: Path) -> tuple[dict[str, int], set[str]]:
     """pg_dump at an exported snapshot; counts and photo names read at that same snapshot."""
     quote = connection.ops.quote_name
+    # Connect (and run any health check query) now: SET TRANSACTION must be the transaction's first statement.
+    connection.cursor().close()
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         cursor.execute("SELECT pg_export_snapshot()")
@@ -380,7 +382,8 @@ def backup_restore(
             if storage.exists(storage_name):
                 # Storage.save never overwrites (it would pick another name); the backup's copy wins.
                 storage.delete(storage_name)
-            saved = storage.save(storage_name, ContentFile((folder / relative).read_bytes()))
+            with (folder / relative).open("rb") as fh:
+                saved = storage.save(storage_name, File(fh, name=storage_name))
             if saved != storage_name:
                 raise BackupError(f"The storage saved {storage_name} as {saved}: the photos would not match.")
             digest = hashlib.sha256()

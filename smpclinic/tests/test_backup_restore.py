@@ -26,7 +26,7 @@ from clients.models import Client, ConsentRecord, Photo, SessionNote
 from clients.services import PhotoUpload, photos_add
 from clients.tests.factories import ClientFactory, ConsentRecordFactory, SessionNoteFactory, staff_user
 from clients.tests.images import jpeg, png
-from smpclinic.backup import photo_storage
+from smpclinic.backup import _pg_command, photo_storage
 
 # pg_dump and pg_restore work outside the test's transaction: the rows must be committed.
 in_postgres = pytest.mark.django_db(transaction=True)
@@ -257,6 +257,23 @@ def test_backup_goes_to_object_storage_and_restores_from_it(clinic, restore_db, 
     for model in RECORDS:
         assert rows(model, restore_db) == rows(model, "default"), model
     assert len(list((second_media / "photos").iterdir())) == 6
+
+
+def test_pg_tools_get_the_password_from_the_environment_never_the_command_line():
+    args, env = _pg_command(
+        "pg_dump",
+        {
+            "HOST": "db.internal",
+            "PORT": 5433,
+            "USER": "clinic",
+            "PASSWORD": "s3cret-pw",
+            "OPTIONS": {"sslmode": "require"},
+        },
+    )
+    assert args == ["pg_dump", "--no-password", "--host", "db.internal", "--port", "5433", "--username", "clinic"]
+    assert not any("s3cret-pw" in arg for arg in args)
+    assert env["PGPASSWORD"] == "s3cret-pw"
+    assert env["PGSSLMODE"] == "require"
 
 
 SQLITE_CLINIC = """
