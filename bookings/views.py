@@ -17,6 +17,7 @@ from treatments.models import Treatment
 from .availability import Slot
 from .forms import MAX_DAYS_SHOWN, AvailabilityQueryForm, BookingForm, RescheduleForm, SlotSearchForm
 from .models import Appointment, Location
+from .network import client_ip
 from .ratelimit import booking_email_limited, booking_ip_limited
 from .selectors import BookingRequestError, availability_compute, booking_policy_for
 from .services.booking import (
@@ -107,11 +108,6 @@ def api_availability(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 def _times_context(*, location: Location, treatment: Treatment | None, start: date) -> dict:
     slots = availability_compute(
         location=location,
@@ -147,7 +143,7 @@ def book(request: HttpRequest) -> HttpResponse:
 
 
 def _book_post(request: HttpRequest) -> HttpResponse:
-    if booking_ip_limited(_client_ip(request)):
+    if booking_ip_limited(client_ip(request) or "unknown"):
         return render(request, "bookings/rate_limited.html", status=429)
     form = BookingForm(request.POST)
     if form.is_bot:
