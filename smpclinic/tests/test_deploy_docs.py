@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -84,3 +86,38 @@ def test_every_variable_settings_read_is_in_env_example():
 def test_env_example_lists_nothing_settings_do_not_read():
     stale = env_example_variables() - settings_variables(SETTINGS.read_text())
     assert not stale, f".env.example lists variables nothing reads: {sorted(stale)}"
+
+
+def procfile() -> dict[str, str]:
+    lines = (BASE_DIR / "Procfile").read_text().splitlines()
+    return dict(line.split(": ", 1) for line in lines if line.strip() and not line.startswith("#"))
+
+
+def test_the_procfile_runs_release_web_worker_and_exactly_one_beat():
+    processes = procfile()
+    assert set(processes) == {"release", "web", "worker", "beat"}
+    assert processes["release"].endswith("manage.py migrate --noinput")
+    assert "check --deploy --fail-level WARNING &&" in processes["release"]
+    assert processes["web"].startswith("gunicorn smpclinic.wsgi ")
+    assert processes["beat"].startswith("celery -A smpclinic beat")
+    # A worker with an embedded beat (-B) would be a second beat on every worker machine.
+    assert [name for name, command in processes.items() if "beat" in command or " -B" in command] == ["beat"]
+
+
+def test_the_web_line_is_a_valid_gunicorn_configuration(tmp_path):
+    from smpclinic.tests.test_settings import PRODUCTION
+
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "SMP_VAR_DIR": str(tmp_path),
+        **PRODUCTION,
+    }
+    result = subprocess.run(
+        ["bash", "-c", procfile()["web"] + " --check-config"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
