@@ -18,7 +18,7 @@ from .availability import Slot
 from .forms import MAX_DAYS_SHOWN, AvailabilityQueryForm, BookingForm, RescheduleForm, SlotSearchForm
 from .models import Appointment, Location
 from .network import client_ip
-from .ratelimit import booking_email_limited, booking_ip_limited
+from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited
 from .selectors import BookingRequestError, availability_compute, booking_policy_for
 from .services.booking import (
     ChangeNotAllowed,
@@ -142,9 +142,17 @@ def book(request: HttpRequest) -> HttpResponse:
     return _render_at(request, "bookings/book.html", _with_selection(context, request.GET), context.get("location"))
 
 
+def _rate_limited(request: HttpRequest) -> HttpResponse:
+    response = render(request, "bookings/rate_limited.html", status=429)
+    # The window's full length: an upper bound, since where in its window this client is would
+    # cost another cache round trip to find out.
+    response["Retry-After"] = str(WINDOW_SECONDS)
+    return response
+
+
 def _book_post(request: HttpRequest) -> HttpResponse:
     if booking_ip_limited(client_ip(request) or "unknown"):
-        return render(request, "bookings/rate_limited.html", status=429)
+        return _rate_limited(request)
     form = BookingForm(request.POST)
     if form.is_bot:
         logger.info("booking honeypot triggered")
@@ -156,7 +164,7 @@ def _book_post(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         location, treatment = data["location"], data["treatment"]
         if booking_email_limited(data["email"]):
-            return render(request, "bookings/rate_limited.html", status=429)
+            return _rate_limited(request)
         try:
             appointment = online_consultation_book(
                 location=location,

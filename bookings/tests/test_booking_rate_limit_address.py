@@ -73,6 +73,7 @@ def test_the_429_page_is_clear_and_repeats_nothing_the_client_typed(client):
         attempt(client, **TYPED)
     response = attempt(client, **{**TYPED, "location": "leeds"})
     assert response.status_code == 429
+    assert response["Retry-After"] == "3600"
     html = response.content.decode()
     assert "Too many booking attempts" in html
     assert "try again in an hour" in html
