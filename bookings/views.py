@@ -17,7 +17,8 @@ from treatments.models import Treatment
 from .availability import Slot
 from .forms import MAX_DAYS_SHOWN, AvailabilityQueryForm, BookingForm, RescheduleForm, SlotSearchForm
 from .models import Appointment, Location
-from .ratelimit import booking_email_limited, booking_ip_limited
+from .network import client_ip
+from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited
 from .selectors import BookingRequestError, availability_compute, booking_policy_for
 from .services.booking import (
     ChangeNotAllowed,
@@ -107,11 +108,6 @@ def api_availability(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it.
-    return request.META.get("REMOTE_ADDR", "unknown")
-
-
 def _times_context(*, location: Location, treatment: Treatment | None, start: date) -> dict:
     slots = availability_compute(
         location=location,
@@ -146,9 +142,17 @@ def book(request: HttpRequest) -> HttpResponse:
     return _render_at(request, "bookings/book.html", _with_selection(context, request.GET), context.get("location"))
 
 
+def _rate_limited(request: HttpRequest) -> HttpResponse:
+    response = render(request, "bookings/rate_limited.html", status=429)
+    # The window's full length: an upper bound, since where in its window this client is would
+    # cost another cache round trip to find out.
+    response["Retry-After"] = str(WINDOW_SECONDS)
+    return response
+
+
 def _book_post(request: HttpRequest) -> HttpResponse:
-    if booking_ip_limited(_client_ip(request)):
-        return render(request, "bookings/rate_limited.html", status=429)
+    if booking_ip_limited(client_ip(request) or "unknown"):
+        return _rate_limited(request)
     form = BookingForm(request.POST)
     if form.is_bot:
         logger.info("booking honeypot triggered")
@@ -160,7 +164,7 @@ def _book_post(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         location, treatment = data["location"], data["treatment"]
         if booking_email_limited(data["email"]):
-            return render(request, "bookings/rate_limited.html", status=429)
+            return _rate_limited(request)
         try:
             appointment = online_consultation_book(
                 location=location,

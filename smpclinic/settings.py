@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
+    "anymail",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "smpclinic",
@@ -93,6 +94,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Next to Django's security headers, and before whitenoise so static files carry it too.
+    "smpclinic.permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the session middleware: a NUL in the session cookie must not reach PostgreSQL either.
     "smpclinic.badinput.RejectNulCharactersMiddleware",
@@ -218,15 +221,16 @@ AXES_RESET_ON_SUCCESS = True
 # Retrying while locked does not restart the wait, so "wait N minutes" on the lockout page holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "smpclinic.accounts.views.locked_out"
-AXES_CLIENT_IP_CALLABLE = "smpclinic.accounts.network.client_ip"
+AXES_CLIENT_IP_CALLABLE = "bookings.network.client_ip"
 # The lockouts are registered on the clinic's admin with a manager-only unlock (accounts/admin.py).
 AXES_ENABLE_ADMIN = False
 # Log lines name the lockout parameters masked (axes' AXES_SENSITIVE_PARAMETERS), never the user agent.
 AXES_VERBOSE = False
 # Behind a reverse proxy every request comes from the proxy's address, so one address's lockout
-# would lock the whole clinic out: name the header the proxy sets to the client's address
-# (X-Real-IP, or X-Forwarded-For, whose right-most entry is read). Only when the proxy always
-# sets it: a client can send the header too. Unset: REMOTE_ADDR.
+# would lock the whole clinic out (and one booking rate limit would cover every client): name
+# the header the proxy sets to the client's address (X-Real-IP, or X-Forwarded-For, whose
+# right-most entry is read; bookings.network). Only when the proxy always sets it: a client can
+# send the header too. Unset: REMOTE_ADDR.
 TRUSTED_PROXY_HEADER = env.str("DJANGO_TRUSTED_PROXY_HEADER", default="").strip()
 if TRUSTED_PROXY_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", TRUSTED_PROXY_HEADER):
     raise ImproperlyConfigured(
@@ -353,12 +357,41 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # E-mail -----------------------------------------------------------------------
+# Three ways out, first match wins: a provider's HTTP API through django-anymail
+# (DJANGO_EMAIL_PROVIDER), an SMTP server (EMAIL_URL), or files in var/mail/ (the laptop).
+# Each provider's backend and the option its one secret goes in; Amazon SES takes the process's
+# AWS credentials (boto3's usual chain: AWS_* variables or the instance's role) instead.
+_EMAIL_PROVIDERS = {
+    "amazon_ses": ("anymail.backends.amazon_ses.EmailBackend", None),
+    "brevo": ("anymail.backends.brevo.EmailBackend", "api_key"),
+    "mailgun": ("anymail.backends.mailgun.EmailBackend", "api_key"),
+    "postmark": ("anymail.backends.postmark.EmailBackend", "server_token"),
+    "resend": ("anymail.backends.resend.EmailBackend", "api_key"),
+    "sparkpost": ("anymail.backends.sparkpost.EmailBackend", "api_key"),
+}
+EMAIL_PROVIDER = env.str("DJANGO_EMAIL_PROVIDER", default="").strip().lower()
 EMAIL_URL = env.str("EMAIL_URL", default="")
-if not EMAIL_URL and not DEBUG:
-    raise ImproperlyConfigured(
-        "EMAIL_URL must be set (e.g. smtp+tls://user:password@host:587) when DJANGO_DEBUG is off."
-    )
-if EMAIL_URL:
+if EMAIL_PROVIDER:
+    if EMAIL_PROVIDER not in _EMAIL_PROVIDERS:
+        raise ImproperlyConfigured(
+            f"DJANGO_EMAIL_PROVIDER={EMAIL_PROVIDER!r} is not a provider: use one of {', '.join(_EMAIL_PROVIDERS)}."
+        )
+    _backend, _secret_option = _EMAIL_PROVIDERS[EMAIL_PROVIDER]
+    _options: dict[str, object] = {}
+    if _secret_option:
+        _api_key = env.str("ANYMAIL_API_KEY", default="")
+        if not _api_key:
+            raise ImproperlyConfigured(f"ANYMAIL_API_KEY must be set for DJANGO_EMAIL_PROVIDER={EMAIL_PROVIDER}.")
+        _options[_secret_option] = _api_key
+    # Only to change the provider's API address, e.g. Mailgun's EU region (https://api.eu.mailgun.net/v3).
+    _api_url = env.str("ANYMAIL_API_URL", default="")
+    if _api_url and _secret_option:
+        _options["api_url"] = _api_url
+    _ses_region = env.str("ANYMAIL_AMAZON_SES_REGION", default="")
+    if EMAIL_PROVIDER == "amazon_ses" and _ses_region:
+        _options["client_params"] = {"region_name": _ses_region}
+    MAILERS = {"default": {"BACKEND": _backend, "OPTIONS": _options}}
+elif EMAIL_URL:
     try:
         _smtp = env.email_url("EMAIL_URL")
     except (ValueError, KeyError) as exc:
@@ -377,6 +410,11 @@ if EMAIL_URL:
             },
         }
     }
+elif not DEBUG:
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be set (e.g. smtp+tls://user:password@host:587), or DJANGO_EMAIL_PROVIDER chosen, "
+        "when DJANGO_DEBUG is off."
+    )
 else:
     MAILERS = {
         "default": {
@@ -384,6 +422,9 @@ else:
             "OPTIONS": {"file_path": env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))},
         }
     }
+# anymail's own options: refuse to send a message whose features the provider would drop
+# (a silently missing attachment is worse than a failed row staff can see and resend).
+ANYMAIL = {"IGNORE_UNSUPPORTED_FEATURES": False}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SMP Clinic <hello@smpclinic.example>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -403,8 +444,30 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
 }
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Links to other sites carry no referrer at all: a booking or record URL never leaks out.
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Browser features no page uses (smpclinic.permissions_policy). The camera stays allowed for
+# the site's own pages: the photo upload's <input capture> does not need it today, but a
+# future in-page capture would, and no other origin gets it.
+PERMISSIONS_POLICY = {
+    "accelerometer": [],
+    "autoplay": [],
+    "browsing-topics": [],
+    "camera": ["self"],
+    "display-capture": [],
+    "encrypted-media": [],
+    "geolocation": [],
+    "gyroscope": [],
+    "hid": [],
+    "magnetometer": [],
+    "microphone": [],
+    "midi": [],
+    "payment": [],
+    "serial": [],
+    "usb": [],
+    "xr-spatial-tracking": [],
+}
 SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", default=not DEBUG)

@@ -10,9 +10,9 @@ from axes.models import AccessAttempt
 from django.test import RequestFactory
 from django.urls import reverse
 
+from bookings.network import client_ip
 from clients.models import AuditEvent
 from clients.tests.factories import staff_user
-from smpclinic.accounts.network import client_ip
 from smpclinic.tests.logins import otp_verified_login
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,8 @@
-"""The client's address, for the login lockout (axes' AXES_CLIENT_IP_CALLABLE)."""
+"""The client's address, for every limit keyed by address: the booking form's rate limit
+(bookings.ratelimit) and the staff login lockout (axes' AXES_CLIENT_IP_CALLABLE).
+
+It lives here, below smpclinic, so both read the address the same way: one rule for which
+header to trust."""
 
 from __future__ import annotations
 
