@@ -505,8 +505,8 @@ class ClientMessage(models.Model):
         verbose_name = "client message"
         indexes = [
             models.Index(fields=["status", "due_at"], name="clientmessage_status_due_idx"),
-            # The dashboard's aftercare weeks: three kinds over a period, outcomes read from the index.
-            models.Index(fields=["kind", "due_at"], name="clientmessage_kind_due_idx", include=["status"]),
+            # The dashboard's aftercare weeks: three kinds over a period, not every message.
+            models.Index(fields=["kind", "due_at"], name="clientmessage_kind_due_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -21,6 +21,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="clientmessage",
-            index=models.Index(fields=["kind", "due_at"], include=("status",), name="clientmessage_kind_due_idx"),
+            index=models.Index(fields=["kind", "due_at"], name="clientmessage_kind_due_idx"),
         ),
     ]
