@@ -7,6 +7,7 @@ from django.utils import timezone
 from clients.admin import MAX_SEARCH_LENGTH, ServiceAdminMixin
 from clients.admin_paging import BigTableAdminMixin, SharedChoicesFormSet
 from clients.phones import phone_display, phone_search_value
+from clients.widgets import QuickSelectAdminMixin
 
 from . import admin_clients  # noqa: F401 - registers the client admin with its bookings
 from .admin_attendance import AppointmentAttendanceAdminMixin
@@ -268,6 +269,7 @@ def _status_action(service, *, name: str, description: str, done: str):
 
 @admin.register(Appointment)
 class AppointmentAdmin(
+    QuickSelectAdminMixin,
     AppointmentAttendanceAdminMixin,
     MoveActionMixin,
     DiaryAdminMixin,

@@ -30,6 +30,7 @@ from treatments.models import Treatment
 from . import zones
 from .availability import local_instant
 from .diary import diary_grid, utc_param, week_start
+from .diary_html import diary_cells_render
 from .models import Appointment, Location, Technician
 from .selectors import BookingRequestError, booking_policy_for
 from .services.appointments import STAFF_CHANNELS, appointment_staff_book, appointment_staff_move
@@ -213,6 +214,7 @@ class DiaryAdminMixin:
         may_book = self.has_add_permission(request)
         may_move = self.has_change_permission(request)
         self._links(diary, location=location, view=view, moving=moving, may_book=may_book, may_move=may_move)
+        diary_cells_render(diary, tz=location.tz, moving=moving is not None)
         step = timedelta(days=span)
 
         def nav(target: date, as_view: str = view) -> str:
@@ -248,23 +250,21 @@ class DiaryAdminMixin:
         """The URL on each free cell (book, or move the appointment being moved) and each block."""
         book = reverse(f"admin:{BOOK_URL_NAME}")
         change = reverse("admin:bookings_appointment_change", args=[0]).replace("/0/", "/{}/")
+        move_to = reverse(f"admin:{MOVE_URL_NAME}", args=[moving.pk]) if moving is not None else ""
+        diary_url = reverse(f"admin:{DIARY_URL_NAME}")
         for row in diary.rows:
             for cell in row.cells:
                 if cell.appointment is not None:
                     cell.change_url = change.format(cell.appointment.pk)
                     if may_move and cell.appointment.status in MOVABLE and cell.kind == "appointment":
-                        cell.move_url = _link(
-                            DIARY_URL_NAME,
-                            location=location.pk,
-                            date=zones.local_date(cell.appointment.start, location).isoformat(),
-                            view=view,
-                            move=cell.appointment.pk,
-                        )
+                        day = zones.local_date(cell.appointment.start, location).isoformat()
+                        query = {"location": location.pk, "date": day, "view": view, "move": cell.appointment.pk}
+                        cell.move_url = f"{diary_url}?{urlencode(query, safe=':')}"
                 if not cell.bookable:
                     continue
                 params = {"technician": cell.technician.pk, "start": utc_param(cell.start)}
                 if moving is not None:
-                    cell.link = reverse(f"admin:{MOVE_URL_NAME}", args=[moving.pk]) + "?" + urlencode(params, safe=":")
+                    cell.link = move_to + "?" + urlencode(params, safe=":")
                 elif may_book:
                     cell.link = f"{book}?{urlencode({'location': location.pk, **params}, safe=':')}"
 

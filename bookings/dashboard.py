@@ -115,6 +115,9 @@ class Week:
     no_shows: int = 0
     scheduled: int = 0
     late_cancellations: int = 0
+    # Consultations attended, and of those the ones whose client went on to a course.
+    attended_consultations: int = 0
+    converted: int = 0
 
     @property
     def no_show_rate(self) -> float | None:
@@ -204,12 +207,28 @@ def _in_period(qs: QuerySet, period: Period, *, field_name: str = "start", locat
     return qs
 
 
+def _converted_consultations(period: Period) -> QuerySet:
+    """The ids of the consultations attended in the period whose client has a course, not
+    cancelled, created at or after the consultation's start."""
+    # created_at >= the period's start follows from >= the consultation's; said outright, it lets
+    # the database skip every older course before matching.
+    later_course = (
+        Course.objects.filter(client_id=OuterRef("client_id"), created_at__gte=OuterRef("start"))
+        .filter(created_at__gte=period.start)
+        .exclude(status=Course.Status.CANCELLED)
+    )
+    attended = _in_period(Appointment.objects.filter(kind=Kind.CONSULTATION, status__in=ATTENDED_STATUSES), period)
+    return attended.filter(Exists(later_course)).values("pk")
+
+
 def appointments_by_week(*, period: Period, now: datetime) -> list[Week]:
     """Per week: consultations, sessions and touch-ups held or expected, no-shows over the
     appointments due so far, late cancellations (as recorded by the cancel service) over every
-    appointment in the week. One query."""
+    appointment in the week, and the consultations attended with how many converted. One query,
+    one pass over the period's appointments."""
     not_cancelled = ~Q(status=Status.CANCELLED)
     due = not_cancelled & Q(start__lt=now)
+    attended = Q(kind=Kind.CONSULTATION, status__in=ATTENDED_STATUSES)
     rows = (
         _in_period(Appointment.objects.all(), period)
         .annotate(week=TruncWeek("start", tzinfo=period.tz))
@@ -222,6 +241,11 @@ def appointments_by_week(*, period: Period, now: datetime) -> list[Week]:
             no_shows=Count("pk", filter=due & Q(status=Status.NO_SHOW)),
             scheduled=Count("pk"),
             late_cancellations=Count("pk", filter=LATE_CANCELLATION),
+            attended_consultations=Count("pk", filter=attended),
+            # EXISTS inside an aggregate's FILTER would run once per consultation (an index probe
+            # each, tens of thousands a quarter); in the subquery's WHERE, PostgreSQL joins it to
+            # the courses in one pass, and the uncorrelated IN becomes a hash of the converted ids.
+            converted=Count("pk", filter=attended & Q(pk__in=_converted_consultations(period))),
         )
         .order_by("week")
     )
@@ -230,17 +254,6 @@ def appointments_by_week(*, period: Period, now: datetime) -> list[Week]:
         monday = row.pop("week").date()
         weeks[monday] = Week(week=monday, **row)
     return [weeks[monday] for monday in sorted(weeks)]
-
-
-def consultation_conversion(*, period: Period) -> Conversion:
-    """Consultations attended in the period, and how many of their clients went on to a course."""
-    later_course = Course.objects.filter(client_id=OuterRef("client_id"), created_at__gte=OuterRef("start")).exclude(
-        status=Course.Status.CANCELLED
-    )
-    totals = _in_period(
-        Appointment.objects.filter(kind=Kind.CONSULTATION, status__in=ATTENDED_STATUSES), period
-    ).aggregate(consultations=Count("pk"), converted=Count("pk", filter=Exists(later_course)))
-    return Conversion(**totals)
 
 
 def _guides(treatment_ref: str) -> QuerySet:
@@ -370,7 +383,14 @@ def touch_ups_due(*, location: Location | None, today: date, limit: int = TOUCH_
         start__gt=OuterRef("start"),
     )
     due = _in_period(
-        Appointment.objects.filter(ends_course, status=Status.COMPLETED, client__erased_at__isnull=True),
+        # kind__in repeats what ends_course implies so the planner can read the two kinds' ranges
+        # of the (kind, start) index instead of every appointment of the quarter.
+        Appointment.objects.filter(
+            ends_course,
+            kind__in=(Kind.TOUCH_UP, Kind.TREATMENT_SESSION),
+            status=Status.COMPLETED,
+            client__erased_at__isnull=True,
+        ),
         visits,
     ).filter(~Exists(touch_up_since))
     per_day = (
@@ -378,11 +398,18 @@ def touch_ups_due(*, location: Location | None, today: date, limit: int = TOUCH_
     )
     monday = first - timedelta(days=first.weekday())
     by_week = {monday + timedelta(weeks=n): 0 for n in range((last - monday).days // 7 + 1)}
-    count = 0
+    count, last_listed_day = 0, None
     for row in per_day:
         due_day = add_months(row["day"], months)
         by_week[due_day - timedelta(days=due_day.weekday())] += row["n"]
         count += row["n"]
+        if last_listed_day is None and count >= limit:
+            last_listed_day = row["day"]
+    listed = due
+    if last_listed_day is not None:
+        # The first `limit` rows (by start) all lie on or before the day the running count
+        # reaches it: the list reads those days, not the whole quarter's candidates.
+        listed = due.filter(start__lt=datetime.combine(last_listed_day + timedelta(days=1), time.min, tzinfo=visits.tz))
     rows = [
         TouchUpDue(
             client_id=a.client_id,
@@ -392,7 +419,7 @@ def touch_ups_due(*, location: Location | None, today: date, limit: int = TOUCH_
             last_visit=a.start.astimezone(visits.tz).date(),
             due=add_months(a.start.astimezone(visits.tz).date(), months),
         )
-        for a in due.select_related("client", "location", "treatment", "course__treatment").order_by("start", "pk")[
+        for a in listed.select_related("client", "location", "treatment", "course__treatment").order_by("start", "pk")[
             :limit
         ]
     ]
@@ -423,10 +450,13 @@ class Dashboard:
 
 def dashboard_compute(*, period: Period, now: datetime, today: date) -> Dashboard:
     """Every figure on the page, in a fixed number of queries whatever the data."""
+    weeks = appointments_by_week(period=period, now=now)
     return Dashboard(
         period=period,
-        weeks=appointments_by_week(period=period, now=now),
-        conversion=consultation_conversion(period=period),
+        weeks=weeks,
+        conversion=Conversion(
+            consultations=sum(w.attended_consultations for w in weeks), converted=sum(w.converted for w in weeks)
+        ),
         revenue=revenue_by_treatment_and_location(period=period),
         aftercare=aftercare_by_week(period=period),
         touch_ups=touch_ups_due(location=period.location, today=today),

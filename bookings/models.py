@@ -367,7 +367,19 @@ class Appointment(models.Model):
             ("export_appointments", "Can export appointments and their clients for a period (CSV)"),
             ("view_dashboard", "Can view the clinic dashboard (bookings, conversion, revenue, messages)"),
         ]
-        indexes = [models.Index(fields=["technician", "start"]), models.Index(fields=["status", "start"])]
+        indexes = [
+            models.Index(fields=["technician", "start"]),
+            models.Index(fields=["status", "start"]),
+            # The dashboard counts one kind over a period (consultations for the conversion,
+            # sessions and touch-ups for revenue and recalls): a range per kind, not the
+            # period's every appointment.
+            models.Index(fields=["kind", "start"], name="appointment_kind_start_idx"),
+            # "Has a touch-up been booked since?" is asked once per recall candidate; the
+            # touch-ups alone are a small fraction of the table.
+            models.Index(
+                fields=["client", "start"], name="appointment_touch_up_idx", condition=models.Q(kind="touch_up")
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end__gt=F("start")),
@@ -491,7 +503,11 @@ class ClientMessage(models.Model):
     class Meta:
         ordering = ["due_at"]
         verbose_name = "client message"
-        indexes = [models.Index(fields=["status", "due_at"], name="clientmessage_status_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="clientmessage_status_due_idx"),
+            # The dashboard's aftercare weeks: three kinds over a period, not every message.
+            models.Index(fields=["kind", "due_at"], name="clientmessage_kind_due_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["appointment", "kind"],

@@ -25,6 +25,7 @@ from .services import (
     photo_update,
     session_note_save,
 )
+from .widgets import QuickSelectAdminMixin
 
 
 class _ServiceErrorForm:
@@ -176,7 +177,7 @@ class ClinicalAdminMixin(AuditedAdminMixin):
         return response
 
 
-class AssessmentInline(ClinicalAdminMixin, admin.StackedInline):
+class AssessmentInline(QuickSelectAdminMixin, ClinicalAdminMixin, admin.StackedInline):
     model = Assessment
     formset = SharedChoicesFormSet
     extra = 0
@@ -211,7 +212,7 @@ class ConsentRecordInlineForm(forms.ModelForm):
             self.fields["withdrawal_note"].disabled = True
 
 
-class ConsentRecordInline(admin.TabularInline):
+class ConsentRecordInline(QuickSelectAdminMixin, admin.TabularInline):
     model = ConsentRecord
     form = ConsentRecordInlineForm
     formset = SharedChoicesFormSet
@@ -285,7 +286,7 @@ MAX_SEARCH_LENGTH = 200
 
 
 @admin.register(Client)
-class ClientAdmin(BigTableAdminMixin, ServiceAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+class ClientAdmin(QuickSelectAdminMixin, BigTableAdminMixin, ServiceAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
     form = ClientAdminForm
     list_display = ["__str__", "email", "phone_national", "preferred_channel", "created_at"]
     # A phone number (any spacing) is an exact match on its E.164 form (exact_search); the rest

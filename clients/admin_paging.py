@@ -76,6 +76,8 @@ class SharedChoicesFormSet(BaseInlineFormSet):
     def _construct_form(self, i, **kwargs):
         return self._share_choices(super()._construct_form(i, **kwargs))
 
-    @property
+    @cached_property
     def empty_form(self):
+        # Built once: the admin asks for it for every inline's media and again to draw the
+        # "add another" row, and Django builds a new form (every field deep-copied) each time.
         return self._share_choices(super().empty_form)

@@ -334,6 +334,14 @@ def test_the_touch_up_list_is_cut_but_the_count_is_not(touch_ups, frozen_now):
     assert (due.count, len(due.rows)) == (3, 1)
 
 
+@pytest.mark.parametrize("limit", [1, 2, 3, 4])
+def test_a_cut_list_is_the_first_rows_of_the_whole_one(touch_ups, frozen_now, limit):
+    # The list reads only the days up to where the per-day counts reach the limit.
+    whole = touch_ups_due(location=None, today=date(2026, 6, 10))
+    cut = touch_ups_due(location=None, today=date(2026, 6, 10), limit=limit)
+    assert cut.rows == whole.rows[:limit]
+
+
 @pytest.mark.parametrize(
     ("first", "last", "expected"),
     [
@@ -530,6 +538,7 @@ def test_the_query_count_does_not_grow_with_the_data(client, clinic, django_asse
     assert _queries(client) == few
     assert _queries(client, {**PERIOD, "location": clinic["b"].pk}) == few_at_leeds
     # Session, user, the manager's authenticator device (second factor), two for permissions,
-    # six figures, the location menu (and the chosen location's lookup). Late cancellations are
-    # a recorded flag: no policy query.
-    assert (few, few_at_leeds) == (12, 13)
+    # five for the figures (the weeks with the conversion, revenue, aftercare, touch-ups per day
+    # and their first rows), the location menu (and the chosen location's lookup). Late
+    # cancellations are a recorded flag: no policy query.
+    assert (few, few_at_leeds) == (11, 12)

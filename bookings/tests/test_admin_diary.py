@@ -179,6 +179,22 @@ def test_an_appointment_is_a_block_with_kind_and_status_in_words_linking_to_its_
     assert f"?location={clinic.pk}&amp;date=2026-11-20&amp;view=day&amp;move={appointment.pk}" in block
 
 
+def test_names_and_reasons_on_the_grid_are_escaped(client, clinic, amara):
+    _login(client, "Reception")
+    amara.display_name = "Amara <i>&</i>"
+    amara.save()
+    _at(clinic, amara, NOW.replace(hour=12, minute=0), first="<b>O'Neil</b>")
+    TimeOffFactory(technician=amara, start=NOW.replace(hour=15), end=NOW.replace(hour=16), reason="<script>x</script>")
+    html = client.get(DIARY).content.decode()
+    grid = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert "&lt;b&gt;O&#x27;Neil&lt;/b&gt; Client" in grid
+    assert "Time off: &lt;script&gt;x&lt;/script&gt;" in grid
+    assert "Book Amara &lt;i&gt;&amp;&lt;/i&gt;, Fri 20 Nov at" in grid
+    assert "<b>" not in grid
+    assert "<script>" not in grid
+    assert "<i>" not in grid
+
+
 def test_breaks_time_off_and_closures_are_shaded_and_not_bookable(client, clinic, amara, ben):
     _login(client, "Reception")
     BreakFactory(technician=amara, weekday=4, start_time=time(13), end_time=time(13, 45))
