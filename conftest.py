@@ -398,6 +398,8 @@ def celery_worker_env(*, mail_dir, **extra) -> dict:
         "MAILER_BACKEND": "bookings.tests.mailers.RecordingEmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
         "CELERY_TASK_ALWAYS_EAGER": "0",
+        # Small claims, so two workers share the few dozen rows a test queues.
+        "REMINDERS_BATCH_SIZE": "20",
     }
     env.pop(CLOCK_ENV, None)
     if _run_clock_set:

@@ -13,13 +13,14 @@ import logging
 import re
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -30,9 +31,11 @@ from bookings.services.messaging import (
     CHANGE_KINDS,
     NO_OPT_OUT_KINDS,
     ONE_OFF_KINDS,
+    changes_superseded,
     channel_for,
     message_render,
     skip_reason,
+    wordings_for_batch,
 )
 
 logger = logging.getLogger(__name__)
@@ -53,6 +56,12 @@ def _stale(now: datetime) -> Q:
 
 def reminders_claim(*, now: datetime, limit: int, token: str) -> list[int]:
     """Claim up to `limit` due rows (and rows whose worker died) for this token; return their ids."""
+    _claim(now=now, limit=limit, token=token)
+    return list(ClientMessage.objects.filter(claim_token=token, status=Status.SENDING).values_list("id", flat=True))
+
+
+def _claim(*, now: datetime, limit: int, token: str) -> None:
+    """Claim up to `limit` rows for `token` in one statement; the caller reads them back by token."""
     # A dead worker's row that already used every attempt stops here, kept for staff to look at.
     ClientMessage.objects.filter(_stale(now), attempts__gte=settings.REMINDERS_MAX_ATTEMPTS).update(
         status=Status.FAILED,
@@ -70,27 +79,60 @@ def reminders_claim(*, now: datetime, limit: int, token: str) -> list[int]:
     }
     rows = ClientMessage.objects.filter(claimable).order_by("due_at", "id")
     if connection.vendor == "postgresql":
+        # UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n): the subquery locks
+        # the rows it picks and passes over those another dispatcher holds, so concurrent
+        # dispatchers each take different rows in one round trip instead of queueing on (and
+        # then double-claiming) the same ones. The claim commits before anything is sent.
         with transaction.atomic():
-            # SKIP LOCKED: concurrent dispatchers each take different rows instead of queueing
-            # on (and then double-claiming) the same ones.
-            ids = list(rows.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
-            ClientMessage.objects.filter(id__in=ids).update(**claim)
-        return ids
+            ClientMessage.objects.filter(id__in=rows.select_for_update(skip_locked=True).values("id")[:limit]).update(
+                **claim
+            )
+        return
     # SQLite has no row locks: the conditional UPDATE re-checks claimability under the database
     # write lock, so of two dispatchers that picked the same candidates only one matches each row.
     candidates = list(rows.values_list("id", flat=True)[:limit])
     ClientMessage.objects.filter(claimable, id__in=candidates).update(**claim)
-    return list(ClientMessage.objects.filter(claim_token=token, status=Status.SENDING).values_list("id", flat=True))
 
 
-def _finish(reminder_id: int, token: str, **fields) -> bool:
-    """Write the outcome only if the claim is still ours (it was not taken over as stale)."""
-    done = ClientMessage.objects.filter(pk=reminder_id, status=Status.SENDING, claim_token=token).update(
-        claim_token="", updated_at=timezone.now(), **fields
+def _mine(ids, token: str):
+    return ClientMessage.objects.filter(pk__in=ids, status=Status.SENDING, claim_token=token)
+
+
+def _mark_sent(reminder_id: int, token: str, *, channel: str, now: datetime) -> None:
+    """Record one accepted message at once, before the next is handed over.
+
+    This is the one write per message, on purpose: a worker killed mid-batch then leaves at
+    most the message in flight unrecorded (the window README describes), not the whole batch.
+    The claim token stays on the row until the batch's closing write (_batch_close) releases it.
+    """
+    done = _mine([reminder_id], token).update(
+        status=Status.SENT, sent_at=now, channel=channel, last_error="", next_attempt_at=None, updated_at=timezone.now()
     )
     if not done:
         logger.warning("message %s: claim lost before its outcome was recorded", reminder_id)
-    return bool(done)
+
+
+def _batch_close(token: str, outcomes: dict[tuple, list[int]], *, sent: list[int]) -> None:
+    """Record the batch's other outcomes in one UPDATE per distinct outcome and release the
+    claim on its sent rows, in one transaction committed durably.
+
+    The dispatcher's connection commits without waiting for the disk (_async_commits), so the
+    per-message marks cost a round trip, not a disk flush. This commit does wait, and
+    PostgreSQL's log is sequential: once it returns, every mark of the batch is on disk too.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO on")
+        for (status, error, next_attempt_at), ids in outcomes.items():
+            fields = {"status": status, "last_error": error}
+            if status == Status.PENDING:
+                fields["next_attempt_at"] = next_attempt_at
+            done = _mine(ids, token).update(claim_token="", updated_at=timezone.now(), **fields)
+            if done != len(ids):
+                logger.warning("dispatch: %s claims lost before their outcome was recorded", len(ids) - done)
+        if sent:
+            ClientMessage.objects.filter(pk__in=sent, claim_token=token, status=Status.SENT).update(claim_token="")
 
 
 def _scrub(text: str) -> str:
@@ -104,15 +146,25 @@ def _message_id(reminder: ClientMessage) -> str:
     return f"<outbox-{reminder.pk}@{host}>"
 
 
-def _deliver(reminder: ClientMessage, *, mailer, wordings: dict, now: datetime) -> str:
-    """Send one message; return the channel used. Raises whatever the mailer or provider raises."""
-    client = reminder.appointment.client
-    rendered = message_render(reminder, wordings=wordings)
+def _channel(reminder: ClientMessage) -> str:
     # A change message was queued once per channel; a scheduled one follows the client's
     # preference at send time.
-    channel = reminder.channel if reminder.kind in CHANGE_KINDS | ONE_OFF_KINDS else channel_for(client)
+    if reminder.kind in CHANGE_KINDS | ONE_OFF_KINDS:
+        return reminder.channel
+    return channel_for(reminder.appointment.client)
+
+
+def _deliver(reminder: ClientMessage, *, mailer, sms_backend, wordings: dict, now: datetime) -> str:
+    """Send one message; return the channel used. Raises whatever the mailer or provider raises.
+
+    E-mail goes through the batch's open connection one message at a time rather than in one
+    send_messages(list): each accepted message is then recorded before the next goes, and a
+    refusal is pinned on the message it belongs to. SMS providers have no batch call here."""
+    client = reminder.appointment.client
+    rendered = message_render(reminder, wordings=wordings)
+    channel = _channel(reminder)
     if channel == ClientMessage.Channel.SMS:
-        sms.send_sms(to=str(client.phone), body=rendered["sms"], reference=f"outbox-{reminder.pk}")
+        sms_backend.send(to=str(client.phone), body=rendered["sms"], reference=f"outbox-{reminder.pk}")
         return channel
     headers = {"Message-ID": _message_id(reminder), "X-SMP-Outbox-Id": str(reminder.pk)}
     if reminder.kind not in NO_OPT_OUT_KINDS:
@@ -127,7 +179,7 @@ def _deliver(reminder: ClientMessage, *, mailer, wordings: dict, now: datetime) 
     return channel
 
 
-def _claimed(ids: list[int], token: str) -> list[ClientMessage]:
+def _claimed(token: str) -> list[ClientMessage]:
     related = (
         "appointment__client",
         "appointment__location",
@@ -135,41 +187,86 @@ def _claimed(ids: list[int], token: str) -> list[ClientMessage]:
         "appointment__treatment",
         "appointment__course__treatment",
     )
-    rows = ClientMessage.objects.select_related(*related).filter(pk__in=ids, status=Status.SENDING, claim_token=token)
+    rows = ClientMessage.objects.select_related(*related).filter(status=Status.SENDING, claim_token=token)
     return list(rows.order_by("due_at", "id"))
 
 
-def reminder_send(*, reminder: ClientMessage, token: str, now: datetime, mailer, wordings: dict) -> str:
-    """Send one claimed row and record the outcome: 'sent', 'skipped', 'retry' or 'failed'."""
-    reminder_id = reminder.pk
-    reason = skip_reason(reminder, now=now)
-    if reason:
-        _finish(reminder_id, token, status=Status.CANCELLED, last_error=reason)
-        return "skipped"
+def _failure(reminder: ClientMessage, exc: Exception, *, now: datetime) -> tuple[str, tuple]:
+    """The outcome of a failed send: ('retry' or 'failed', the fields to record)."""
+    error = _scrub(f"{type(exc).__name__}: {exc}")
+    if reminder.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
+        logger.error(
+            "message %s failed for good after %s attempts (%s)", reminder.pk, reminder.attempts, type(exc).__name__
+        )
+        return "failed", (Status.FAILED, error, None)
+    delay = min(timedelta(seconds=settings.REMINDERS_RETRY_BASE_SECONDS * 2 ** (reminder.attempts - 1)), MAX_BACKOFF)
+    logger.warning(
+        "message %s attempt %s failed (%s); retry in %ss",
+        reminder.pk,
+        reminder.attempts,
+        type(exc).__name__,
+        int(delay.total_seconds()),
+    )
+    return "retry", (Status.PENDING, error, now + delay)
+
+
+def _send_batch(messages: list[ClientMessage], token: str, *, now: datetime, mailer, outcomes: Counter[str]) -> None:
+    """Send the rows claimed under `token` through one open mail connection and record them:
+    each accepted message at once (_mark_sent), the rest together at the end (_batch_close)."""
+    wordings = wordings_for_batch(messages)
+    superseded = changes_superseded(messages)
+    sms_backend = None
+    pending: dict[tuple, list[int]] = defaultdict(list)
+    sent: list[int] = []
     try:
-        channel = _deliver(reminder, mailer=mailer, wordings=wordings, now=now)
-    except Exception as exc:  # noqa: BLE001 - any failure outside us must be recorded and retried, not lose the row
-        error = _scrub(f"{type(exc).__name__}: {exc}")
-        if reminder.attempts >= settings.REMINDERS_MAX_ATTEMPTS:
-            _finish(reminder_id, token, status=Status.FAILED, last_error=error)
-            logger.error(
-                "message %s failed for good after %s attempts (%s)", reminder_id, reminder.attempts, type(exc).__name__
-            )
-            return "failed"
-        delay = min(
-            timedelta(seconds=settings.REMINDERS_RETRY_BASE_SECONDS * 2 ** (reminder.attempts - 1)), MAX_BACKOFF
-        )
-        _finish(reminder_id, token, status=Status.PENDING, last_error=error, next_attempt_at=now + delay)
-        logger.warning(
-            "message %s attempt %s failed (%s); retry in %ss",
-            reminder_id,
-            reminder.attempts,
-            type(exc).__name__,
-            int(delay.total_seconds()),
-        )
-        return "retry"
-    _finish(reminder_id, token, status=Status.SENT, sent_at=now, channel=channel, last_error="", next_attempt_at=None)
-    return "sent"
+        for reminder in messages:
+            reason = skip_reason(reminder, now=now, superseded=superseded)
+            if reason:
+                pending[Status.CANCELLED, reason, None].append(reminder.pk)
+                outcomes["skipped"] += 1
+                continue
+            try:
+                if sms_backend is None and _channel(reminder) == ClientMessage.Channel.SMS:
+                    sms_backend = sms.get_backend()
+                channel = _deliver(reminder, mailer=mailer, sms_backend=sms_backend, wordings=wordings, now=now)
+            except Exception as exc:  # noqa: BLE001 - any failure outside us must be recorded and retried, not lose the row
+                outcome, fields = _failure(reminder, exc, now=now)
+                pending[fields].append(reminder.pk)
+                outcomes[outcome] += 1
+                continue
+            _mark_sent(reminder.pk, token, channel=channel, now=now)
+            sent.append(reminder.pk)
+            outcomes["sent"] += 1
+    finally:
+        # Also after an unexpected error: what was decided is recorded, the rest stays claimed
+        # and is taken over after the claim timeout, as a dead worker's would be.
+        _batch_close(token, pending, sent=sent)
+
+
+@contextmanager
+def _async_commits():
+    """Commits on the dispatcher's connection return without waiting for the disk flush.
+
+    A commit stays atomic and is visible to every other connection at once, so a killed
+    worker loses nothing it recorded; only a crash of the database server itself within a
+    fraction of a second (wal_writer_delay) could lose the latest marks, and _batch_close
+    bounds that to the batch in flight. Without it each mark costs a disk flush (about 10 ms,
+    which capped a worker at about 100 messages a second).
+    """
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
+        # Inside a caller's transaction (tests) the caller decides how it commits.
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:  # the connection is gone; its setting went with it
+            logger.warning("dispatch: could not reset synchronous_commit")
 
 
 def reminders_dispatch(*, now: datetime | None = None) -> dict[str, int]:
@@ -182,23 +279,23 @@ def reminders_dispatch(*, now: datetime | None = None) -> dict[str, int]:
     outcomes: Counter[str] = Counter()
     # Built before claiming: a misconfigured mailer must fail the run, not strand claimed rows.
     mailer = mailers.default
-    while time.monotonic() - started < settings.REMINDERS_DISPATCH_BUDGET_SECONDS:
-        current = now or timezone.now()
-        token = uuid.uuid4().hex
-        ids = reminders_claim(now=current, limit=settings.REMINDERS_BATCH_SIZE, token=token)
-        if not ids:
-            break
-        try:
-            mailer.open()
-        except Exception:  # noqa: BLE001 - each send below retries the connection and records its own error
-            logger.warning("dispatch: mailer did not open; each message will record the failure")
-        try:
-            wordings: dict = {}
-            for reminder in _claimed(ids, token):
-                outcome = reminder_send(reminder=reminder, token=token, now=current, mailer=mailer, wordings=wordings)
-                outcomes[outcome] += 1
-        finally:
-            mailer.close()
+    with _async_commits():
+        while time.monotonic() - started < settings.REMINDERS_DISPATCH_BUDGET_SECONDS:
+            current = now or timezone.now()
+            token = uuid.uuid4().hex
+            _claim(now=current, limit=settings.REMINDERS_BATCH_SIZE, token=token)
+            messages = _claimed(token)
+            if not messages:
+                break
+            # One mail connection for the batch, opened after the claim committed.
+            try:
+                mailer.open()
+            except Exception:  # noqa: BLE001 - each send below retries the connection and records its own error
+                logger.warning("dispatch: mailer did not open; each message will record the failure")
+            try:
+                _send_batch(messages, token, now=current, mailer=mailer, outcomes=outcomes)
+            finally:
+                mailer.close()
     if outcomes:
         logger.info("dispatch: %s", ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
     return dict(outcomes)
