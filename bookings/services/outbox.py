@@ -14,13 +14,12 @@ import re
 import time
 import uuid
 from collections import Counter, defaultdict
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mailers
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -114,16 +113,12 @@ def _mark_sent(reminder_id: int, token: str, *, channel: str, now: datetime) -> 
 
 def _batch_close(token: str, outcomes: dict[tuple, list[int]], *, sent: list[int]) -> None:
     """Record the batch's other outcomes in one UPDATE per distinct outcome and release the
-    claim on its sent rows, in one transaction committed durably.
+    claim on its sent rows, in one transaction.
 
-    The dispatcher's connection commits without waiting for the disk (_async_commits), so the
-    per-message marks cost a round trip, not a disk flush. This commit does wait, and
-    PostgreSQL's log is sequential: once it returns, every mark of the batch is on disk too.
+    Every commit here and in each per-message mark waits for the disk: a mark that a crash of
+    the database server could lose would be a message sent twice.
     """
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO on")
         for (status, error, next_attempt_at), ids in outcomes.items():
             fields = {"status": status, "last_error": error}
             if status == Status.PENDING:
@@ -243,32 +238,6 @@ def _send_batch(messages: list[ClientMessage], token: str, *, now: datetime, mai
         _batch_close(token, pending, sent=sent)
 
 
-@contextmanager
-def _async_commits():
-    """Commits on the dispatcher's connection return without waiting for the disk flush.
-
-    A commit stays atomic and is visible to every other connection at once, so a killed
-    worker loses nothing it recorded; only a crash of the database server itself within a
-    fraction of a second (wal_writer_delay) could lose the latest marks, and _batch_close
-    bounds that to the batch in flight. Without it each mark costs a disk flush (about 10 ms,
-    which capped a worker at about 100 messages a second).
-    """
-    if connection.vendor != "postgresql" or not connection.get_autocommit():
-        # Inside a caller's transaction (tests) the caller decides how it commits.
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit TO off")
-    try:
-        yield
-    finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET synchronous_commit")
-        except DatabaseError:  # the connection is gone; its setting went with it
-            logger.warning("dispatch: could not reset synchronous_commit")
-
-
 def reminders_dispatch(*, now: datetime | None = None) -> dict[str, int]:
     """Claim and send due messages in batches until none is left or the run's budget is spent.
 
@@ -279,23 +248,22 @@ def reminders_dispatch(*, now: datetime | None = None) -> dict[str, int]:
     outcomes: Counter[str] = Counter()
     # Built before claiming: a misconfigured mailer must fail the run, not strand claimed rows.
     mailer = mailers.default
-    with _async_commits():
-        while time.monotonic() - started < settings.REMINDERS_DISPATCH_BUDGET_SECONDS:
-            current = now or timezone.now()
-            token = uuid.uuid4().hex
-            _claim(now=current, limit=settings.REMINDERS_BATCH_SIZE, token=token)
-            messages = _claimed(token)
-            if not messages:
-                break
-            # One mail connection for the batch, opened after the claim committed.
-            try:
-                mailer.open()
-            except Exception:  # noqa: BLE001 - each send below retries the connection and records its own error
-                logger.warning("dispatch: mailer did not open; each message will record the failure")
-            try:
-                _send_batch(messages, token, now=current, mailer=mailer, outcomes=outcomes)
-            finally:
-                mailer.close()
+    while time.monotonic() - started < settings.REMINDERS_DISPATCH_BUDGET_SECONDS:
+        current = now or timezone.now()
+        token = uuid.uuid4().hex
+        _claim(now=current, limit=settings.REMINDERS_BATCH_SIZE, token=token)
+        messages = _claimed(token)
+        if not messages:
+            break
+        # One mail connection for the batch, opened after the claim committed.
+        try:
+            mailer.open()
+        except Exception:  # noqa: BLE001 - each send below retries the connection and records its own error
+            logger.warning("dispatch: mailer did not open; each message will record the failure")
+        try:
+            _send_batch(messages, token, now=current, mailer=mailer, outcomes=outcomes)
+        finally:
+            mailer.close()
     if outcomes:
         logger.info("dispatch: %s", ", ".join(f"{k}={v}" for k, v in sorted(outcomes.items())))
     return dict(outcomes)
