@@ -171,3 +171,12 @@ def test_a_nul_in_the_session_cookie_is_a_400_before_the_session_is_looked_up(cl
         response = client.get(reverse("treatments:home"))
     assert response.status_code == 400
     assert "sessionid must not contain a null character" in response.content.decode()
+
+
+@pytest.mark.parametrize("next_value", ["295", "0039-08-08", "admin:index", "//evil.example/", "https://evil.example/"])
+def test_a_next_that_is_not_a_path_on_this_site_goes_home_after_the_second_factor(client, superuser, next_value):
+    # Found by the fuzzer: ?next=295 reached redirect(), which took it for a view name: a 500.
+    response = client.get(reverse("accounts:otp_verify"), {"next": next_value})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
+    assert client.get(reverse("accounts:otp_verify"), {"next": "/staff/"})["Location"] == "/staff/"
