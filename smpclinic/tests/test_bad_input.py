@@ -180,3 +180,39 @@ def test_a_next_that_is_not_a_path_on_this_site_goes_home_after_the_second_facto
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:index")
     assert client.get(reverse("accounts:otp_verify"), {"next": "/staff/"})["Location"] == "/staff/"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        # Found by the fuzzer: the date filter's bounds reached the query as naive datetimes at year 1.
+        ("/admin/clients/client/?created_at__gte=00010101", "created_at__gte must be a date from year 2 to 9998"),
+        ("/admin/clients/client/?created_at__lt=9999-12-31", "created_at__lt must be a date from year 2 to 9998"),
+        ("/admin/clients/client/?created_at__gte=2026-11-02T10:00", "created_at__gte needs its UTC offset"),
+        ("/admin/clients/client/?created_at__gte=soon", "created_at__gte must be a date such as"),
+        ("/admin/axes/accessattempt/?attempt_time__gte=0001-01-01", "attempt_time__gte must be a date from year 2"),
+    ],
+)
+def test_a_bad_date_filter_bound_is_a_400_with_a_message(client, superuser, url, message):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_the_date_filter_still_filters_by_its_own_links(client, superuser, appointment):
+    response = client.get("/admin/clients/client/", {"created_at__gte": "2026-11-02 00:00:00+00:00"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("value", ["0468-12-02", "\ufffd", "abc", "99999999999999999999", "1,x"])
+@pytest.mark.parametrize("url", ["/admin/bookings/appointment/add/", "/admin/bookings/course/add/"])
+def test_an_add_form_ignores_a_prefilled_client_that_is_not_a_key(client, superuser, url, value):
+    # Found by the fuzzer: ?client=0468-12-02 reached the autocomplete widget's query (a 500).
+    response = client.get(url, {"client": value})
+    assert response.status_code == 200
+
+
+def test_an_add_form_still_prefills_a_real_client(client, superuser, appointment):
+    response = client.get("/admin/bookings/appointment/add/", {"client": appointment.client_id})
+    assert response.status_code == 200
+    assert f'value="{appointment.client_id}" selected' in response.content.decode()
