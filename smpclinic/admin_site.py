@@ -16,9 +16,10 @@ smpclinic/tests/test_fuzz_every_url.py):
 - A date filter's ``<field>__gte``/``__lt`` is read with fromisoformat, so ``00010101`` or a date
   without an offset reaches a DateTimeField as a naive datetime at the calendar's edge: a 400 now
   (CheckedDateFieldListFilter, which every date field's list filter uses).
-- An add form takes its initial values from the query string; an autocomplete widget then
-  filters its model by that value as a key, and ``?client=abc`` raised ValueError (a 500). Such
-  values are dropped (the form opens empty, as for a key that matches nothing).
+- An autocomplete widget filters its model by the value it shows, taken as it is from an add
+  form's query string or a posted form: ``?client=abc`` raised ValueError (a 500). Values that
+  are not keys are left out of the lookup (the field shows empty, as for a key that matches
+  nothing; a posted form still answers "Select a valid choice").
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from functools import partial, wraps
 
 from django.contrib import admin
 from django.contrib.admin.filters import FieldListFilter
-from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import path
 
@@ -96,27 +98,42 @@ def date_bound_check(name: str, raw: str, *, with_time: bool) -> None:
 FieldListFilter.register(lambda f: isinstance(f, models.DateField), CheckedDateFieldListFilter, take_priority=True)
 
 
-class CheckedInitialMixin:
-    """Drops add-form initial values (from the query string) that are not a valid key for their
-    relation: the autocomplete widget would filter by them and fail."""
+def _is_key(field, value) -> bool:
+    try:
+        field.get_prep_value(field.to_python(value))
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        return False
+    return True
 
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        for name, value in list(initial.items()):
-            try:
-                field = self.model._meta.get_field(name)
-            except FieldDoesNotExist:  # not a model field: nothing renders it as a relation
-                continue
-            if not field.is_relation:
-                continue
-            target = field.target_field
-            values = value if isinstance(value, list) else [value]
-            try:
-                for one in values:
-                    target.get_prep_value(target.to_python(one))
-            except (ValidationError, ValueError, TypeError, OverflowError):
-                del initial[name]
-        return initial
+
+class _CheckedKeys:
+    """An autocomplete widget that drops values which are not keys of its model before it looks
+    them up: Django's filters by them as they are, and ?client=abc raised ValueError."""
+
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, [v for v in value if _is_key(self.field.target_field, v)], attr)
+
+
+class CheckedAutocompleteSelect(_CheckedKeys, AutocompleteSelect):
+    pass
+
+
+class CheckedAutocompleteSelectMultiple(_CheckedKeys, AutocompleteSelectMultiple):
+    pass
+
+
+class CheckedAutocompleteMixin:
+    """Every autocomplete field gets the checked widget (see _CheckedKeys)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 class ClinicAdminSite(admin.AdminSite):
@@ -139,12 +156,12 @@ class ClinicAdminSite(admin.AdminSite):
         return super().admin_view(guarded, cacheable)
 
     def register(self, model_or_iterable, admin_class=None, **options):
-        # Every ModelAdmin gets the initial-data check without each class having to remember it.
+        # Every ModelAdmin gets the checked autocomplete widgets without each class remembering to.
         admin_class = admin_class or admin.ModelAdmin
-        if not issubclass(admin_class, CheckedInitialMixin):
+        if not issubclass(admin_class, CheckedAutocompleteMixin):
             admin_class = type(
                 admin_class.__name__,
-                (CheckedInitialMixin, admin_class),
+                (CheckedAutocompleteMixin, admin_class),
                 {"__module__": admin_class.__module__, "__qualname__": admin_class.__qualname__},
             )
         super().register(model_or_iterable, admin_class, **options)

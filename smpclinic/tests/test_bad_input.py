@@ -216,3 +216,13 @@ def test_an_add_form_still_prefills_a_real_client(client, superuser, appointment
     response = client.get("/admin/bookings/appointment/add/", {"client": appointment.client_id})
     assert response.status_code == 200
     assert f'value="{appointment.client_id}" selected' in response.content.decode()
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\ufffd\ufffd\ufffd", "0468-12-02"])
+def test_a_posted_course_whose_client_is_not_a_key_is_a_form_error(client, superuser, value):
+    # Found by the fuzzer: the form re-rendered with client=² and the widget looked it up (a 500).
+    before = Course.objects.count()
+    response = client.post("/admin/bookings/course/add/", {"client": value, "_addanother": "1"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert Course.objects.count() == before
