@@ -10,15 +10,29 @@ hierarchy or a date-part filter turns ``<field>__year/__month/__day`` into datet
 then adds a year or a day to it: a number too large for a C long, or the last day of year 9999,
 raises OverflowError inside the ChangeList (a 500). Non-numbers Django answers with a redirect
 to an unfiltered list, which hides the mistake. Both are a 400 naming the parameter here.
+
+Two more holes in Django's admin, closed here for every ModelAdmin (found by the fuzz tests in
+smpclinic/tests/test_fuzz_every_url.py):
+- A date filter's ``<field>__gte``/``__lt`` is read with fromisoformat, so ``00010101`` or a date
+  without an offset reaches a DateTimeField as a naive datetime at the calendar's edge: a 400 now
+  (CheckedDateFieldListFilter, which every date field's list filter uses).
+- An autocomplete widget filters its model by the value it shows, taken as it is from an add
+  form's query string or a posted form: ``?client=abc`` raised ValueError (a 500). Values that
+  are not keys are left out of the lookup (the field shows empty, as for a key that matches
+  nothing; a posted form still answers "Select a valid choice").
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from functools import partial, wraps
 
 from django.contrib import admin
+from django.contrib.admin.filters import FieldListFilter
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.core.exceptions import ValidationError
+from django.db import models
 from django.urls import path
 
 from .accounts.otp import second_factor_redirect
@@ -55,6 +69,73 @@ def date_parts_check(params) -> None:
                 ) from None
 
 
+class CheckedDateFieldListFilter(admin.DateFieldListFilter):
+    """Django's date filter, with its since/until parameters checked before they reach a query."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        with_time = isinstance(field, models.DateTimeField)
+        for name in (f"{field_path}__gte", f"{field_path}__lt"):
+            for raw in params.get(name, []) if isinstance(params.get(name), list) else [params.get(name)]:
+                if raw is not None:
+                    date_bound_check(name, raw, with_time=with_time)
+        super().__init__(field, request, params, model, model_admin, field_path)
+
+
+def date_bound_check(name: str, raw: str, *, with_time: bool) -> None:
+    example = "2026-11-02 00:00:00+00:00" if with_time else "2026-11-02"
+    try:
+        value = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise BadInput(f"{name} must be a date such as {example}.", parameter=name, code="date_bound") from None
+    if not MIN_YEAR < value.year <= MAX_YEAR:
+        # Year 1 too: shifting it to UTC can fall before the first day the calendar has.
+        raise BadInput(f"{name} must be a date from year 2 to {MAX_YEAR}.", parameter=name, code="date_bound")
+    if with_time and value.tzinfo is None and len(raw.strip()) > 10:
+        raise BadInput(f"{name} needs its UTC offset, such as {example}.", parameter=name, code="date_bound")
+
+
+# Ahead of Django's own for every date field, so a plain "created_at" in list_filter is checked too.
+FieldListFilter.register(lambda f: isinstance(f, models.DateField), CheckedDateFieldListFilter, take_priority=True)
+
+
+def _is_key(field, value) -> bool:
+    try:
+        field.get_prep_value(field.to_python(value))
+    except (ValidationError, ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
+class _CheckedKeys:
+    """An autocomplete widget that drops values which are not keys of its model before it looks
+    them up: Django's filters by them as they are, and ?client=abc raised ValueError."""
+
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, [v for v in value if _is_key(self.field.target_field, v)], attr)
+
+
+class CheckedAutocompleteSelect(_CheckedKeys, AutocompleteSelect):
+    pass
+
+
+class CheckedAutocompleteSelectMultiple(_CheckedKeys, AutocompleteSelectMultiple):
+    pass
+
+
+class CheckedAutocompleteMixin:
+    """Every autocomplete field gets the checked widget (see _CheckedKeys)."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = CheckedAutocompleteSelectMultiple(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
 class ClinicAdminSite(admin.AdminSite):
     site_header = "SMP Clinic"
     site_title = "SMP Clinic admin"
@@ -73,6 +154,17 @@ class ClinicAdminSite(admin.AdminSite):
 
         # Wrapped inside admin_view's own wrapper: only signed-in staff reach the check.
         return super().admin_view(guarded, cacheable)
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        # Every ModelAdmin gets the checked autocomplete widgets without each class remembering to.
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, CheckedAutocompleteMixin):
+            admin_class = type(
+                admin_class.__name__,
+                (CheckedAutocompleteMixin, admin_class),
+                {"__module__": admin_class.__module__, "__qualname__": admin_class.__qualname__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
 
     def get_urls(self):
         # Imported here, when the URLconf is first read: the site itself is built while the apps

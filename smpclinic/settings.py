@@ -493,7 +493,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # At DEBUG it logs every missing template variable with the whole context: client names,
+        # e-mails and phones from the models' reprs. Pinned so LOG_LEVEL=DEBUG never turns it on.
+        "django.template": {"level": "INFO"},
+    },
 }
 
 DEMO_STAFF_USERNAME = "manager"

@@ -66,7 +66,9 @@ def second_factor_redirect(request: HttpRequest) -> HttpResponseRedirect | None:
 def next_url(request: HttpRequest) -> str:
     """Where to go after the code: the page asked for, if it is on this site; else the user's home."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(
+    # Only a path on this site: redirect() takes anything else without a slash ("295") for a
+    # view name to reverse, and a made-up one was a 500.
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate

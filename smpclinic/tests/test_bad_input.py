@@ -171,3 +171,58 @@ def test_a_nul_in_the_session_cookie_is_a_400_before_the_session_is_looked_up(cl
         response = client.get(reverse("treatments:home"))
     assert response.status_code == 400
     assert "sessionid must not contain a null character" in response.content.decode()
+
+
+@pytest.mark.parametrize("next_value", ["295", "0039-08-08", "admin:index", "//evil.example/", "https://evil.example/"])
+def test_a_next_that_is_not_a_path_on_this_site_goes_home_after_the_second_factor(client, superuser, next_value):
+    # Found by the fuzzer: ?next=295 reached redirect(), which took it for a view name: a 500.
+    response = client.get(reverse("accounts:otp_verify"), {"next": next_value})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:index")
+    assert client.get(reverse("accounts:otp_verify"), {"next": "/staff/"})["Location"] == "/staff/"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        # Found by the fuzzer: the date filter's bounds reached the query as naive datetimes at year 1.
+        ("/admin/clients/client/?created_at__gte=00010101", "created_at__gte must be a date from year 2 to 9998"),
+        ("/admin/clients/client/?created_at__lt=9999-12-31", "created_at__lt must be a date from year 2 to 9998"),
+        ("/admin/clients/client/?created_at__gte=2026-11-02T10:00", "created_at__gte needs its UTC offset"),
+        ("/admin/clients/client/?created_at__gte=soon", "created_at__gte must be a date such as"),
+        ("/admin/axes/accessattempt/?attempt_time__gte=0001-01-01", "attempt_time__gte must be a date from year 2"),
+    ],
+)
+def test_a_bad_date_filter_bound_is_a_400_with_a_message(client, superuser, url, message):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_the_date_filter_still_filters_by_its_own_links(client, superuser, appointment):
+    response = client.get("/admin/clients/client/", {"created_at__gte": "2026-11-02 00:00:00+00:00"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("value", ["0468-12-02", "\ufffd", "abc", "99999999999999999999", "1,x"])
+@pytest.mark.parametrize("url", ["/admin/bookings/appointment/add/", "/admin/bookings/course/add/"])
+def test_an_add_form_ignores_a_prefilled_client_that_is_not_a_key(client, superuser, url, value):
+    # Found by the fuzzer: ?client=0468-12-02 reached the autocomplete widget's query (a 500).
+    response = client.get(url, {"client": value})
+    assert response.status_code == 200
+
+
+def test_an_add_form_still_prefills_a_real_client(client, superuser, appointment):
+    response = client.get("/admin/bookings/appointment/add/", {"client": appointment.client_id})
+    assert response.status_code == 200
+    assert f'value="{appointment.client_id}" selected' in response.content.decode()
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\ufffd\ufffd\ufffd", "0468-12-02"])
+def test_a_posted_course_whose_client_is_not_a_key_is_a_form_error(client, superuser, value):
+    # Found by the fuzzer: the form re-rendered with client=² and the widget looked it up (a 500).
+    before = Course.objects.count()
+    response = client.post("/admin/bookings/course/add/", {"client": value, "_addanother": "1"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert Course.objects.count() == before
