@@ -31,7 +31,7 @@ from functools import partial, wraps
 from django.contrib import admin
 from django.contrib.admin.filters import FieldListFilter
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.urls import path
 
@@ -136,6 +136,28 @@ class CheckedAutocompleteMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
+class CheckedInitialMixin:
+    """An add form's values prefilled from the query string (?start=...) are parsed as the field's
+    form field would parse them, and a value that does not parse is left out: Django hands the
+    raw text to the widget, and a date-time widget raises on text (a 500)."""
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.opts.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if not isinstance(value, str) or not isinstance(field, models.DateField | models.TimeField):
+                continue  # DateTimeField is a DateField
+            form_field = field.formfield()
+            try:
+                initial[name] = form_field.to_python(value) if form_field is not None else value
+            except (ValidationError, OverflowError, ValueError):
+                del initial[name]
+        return initial
+
+
 class ClinicAdminSite(admin.AdminSite):
     site_header = "SMP Clinic"
     site_title = "SMP Clinic admin"
@@ -161,7 +183,7 @@ class ClinicAdminSite(admin.AdminSite):
         if not issubclass(admin_class, CheckedAutocompleteMixin):
             admin_class = type(
                 admin_class.__name__,
-                (CheckedAutocompleteMixin, admin_class),
+                (CheckedAutocompleteMixin, CheckedInitialMixin, admin_class),
                 {"__module__": admin_class.__module__, "__qualname__": admin_class.__qualname__},
             )
         super().register(model_or_iterable, admin_class, **options)

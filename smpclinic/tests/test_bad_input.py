@@ -218,6 +218,21 @@ def test_an_add_form_still_prefills_a_real_client(client, superuser, appointment
     assert f'value="{appointment.client_id}" selected' in response.content.decode()
 
 
+@pytest.mark.parametrize("value", ["abc", "\x00", "99999-01-01", "0000-00-00 25:61", "2026-02-30"])
+def test_an_add_form_ignores_a_prefilled_start_that_is_not_a_date_time(client, superuser, value):
+    # Found by the fuzzer: ?start=<text> reached the split date-time widget as text (a 500).
+    response = client.get("/admin/bookings/appointment/add/", {"start": value})
+    assert response.status_code in (200, 400)
+
+
+def test_an_add_form_still_prefills_a_real_start(client, superuser):
+    response = client.get("/admin/bookings/appointment/add/", {"start": "2026-12-01 10:15"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'value="01/12/2026"' in html or 'value="2026-12-01"' in html
+    assert 'value="10:15:00"' in html or 'value="10:15"' in html
+
+
 @pytest.mark.parametrize("value", ["\u00b2", "\ufffd\ufffd\ufffd", "0468-12-02"])
 def test_a_posted_course_whose_client_is_not_a_key_is_a_form_error(client, superuser, value):
     # Found by the fuzzer: the form re-rendered with client=² and the widget looked it up (a 500).
