@@ -32,7 +32,7 @@ from django.contrib import admin
 from django.contrib.admin.filters import FieldListFilter
 from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db import models
+from django.db import connection, models
 from django.urls import path
 
 from .accounts.otp import second_factor_redirect
@@ -100,9 +100,13 @@ FieldListFilter.register(lambda f: isinstance(f, models.DateField), CheckedDateF
 
 def _is_key(field, value) -> bool:
     try:
-        field.get_prep_value(field.to_python(value))
+        key = field.get_prep_value(field.to_python(value))
     except (ValidationError, ValueError, TypeError, OverflowError):
         return False
+    if isinstance(key, int):
+        # Beyond the column's range no row can hold it, and SQLite's driver raises on it.
+        low, high = connection.ops.integer_field_range(field.get_internal_type())
+        return (low is None or key >= low) and (high is None or key <= high)
     return True
 
 

@@ -115,8 +115,9 @@ def test_a_batch_the_mail_server_refuses_is_recorded_in_one_update(settings):
     assert all(r.last_error.startswith("SMTPRecipientsRefused") and "@" not in r.last_error for r in rows)
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_concurrent_dispatchers_never_send_the_same_message_twice(settings, tmp_path):
+def test_two_concurrent_dispatchers_never_send_the_same_message_twice(postgres, settings, tmp_path):
     ids = _due_rows(60)
     settings.REMINDERS_BATCH_SIZE = 5  # many small claims, so the two really interleave
     settings.MAILERS = {

@@ -8,6 +8,15 @@ from smpclinic.workspace import access
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _roles_as_migrated():
+    # A transactional test earlier in this process flushes every table, the migration's roles
+    # included; roles_ensure replays the migration's own definitions (clients/roles.py).
+    from clients.roles import roles_ensure
+
+    roles_ensure()
+
+
 def test_migration_creates_the_three_roles_with_their_permissions():
     manager = set(Group.objects.get(name="Manager").permissions.values_list("codename", flat=True))
     reception = set(Group.objects.get(name="Reception").permissions.values_list("codename", flat=True))
