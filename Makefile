@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 # `make test` the dev file too (which starts with -r requirements.txt).
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# The load generator (locust) lives in a virtualenv of its own: neither the app nor CI needs it.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat bench/requirements.txt | cksum | cut -d' ' -f1)
 
 # The first interpreter >= 3.12 found: PYTHON=..., python3.13, python3.12, pyenv's, python3.
 define FIND_PYTHON
@@ -19,13 +22,14 @@ endef
 # Celery worker. PYTEST_XDIST= runs the suite in one process.
 PYTEST_XDIST ?= -n auto --maxprocesses 4 --dist worksteal
 
-.PHONY: help run test test-dates lint format install install-dev bench clean
+.PHONY: help run test test-dates lint format install install-dev bench bench-load clean
 
 help:
 	@echo "make run    - install, migrate, seed the demo clinic, start web + Celery worker/beat"
 	@echo "make test   - install, lint (ruff) and run the whole test suite"
 	@echo "make test-dates - run the suite once per date in DATES (pytest --clock); fails if any run fails"
 	@echo "make bench  - run the benchmarks in bench/ (needs DATABASE_URL and REDIS_URL)"
+	@echo "make bench-load - locust load test on gunicorn + PostgreSQL (bench/load.py; installs locust in $(BENCH_VENV))"
 
 $(STAMP): requirements.txt
 	@python="$$( $(FIND_PYTHON) )" || { echo "SMP Clinic needs Python 3.12 or newer: install it or set PYTHON=/path/to/python3.12" >&2; exit 1; }; \
@@ -81,5 +85,14 @@ bench: install-dev
 	$(PY) bench/booking.py
 	$(PY) bench/admin.py
 
+$(BENCH_STAMP): bench/requirements.txt
+	@python="$$( $(FIND_PYTHON) )" || { echo "bench-load needs Python 3.12 or newer: set PYTHON=/path/to/python3.12" >&2; exit 1; }; \
+	if [ ! -x $(BENCH_VENV)/bin/python ]; then echo "Creating $(BENCH_VENV) with $$python"; "$$python" -m venv $(BENCH_VENV); fi
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	@rm -f $(BENCH_VENV)/.installed-*; touch $@
+
+bench-load: install $(BENCH_STAMP)
+	$(PY) bench/load.py --locust $(BENCH_VENV)/bin/locust $(LOAD_ARGS)
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(BENCH_VENV) var

@@ -15,6 +15,7 @@ bench/availability.py's clinic (10 technicians at 3 clinics, a year of appointme
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -78,6 +79,27 @@ def _server_env(url: str, mail_dir: str) -> dict:
         "BOOKING_RATE_LIMIT_PER_EMAIL": "100000000",
         "DJANGO_LOG_LEVEL": "ERROR",
     }
+
+
+@contextlib.contextmanager
+def gunicorn_serving(*, url: str, port: int, mail_dir: str, log_path: Path, workers: int = WORKERS,
+                     threads: int = THREADS):  # fmt: skip
+    """gunicorn (DEBUG off, the bench settings with the bare view) on 127.0.0.1:port for the
+    block; answers /healthz before the block starts. bench/load.py serves its load the same way."""
+    env = _server_env(url, mail_dir)
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"), "smpclinic.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--log-level", "warning",
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(port)
+            yield server
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 class Client:
@@ -207,76 +229,53 @@ def main() -> None:
     port = availability.free_port()
     mail_dir = tempfile.mkdtemp(prefix="smp-bench-booking-")
     log_path = Path(mail_dir) / "gunicorn.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gunicorn"),
-                "smpclinic.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(WORKERS),
-                "--threads",
-                str(THREADS),
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=_server_env(url, mail_dir),
-            stdout=log,
-            stderr=subprocess.STDOUT,
+    with gunicorn_serving(url=url, port=port, mail_dir=mail_dir, log_path=log_path):
+        targets = []
+        for slug in locations:
+            probe = Client(port, slug)
+            query = urllib.parse.urlencode({"location": slug, "start": today.isoformat(), "days": 60})
+            probe.connection.request("GET", f"/api/availability/?{query}")
+            for day in json.loads(probe.connection.getresponse().read())["days"]:
+                for t in day["times"]:
+                    targets.extend([(slug, t["start"])] * len(t["technicians"]))
+        random.Random(SEED).shuffle(targets)
+        queries = booking_queries(*targets.pop())
+        targets = targets[: args.bookings]
+        print(f"one booking POST makes {queries} SQL queries")
+        print(f"gunicorn {WORKERS} workers x {THREADS} threads, DEBUG off, {args.clients} client threads")
+
+        # Warm both paths (imports, template compilation, connections) before timing.
+        run(port=port, location=locations[0], jobs=range(200), clients=args.clients,
+            send=lambda c, _: c.get("/bench/bare/"))  # fmt: skip
+        wall, lat, codes = run(
+            port=port,
+            location=locations[0],
+            jobs=range(args.bare),
+            clients=args.clients,
+            send=lambda c, _: c.get("/bench/bare/"),
         )
-        try:
-            wait_for(port)
-            targets = []
-            for slug in locations:
-                probe = Client(port, slug)
-                query = urllib.parse.urlencode({"location": slug, "start": today.isoformat(), "days": 60})
-                probe.connection.request("GET", f"/api/availability/?{query}")
-                for day in json.loads(probe.connection.getresponse().read())["days"]:
-                    for t in day["times"]:
-                        targets.extend([(slug, t["start"])] * len(t["technicians"]))
-            random.Random(SEED).shuffle(targets)
-            queries = booking_queries(*targets.pop())
-            targets = targets[: args.bookings]
-            print(f"one booking POST makes {queries} SQL queries")
-            print(f"gunicorn {WORKERS} workers x {THREADS} threads, DEBUG off, {args.clients} client threads")
+        bare = report("GET bare view", wall, lat, codes, ok=200)
 
-            # Warm both paths (imports, template compilation, connections) before timing.
-            run(port=port, location=locations[0], jobs=range(200), clients=args.clients,
-                send=lambda c, _: c.get("/bench/bare/"))  # fmt: skip
-            wall, lat, codes = run(
-                port=port,
-                location=locations[0],
-                jobs=range(args.bare),
-                clients=args.clients,
-                send=lambda c, _: c.get("/bench/bare/"),
-            )
-            bare = report("GET bare view", wall, lat, codes, ok=200)
+        def book(client: Client, job) -> int:
+            n, (slug, start) = job
+            fields = {
+                "location": slug,
+                "start": start,
+                "first_name": "Load",
+                "last_name": str(n),
+                "email": f"load{n}@example.com",
+                "phone": "07700 900123",
+                "health_consent": "on",
+            }
+            return client.post("/book/", fields)
 
-            def book(client: Client, job) -> int:
-                n, (slug, start) = job
-                fields = {
-                    "location": slug,
-                    "start": start,
-                    "first_name": "Load",
-                    "last_name": str(n),
-                    "email": f"load{n}@example.com",
-                    "phone": "07700 900123",
-                    "health_consent": "on",
-                }
-                return client.post("/book/", fields)
-
-            wall, lat, codes = run(
-                port=port, location=locations[0], jobs=list(enumerate(targets)), clients=args.clients, send=book
-            )
-            booked = report("POST /book/", wall, lat, codes, ok=302)
-            print(f"booking POST at {booked / bare:.2f} of the bare view's requests per second (goal: 0.25 or more)")
-            if any(code >= 500 for code in codes):
-                raise SystemExit(f"server errors during the booking run: see {log_path}")
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        wall, lat, codes = run(
+            port=port, location=locations[0], jobs=list(enumerate(targets)), clients=args.clients, send=book
+        )
+        booked = report("POST /book/", wall, lat, codes, ok=302)
+        print(f"booking POST at {booked / bare:.2f} of the bare view's requests per second (goal: 0.25 or more)")
+        if any(code >= 500 for code in codes):
+            raise SystemExit(f"server errors during the booking run: see {log_path}")
     print(f"overlapping active appointments after the run: {availability.check_no_overlaps()}")
 
 
