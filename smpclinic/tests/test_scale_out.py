@@ -13,6 +13,7 @@ Beat's part (waking the dispatcher) is played by the test, once a second.
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 
 from bookings.models import Appointment, ClientMessage
 from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
@@ -334,12 +336,17 @@ def test_two_webs_and_two_workers_hold_through_races_a_killed_worker_and_a_redis
         victim = worker_b.process.pid
 
         def in_flight() -> bool:
-            # b is inside a send: its marker is written, the message not yet.
-            for marker in mail.glob(f"*.sending-{victim}"):
-                row = marker.name.split(".", 1)[0]
-                if not any(mail.glob(f"{row}.{victim}.*.eml")):
-                    return True
-            return False
+            # b is inside a send: its marker was written under 0.1 s ago (the send sleeps 0.2 s
+            # after it) and the message not yet, so a kill now lands before the message is out.
+            names = os.listdir(mail)
+            written = {name.split(".", 1)[0] for name in names if name.endswith(".eml") and f".{victim}." in name}
+            real_now = time_machine.escape_hatch.time.time()
+            return any(
+                name.endswith(f".sending-{victim}")
+                and name.split(".", 1)[0] not in written
+                and real_now - (mail / name).stat().st_mtime < 0.1
+                for name in names
+            )
 
         _wait_until(in_flight, timeout=60, what="worker b in the middle of a send", interval=0.005)
         worker_b.kill()
