@@ -48,6 +48,9 @@ _TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 pytestmark = [
     pytest.mark.scale_out,
+    # About two minutes on a quiet machine, a minute of it the outage; the test database's
+    # creation may fall into its setup and a busy machine can double the rest.
+    pytest.mark.timeout(600),
     pytest.mark.postgres,
     pytest.mark.redis,
     pytest.mark.celery,
