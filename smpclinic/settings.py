@@ -168,9 +168,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            # A Redis that stops answering (not one that refuses) must cost a request a second,
+            # A Redis that stops answering (not one that refuses) must cost a request seconds,
             # not hang it: the rate limits then fail open as they do when Redis is down.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
     CELERY_BROKER_URL = REDIS_URL

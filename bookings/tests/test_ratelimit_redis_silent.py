@@ -1,5 +1,5 @@
 """A Redis that accepts connections but never answers (a network black hole, a hung server)
-costs the booking form's rate limit about a second, then it fails open: no hung request."""
+costs the booking form's rate limit a few seconds at most, then it fails open: no hung request."""
 
 from __future__ import annotations
 
