@@ -14,6 +14,7 @@ import logging
 import re
 import time
 import uuid
+import weakref
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from email.headerregistry import HeaderRegistry
@@ -115,14 +116,14 @@ class _HeaderClasses(HeaderRegistry):
         return made
 
 
-_POLICIES: dict[int, email.policy.EmailPolicy] = {}
+_POLICIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _fast_policy(policy: email.policy.EmailPolicy) -> email.policy.EmailPolicy:
     """The mailer's policy (SMTP's, the default) with the cached header classes."""
-    fast = _POLICIES.get(id(policy))
+    fast = _POLICIES.get(policy)
     if fast is None:
-        fast = _POLICIES[id(policy)] = policy.clone(header_factory=_HeaderClasses())
+        fast = _POLICIES[policy] = policy.clone(header_factory=_HeaderClasses())
     return fast
 
 
