@@ -379,6 +379,13 @@ class Appointment(models.Model):
             models.Index(
                 fields=["client", "start"], name="appointment_touch_up_idx", condition=models.Q(kind="touch_up")
             ),
+            # A client's no-shows and late cancellations, counted on every online booking
+            # (selectors.contact_attendance_counts): a few rows, not every appointment they had.
+            models.Index(
+                fields=["client"],
+                name="appointment_missed_idx",
+                condition=Q(status="no_show") | Q(status="cancelled", late_cancellation=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

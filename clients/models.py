@@ -106,6 +106,9 @@ class Client(models.Model):
         indexes = [
             models.Index(fields=["phone"], name="client_phone_idx"),
             models.Index(fields=["last_name", "first_name", "id"], name="client_name_order_idx"),
+            # Every record under an address, possible matches included (the online form's
+            # attendance check): the unique index on lower(email) leaves the matches out.
+            models.Index(Lower("email"), name="client_email_lower_idx", condition=~Q(email="")),
         ]
         permissions = [
             ("view_clinical", "Can view clinical records (assessments, session notes, photos)"),

@@ -585,6 +585,16 @@ def online_consultation_book(
         raise BookingRequestError("health_consent", "Online booking is unavailable right now: please call us.")
     with transaction.atomic():
         client = _client_for_booking(first_name=first_name, last_name=last_name, email=email, phone=phone)
+        # The consent before the booking: appointment_book locks the location's technicians until
+        # this transaction commits, so whatever needs no appointment is written before the lock.
+        consent = ConsentRecord.objects.create(
+            client=client,
+            wording=wording,
+            given_at=now,
+            method=ConsentRecord.Method.ONLINE,
+            signed_name=f"{first_name} {last_name}".strip(),
+        )
+        _audit_online(action=AuditEvent.Action.CREATE, object_type="consentrecord", obj=consent, fields=["wording"])
         appointment = appointment_book(
             client=client,
             location=location,
@@ -595,14 +605,6 @@ def online_consultation_book(
             client_message=description,
             policy=policy,
         )
-        consent = ConsentRecord.objects.create(
-            client=client,
-            wording=wording,
-            given_at=now,
-            method=ConsentRecord.Method.ONLINE,
-            signed_name=f"{first_name} {last_name}".strip(),
-        )
-        _audit_online(action=AuditEvent.Action.CREATE, object_type="consentrecord", obj=consent, fields=["wording"])
         # The link goes only where there is something to confirm: a booking to link to the
         # address's holder, or a marketing opt-in (double opt-in).
         if client.match_of_id or marketing_opt_in:
