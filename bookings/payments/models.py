@@ -203,6 +203,9 @@ class Payment(models.Model):
         max_length=80, blank=True, help_text="Terminal receipt number, bank reference, and so on."
     )
     reason = models.TextField(blank=True)
+    # A deposit keeps the policy's terms it was taken under (refundable_until_hours and the
+    # forfeit percentages): a policy edited later does not change what the client agreed to.
+    terms = models.JSONField(default=dict, blank=True, editable=False)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
