@@ -13,6 +13,7 @@ from bookings.models import (
     ClientMessage,
     Closure,
     Course,
+    DepositPolicy,
     Location,
     Technician,
     TimeOff,
@@ -154,3 +155,13 @@ def technician_working(*, location: Location, weekdays=range(7), start=time(9), 
     for weekday in weekdays:
         WorkingHoursFactory(technician=technician, location=location, weekday=weekday, start_time=start, end_time=end)
     return technician
+
+
+class DepositPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DepositPolicy
+
+    kind = DepositPolicy.Kind.TREATMENT_SESSION
+    amount_minor = 5000
+    currency = "GBP"
+    refundable_until_hours = 48
