@@ -284,6 +284,8 @@ class Appointment(models.Model):
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
         NO_SHOW = "no_show", "No-show"
+        PENDING_PAYMENT = "pending_payment", "Awaiting deposit"
+        HOLD_RELEASED = "hold_released", "Released (deposit not paid)"
 
     class Channel(models.TextChoices):
         ONLINE = "online", "Online"
@@ -297,6 +299,9 @@ class Appointment(models.Model):
 
     # Statuses that hold the technician's time (the exclusion constraint's condition says the same).
     ACTIVE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.ARRIVED, Status.COMPLETED)
+    # Statuses that keep anyone else off the technician's time: the active ones and an online
+    # booking held while its deposit is paid (until hold_expires_at; then it is released).
+    SLOT_STATUSES = (*ACTIVE_STATUSES, Status.PENDING_PAYMENT)
 
     reference = models.CharField(max_length=12, unique=True, default=generate_reference, editable=False)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -353,6 +358,12 @@ class Appointment(models.Model):
     # Calendar files name the appointment by UID; every move or cancel raises SEQUENCE so the
     # client's calendar replaces its event instead of adding a second one. Never goes down.
     ics_sequence = models.PositiveIntegerField("calendar sequence", default=0, editable=False)
+    hold_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="An online booking awaiting its deposit holds the time until then, and is released after.",
+    )
     email_confirmed_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -419,6 +430,10 @@ class Appointment(models.Model):
                 name="appointment_late_cancellation_is_cancelled",
             ),
             models.CheckConstraint(
+                condition=~Q(status__in=["pending_payment", "hold_released"]) | Q(hold_expires_at__isnull=False),
+                name="appointment_payment_hold_expires",
+            ),
+            models.CheckConstraint(
                 condition=Q(no_show_marked_at__isnull=True) | Q(status="no_show"),
                 name="appointment_no_show_mark_is_no_show",
             ),
@@ -428,7 +443,7 @@ class Appointment(models.Model):
                     ("technician", RangeOperators.EQUAL),
                     (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
                 ],
-                condition=Q(status__in=["booked", "confirmed", "arrived", "completed"]),
+                condition=Q(status__in=["booked", "confirmed", "arrived", "completed", "pending_payment"]),
                 violation_error_message="The technician already has an appointment at that time.",
                 violation_error_code="appointment_no_technician_overlap",
             ),
@@ -665,3 +680,7 @@ class BookingToMatch(Client):
         proxy = True
         verbose_name = "online booking to match"
         verbose_name_plural = "online bookings to match"
+
+
+# The money models live in bookings.payments; importing them here registers them with the app.
+from .payments.models import DepositPolicy, Payment, WebhookEvent  # noqa: E402, F401

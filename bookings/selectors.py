@@ -214,7 +214,7 @@ def availability_schedules(
     margin = rules.buffer_before + rules.buffer_after
     # Every appointment reaching into the window's days, at least: booked_minutes relies on it.
     appointments = _overlapping(
-        Appointment.objects.filter(technician_id__in=ids, status__in=Appointment.ACTIVE_STATUSES),
+        Appointment.objects.filter(technician_id__in=ids, status__in=Appointment.SLOT_STATUSES),
         lo=range_start - margin,
         hi=range_end + length + margin,
     )

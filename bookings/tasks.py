@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils.dateparse import parse_datetime
 
+from bookings.payments import services as payments
 from bookings.services import outbox
 
 
@@ -16,3 +17,15 @@ def reminders_dispatch(now: str | None = None) -> dict[str, int]:
     if now and (fixed is None or fixed.tzinfo is None):
         raise ValueError("now must be an ISO 8601 date-time with a UTC offset")
     return outbox.reminders_dispatch(now=fixed)
+
+
+@shared_task(name="bookings.payment_holds_release", ignore_result=True, soft_time_limit=50, time_limit=60)
+def payment_holds_release() -> int:
+    """Release online bookings whose deposit was not paid in time (beat, every minute)."""
+    return payments.payment_holds_release()
+
+
+@shared_task(name="bookings.refunds_retry", ignore_result=True, soft_time_limit=50, time_limit=60)
+def refunds_retry() -> int:
+    """Send refunds the provider could not take at the time (beat, every minute)."""
+    return payments.refunds_retry()

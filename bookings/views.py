@@ -6,6 +6,7 @@ import logging
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +19,15 @@ from .availability import Slot
 from .forms import MAX_DAYS_SHOWN, AvailabilityQueryForm, BookingForm, RescheduleForm, SlotSearchForm
 from .models import Appointment, Location
 from .network import client_ip
+from .payments.selectors import (
+    appointment_deposit,
+    appointment_deposit_with_settlements,
+    deposit_amount,
+    deposit_policy_for,
+    deposit_terms,
+    terms_text,
+)
+from .payments.services import PaymentUnavailable, deposit_checkout_start
 from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited
 from .selectors import BookingRequestError, availability_compute, booking_policy_for
 from .services.booking import (
@@ -26,6 +36,7 @@ from .services.booking import (
     appointment_cancel,
     appointment_reschedule,
     client_may_change,
+    online_book,
     online_consultation_book,
 )
 from .services.identity import Confirmed, booking_identity_confirm
@@ -185,9 +196,7 @@ def _book_post(request: HttpRequest) -> HttpResponse:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             status = 400
         else:
-            # The confirmation was queued with the booking; the worker sends it.
-            token = booking_token_make(appointment=appointment)
-            return redirect("bookings:booked", token=token)
+            return _after_booking(request, appointment)
     else:
         status = 400
         location = form.cleaned_data.get("location")
@@ -209,6 +218,137 @@ def _book_post(request: HttpRequest) -> HttpResponse:
     else:
         context["search"] = SlotSearchForm()
     return _render_at(request, "bookings/book.html", _with_selection(context, request.POST), location, status=status)
+
+
+def _after_booking(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+    """Booked: to the booked page (the confirmation was queued with the booking; the worker sends
+    it), or, for a booking held for its deposit, to the provider's checkout."""
+    token = booking_token_make(appointment=appointment)
+    if appointment.status != Appointment.Status.PENDING_PAYMENT:
+        return redirect("bookings:booked", token=token)
+    payment = appointment_deposit(appointment)
+    booked_url = request.build_absolute_uri(reverse("bookings:booked", kwargs={"token": token}))
+    back_url = request.build_absolute_uri(reverse("bookings:manage", kwargs={"token": token}) + "?payment=cancelled")
+    try:
+        checkout_url = deposit_checkout_start(payment=payment, success_url=booked_url, cancel_url=back_url)
+    except PaymentUnavailable:
+        return _render_at(
+            request, "bookings/payment_unavailable.html", {"location": appointment.location}, None, status=503
+        )
+    return redirect(checkout_url)
+
+
+def _deposit_context(*, kind: str, location: Location, treatment: Treatment | None) -> dict:
+    """The deposit a booking of this kind would ask, and its terms, shown before paying."""
+    policy = deposit_policy_for(kind=kind, location=location, treatment=treatment)
+    if policy is None or not policy.required_online:
+        return {"deposit": None}
+    amount = deposit_amount(policy=policy, treatment=treatment, location=location)
+    if amount is None:
+        return {"deposit": None}
+    return {
+        "deposit": amount,
+        "deposit_terms": terms_text(deposit_terms(policy)),
+        "hold_minutes": settings.PAYMENT_HOLD_MINUTES,
+    }
+
+
+def _session_times(*, location: Location, treatment: Treatment, start: date) -> dict:
+    slots = availability_compute(
+        location=location,
+        kind=Appointment.Kind.TREATMENT_SESSION,
+        treatment=treatment,
+        start_date=start,
+        days=MAX_DAYS_SHOWN,
+    )
+    today = local_today(location)
+    return {
+        "days": _group(slots, location),
+        "later": start + timedelta(days=MAX_DAYS_SHOWN),
+        "earlier": max(today, start - timedelta(days=MAX_DAYS_SHOWN)) if start > today else None,
+        **_deposit_context(kind=Appointment.Kind.TREATMENT_SESSION, location=location, treatment=treatment),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def book_session(request: HttpRequest) -> HttpResponse:
+    """Book a treatment session online (after a consultation): the deposit policy is shown, and
+    a session that needs a deposit goes on to the provider's checkout."""
+    if request.method == "POST":
+        return _book_session_post(request)
+    search = SlotSearchForm(request.GET if request.GET.get("location") else None)
+    context: dict = {"search": search, "form": None, "days": None}
+    location = None
+    if search.is_bound and search.is_valid():
+        location, treatment = search.cleaned_data["location"], search.cleaned_data["treatment"]
+        if treatment is None:
+            context["treatment_error"] = "Choose the treatment you are booking a session of."
+        else:
+            start = search.cleaned_data["start"]
+            context["form"] = BookingForm(initial={"location": location.slug, "treatment": treatment.slug})
+            context.update(_session_times(location=location, treatment=treatment, start=start))
+            context.update({"location": location, "treatment": treatment, "start": start})
+    status = 400 if context.get("treatment_error") else 200
+    return _render_at(
+        request, "bookings/book_session.html", _with_selection(context, request.GET), location, status=status
+    )
+
+
+def _book_session_post(request: HttpRequest) -> HttpResponse:
+    if booking_ip_limited(client_ip(request) or "unknown"):
+        return _rate_limited(request)
+    form = BookingForm(request.POST)
+    if form.is_bot:
+        logger.info("booking honeypot triggered")
+        return render(request, "bookings/rejected.html", status=400)
+    context: dict = {"form": form, "search": None}
+    status = 400
+    if form.is_valid():
+        data = form.cleaned_data
+        if booking_email_limited(data["email"]):
+            return _rate_limited(request)
+        try:
+            appointment = online_book(
+                kind=Appointment.Kind.TREATMENT_SESSION,
+                location=data["location"],
+                start=data["start"],
+                treatment=data["treatment"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                phone=data["phone"],
+                description=data["description"],
+                health_consent=data["health_consent"],
+                marketing_opt_in=data["marketing_opt_in"],
+            )
+        except SlotTaken as exc:
+            context["taken"] = exc
+            status = 409
+        except BookingRequestError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            return _after_booking(request, appointment)
+    location, treatment = form.cleaned_data.get("location"), form.cleaned_data.get("treatment")
+    context.update({"location": location, "treatment": treatment})
+    if location is not None and treatment is not None:
+        today = local_today(location)
+        start = form.cleaned_data.get("start")
+        first = max(start.astimezone(location.tz).date(), today) if start else today
+        context["search"] = SlotSearchForm(initial={"location": location.slug, "treatment": treatment.slug})
+        context.update(_session_times(location=location, treatment=treatment, start=first))
+        context["start"] = first
+        if "taken" in context:
+            context["alternatives"] = [
+                {"start": _iso(s.start, location), "label": s.start.astimezone(location.tz)}
+                for s in context["taken"].alternatives
+            ]
+    else:
+        context["search"] = SlotSearchForm()
+        if location is not None:
+            context["treatment_error"] = "Choose the treatment you are booking a session of."
+    return _render_at(
+        request, "bookings/book_session.html", _with_selection(context, request.POST), location, status=status
+    )
 
 
 def _render_at(
@@ -256,9 +396,33 @@ def booked(request: HttpRequest, token: str) -> HttpResponse:
     return _render_at(
         request,
         "bookings/booked.html",
-        {"appointment": appointment, "manage_url": reverse("bookings:manage", kwargs={"token": token})},
+        {
+            "appointment": appointment,
+            "manage_url": reverse("bookings:manage", kwargs={"token": token}),
+            # Only a booking that was held for a deposit has one (the page stays two queries).
+            **(_deposit_status(appointment) if appointment.status in DEPOSIT_STATUSES else {}),
+        },
         appointment.location,
     )
+
+
+DEPOSIT_STATUSES = (
+    Appointment.Status.PENDING_PAYMENT,
+    Appointment.Status.HOLD_RELEASED,
+    Appointment.Status.CONFIRMED,
+)
+
+
+def _deposit_status(appointment: Appointment) -> dict:
+    """The booking's deposit for its pages: the payment, what settled it, and its terms (one query)."""
+    deposit, settlements = appointment_deposit_with_settlements(appointment)
+    if deposit is None:
+        return {"deposit_payment": None}
+    return {
+        "deposit_payment": deposit,
+        "deposit_settlements": settlements,
+        "deposit_terms": terms_text(deposit.terms or {}),
+    }
 
 
 @require_http_methods(["GET", "POST"])
@@ -327,6 +491,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             }
         )
     context["done"] = request.GET.get("done")
+    context["payment_cancelled"] = request.GET.get("payment") == "cancelled"
+    context.update(_deposit_status(appointment))
     return _render_at(request, "bookings/manage.html", context, appointment.location, status=status)
 
 

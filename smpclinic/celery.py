@@ -32,4 +32,8 @@ app.conf.beat_schedule = {
         # A tick that waited longer than its minute is useless: the next one does the same work.
         "options": {"expires": 55},
     },
+    # Deposits: holds whose time to pay ran out free their time; refunds the provider could not
+    # take are asked again (same idempotency key). Both read their state from the database.
+    "payment-holds-release": {"task": "bookings.payment_holds_release", "schedule": 60.0, "options": {"expires": 55}},
+    "refunds-retry": {"task": "bookings.refunds_retry", "schedule": 60.0, "options": {"expires": 55}},
 }

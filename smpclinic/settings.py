@@ -206,6 +206,26 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# Payments (bookings/payments) ---------------------------------------------------------
+# Stripe takes online deposits. With no secret key the clinic talks to the local stub of
+# Stripe's API (bookings/payments/stub.py, started by `manage.py runclinic`) so the demo and the
+# tests take "payments" offline; production sets the key and the webhook endpoint's secret.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+PAYMENTS_STUB = not STRIPE_SECRET_KEY
+if PAYMENTS_STUB:
+    STRIPE_SECRET_KEY = "sk_test_local_stub"
+# Empty is unset (a .env copied from .env.example).
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="") or ("whsec_local_stub" if PAYMENTS_STUB else "")
+STRIPE_API_BASE = (env.str("STRIPE_API_BASE", default="") or ("http://127.0.0.1:8765" if PAYMENTS_STUB else "")).rstrip(
+    "/"
+)
+if not PAYMENTS_STUB and not STRIPE_WEBHOOK_SECRET:
+    raise ImproperlyConfigured(
+        "STRIPE_SECRET_KEY is set without STRIPE_WEBHOOK_SECRET: webhooks could not be verified."
+    )
+# How long an online booking's time is held while the client pays its deposit.
+PAYMENT_HOLD_MINUTES = env_int("PAYMENT_HOLD_MINUTES", default=15, minimum=5)
+
 # Auth -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

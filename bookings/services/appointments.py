@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.models import Appointment, ClientMessage, Course, Technician
+from bookings.payments.services import Outcome, deposit_settle
 from bookings.services.booking import appointment_book, appointment_cancel, appointment_reschedule
 from bookings.services.messaging import client_message_queue, reminder_resend, reminders_sync
 from clients.models import AuditEvent
@@ -230,7 +231,10 @@ def _not_before_start(appointment: Appointment, *, by, now: datetime, previous: 
     if appointment.start > now:
         raise ValidationError("A client cannot miss an appointment that has not started yet.", code="not_started")
     marked = {"no_show_marked_at": now, "no_show_marked_by": by}
-    return _set_status(appointment, status=Status.NO_SHOW, by=by, now=now, previous=previous, extra=marked)
+    missed = _set_status(appointment, status=Status.NO_SHOW, by=by, now=now, previous=previous, extra=marked)
+    # The deposit's no-show share is kept (recorded with the reason), any rest refunded.
+    deposit_settle(appointment=missed, outcome=Outcome.NO_SHOW, by=by, now=now)
+    return missed
 
 
 def _back_to_booked(appointment: Appointment, *, by, now: datetime, previous: str) -> Appointment:

@@ -22,6 +22,8 @@ from django.utils import timezone
 from bookings import zones
 from bookings.availability import Slot, nearest
 from bookings.models import Appointment, BookingPolicy, ClientMessage, Course, Location, Technician, generate_reference
+from bookings.payments.selectors import deposit_amount, deposit_policy_for
+from bookings.payments.services import Outcome, deposit_pending_create, deposit_settle, hold_expiry
 from bookings.selectors import (
     BookingRequestError,
     appointment_length,
@@ -217,6 +219,7 @@ def appointment_book(
     client_message: str = "",
     notify: bool = True,
     policy: BookingPolicy | None = None,
+    hold_until: datetime | None = None,
 ) -> Appointment:
     """Book a free time; with no technician, the fairest free one is chosen.
 
@@ -229,6 +232,10 @@ def appointment_book(
     nothing written otherwise, and later moves and cancels update the calendar event it adds.
     `notify=False` is for callers that tell the client themselves; ``policy`` saves a caller
     that has just read the location's policy reading it again.
+
+    ``hold_until`` books it held for a deposit (status pending_payment): the time is taken as
+    firmly as any booking's, but the client is told nothing until the payment confirms it
+    (bookings.payments.services), and it is released if unpaid by then.
     """
     booking_window_check(instant=start)
     start = start.astimezone(UTC)
@@ -260,13 +267,17 @@ def appointment_book(
             channel=channel,
             client_message=client_message,
         )
+        if hold_until is not None:
+            appointment.status = Appointment.Status.PENDING_PAYMENT
+            appointment.hold_expires_at = hold_until
         _save_claimed(
             appointment,
             on_conflict=lambda: SlotTaken(
                 alternatives=_alternatives(technician=technician, exclude_appointment_id=None, **claim)
             ),
         )
-        appointment_messages_new(appointment=appointment, confirm=notify and appointment.start > timezone.now())
+        if hold_until is None:
+            appointment_messages_new(appointment=appointment, confirm=notify and appointment.start > timezone.now())
     logger.info("appointment booked ref=%s technician=%s channel=%s", appointment.reference, chosen.pk, channel)
     return appointment
 
@@ -276,6 +287,10 @@ def client_may_change(*, appointment: Appointment, policy: BookingPolicy, now: d
     now = now or timezone.now()
     if appointment.status == Appointment.Status.CANCELLED:
         return "This booking has been cancelled."
+    if appointment.status == Appointment.Status.PENDING_PAYMENT:
+        return "This booking is held until its deposit is paid."
+    if appointment.status == Appointment.Status.HOLD_RELEASED:
+        return "This booking was not confirmed: the deposit was not paid in time, so the time was released."
     if not appointment.is_active or appointment.status == Appointment.Status.COMPLETED or appointment.start <= now:
         return "This appointment has already taken place."
     if appointment.start - now < timedelta(hours=policy.change_notice_hours):
@@ -459,6 +474,8 @@ def appointment_cancel(
             ]
         )
         reminders_sync(appointment=appointment)
+        # The deposit follows its policy: refunded when cancelled in time, else kept (its share).
+        deposit_settle(appointment=appointment, outcome=Outcome.CANCELLED, by=by, now=now)
         if notify and appointment.start > appointment.cancelled_at:
             client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CANCELLED)
     logger.info(
@@ -551,8 +568,14 @@ def online_booking_refusal(*, location: Location, policy: BookingPolicy, email: 
     )
 
 
-def online_consultation_book(
+def online_consultation_book(**details) -> Appointment:
+    """A client books a consultation online (free unless the location's deposit policy asks one)."""
+    return online_book(kind=Appointment.Kind.CONSULTATION, **details)
+
+
+def online_book(
     *,
+    kind: str,
     location: Location,
     start: datetime,
     treatment: Treatment | None,
@@ -564,10 +587,18 @@ def online_consultation_book(
     health_consent: bool,
     marketing_opt_in: bool,
 ) -> Appointment:
-    """A client books a free consultation online: a new record for the details as given, consent
-    to keep the health data they typed recorded on it, and a booking with any technician. All or
-    nothing. The marketing opt-in waits for the address's owner to confirm through the link
-    (double opt-in: bookings.services.identity.booking_identity_confirm)."""
+    """A client books online: a new record for the details as given, consent to keep the health
+    data they typed recorded on it, and a booking with any technician. All or nothing. The
+    marketing opt-in waits for the address's owner to confirm through the link (double opt-in:
+    bookings.services.identity.booking_identity_confirm).
+
+    When a deposit policy asks a deposit for online bookings of this kind, treatment and
+    location (a session, say; a consultation only if the location says so), the booking is held
+    (pending_payment, PAYMENT_HOLD_MINUTES) with its deposit pending: the caller sends the client
+    to the provider's checkout (bookings.payments.services.deposit_checkout_start) and the
+    signed webhook confirms it."""
+    if kind != Appointment.Kind.CONSULTATION and treatment is None:
+        raise BookingRequestError("treatment", "Choose the treatment you are booking.")
     if not health_consent:
         raise BookingRequestError("health_consent", "We need your consent to keep your health information.")
     policy = booking_policy_for(location)
@@ -583,6 +614,10 @@ def online_consultation_book(
     if wording is None:
         logger.error("online booking refused: no health-data consent wording is in force")
         raise BookingRequestError("health_consent", "Online booking is unavailable right now: please call us.")
+    deposit_policy = deposit_policy_for(kind=kind, location=location, treatment=treatment)
+    deposit = None
+    if deposit_policy is not None and deposit_policy.required_online:
+        deposit = deposit_amount(policy=deposit_policy, treatment=treatment, location=location)
     with transaction.atomic():
         client = _client_for_booking(first_name=first_name, last_name=last_name, email=email, phone=phone)
         # The consent before the booking: appointment_book locks the location's technicians until
@@ -598,13 +633,16 @@ def online_consultation_book(
         appointment = appointment_book(
             client=client,
             location=location,
-            kind=Appointment.Kind.CONSULTATION,
+            kind=kind,
             start=start,
             treatment=treatment,
             channel=Appointment.Channel.ONLINE,
             client_message=description,
             policy=policy,
+            hold_until=hold_expiry(now) if deposit is not None else None,
         )
+        if deposit is not None:
+            deposit_pending_create(appointment=appointment, policy=deposit_policy, amount=deposit)
         # The link goes only where there is something to confirm: a booking to link to the
         # address's holder, or a marketing opt-in (double opt-in).
         if client.match_of_id or marketing_opt_in:

@@ -412,7 +412,7 @@ def _frozen(appointment: Appointment, payload: dict | None) -> dict:
 
 
 def appointment_messages_new(
-    *, appointment: Appointment, confirm: bool, now: datetime | None = None
+    *, appointment: Appointment, confirm: bool, now: datetime | None = None, confirm_payload: dict | None = None
 ) -> list[ClientMessage]:
     """Every row an appointment just inserted in this transaction owes, in one INSERT: the
     scheduled messages reminders_sync would write and, with `confirm`, the confirmation on each
@@ -431,7 +431,7 @@ def appointment_messages_new(
         if kind in wanted
     ]
     if confirm and client.erased_at is None:
-        frozen = _frozen(appointment, None)
+        frozen = _frozen(appointment, confirm_payload)
         rows += [
             ClientMessage(
                 appointment=appointment,
@@ -604,6 +604,8 @@ def message_context(reminder: ClientMessage) -> dict:
         "book_url": _book_url(),
         "manage_url": _manage_url(appointment),
         "confirm_url": _confirm_url(reminder) if reminder.kind == Kind.IDENTITY_CONFIRM else "",
+        # A paid deposit and its terms, frozen on the confirmation (the layout prints it).
+        "deposit": str((reminder.payload or {}).get("deposit", "")) if reminder.kind == Kind.CONFIRMATION else "",
         "unsubscribe_url": ""
         if no_opt_out
         else _site(reverse("client_messages:unsubscribe", args=[unsubscribe_token(client)])),

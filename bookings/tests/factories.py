@@ -13,7 +13,9 @@ from bookings.models import (
     ClientMessage,
     Closure,
     Course,
+    DepositPolicy,
     Location,
+    Payment,
     Technician,
     TimeOff,
     WorkingHours,
@@ -154,3 +156,27 @@ def technician_working(*, location: Location, weekdays=range(7), start=time(9), 
     for weekday in weekdays:
         WorkingHoursFactory(technician=technician, location=location, weekday=weekday, start_time=start, end_time=end)
     return technician
+
+
+class DepositPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DepositPolicy
+
+    kind = DepositPolicy.Kind.TREATMENT_SESSION
+    amount_minor = 5000
+    currency = "GBP"
+    refundable_until_hours = 48
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Payment
+
+    kind = Payment.Kind.DEPOSIT
+    status = Payment.Status.SUCCEEDED
+    method = Payment.Method.CARD_TERMINAL
+    amount_minor = 5000
+    currency = "GBP"
+    client = factory.SubFactory(ClientFactory)
+    appointment = factory.SubFactory(AppointmentFactory, client=factory.SelfAttribute("..client"))
+    succeeded_at = factory.LazyFunction(lambda: datetime(2026, 11, 1, 10, tzinfo=LONDON))
