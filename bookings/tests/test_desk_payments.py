@@ -113,7 +113,8 @@ def test_a_desk_payment_lowers_the_balance_and_is_audited(reception):
         "card_terminal",
         Money(45000, "GBP"),
     )
-    assert payment.client_id == course.client_id and payment.succeeded_at == NOW
+    assert payment.client_id == course.client_id
+    assert payment.succeeded_at == NOW
     statement = course_statement(course)
     assert statement.price == Money(123450, "GBP")
     assert statement.balance == Money(78450, "GBP")
@@ -293,6 +294,7 @@ def test_the_balance_is_always_price_minus_payments_plus_refunds(
             assert Payment.objects.filter(course=course).count() == before
         statement = course_statement(course)
         assert statement.balance == Money(price_pence - expected_paid + expected_refunded, "GBP")
-        assert statement.paid.minor == expected_paid and statement.refunds.minor == expected_refunded
+        assert statement.paid.minor == expected_paid
+        assert statement.refunds.minor == expected_refunded
         # Never more given back than came in, payment by payment.
         assert all(refundable_minor(p) >= 0 for p in paid_in)
