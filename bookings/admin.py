@@ -17,6 +17,7 @@ from .admin_diary import DiaryAdminMixin
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .admin_moves import MoveActionMixin, WhenFilter
+from .admin_payments import DeskPaymentsAdminMixin
 from .models import (
     Appointment,
     BookingPolicy,
@@ -162,8 +163,12 @@ class CourseAdminForm(forms.ModelForm):
             self.fields["status"].choices = [(v, label) for v, label in Course.Status.choices if v in allowed]
 
 
+class AppointmentDeskPaymentsAdminMixin(DeskPaymentsAdminMixin):
+    payments_for = "appointment"
+
+
 @admin.register(Course)
-class CourseAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class CourseAdmin(DeskPaymentsAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     """Every write goes through the course services: add -> course_create, a change ->
     course_update (the treatment's session range, the sessions booked and done, the status
     rules, the course's lock and the audit row). Its appointments are listed read-only."""
@@ -180,7 +185,8 @@ class CourseAdmin(ServiceAdminMixin, admin.ModelAdmin):
         # A new course starts planned; a course stays with its client (its sessions are theirs);
         # completed_at follows the status.
         fixed = ["client"] if obj is not None else ["status"]
-        return [*fixed, "completed_at", "created_at", *super().get_readonly_fields(request, obj)]
+        # Every payment against the course is in its currency (the clinic's, for now).
+        return [*fixed, "currency", "completed_at", "created_at", *super().get_readonly_fields(request, obj)]
 
     def has_delete_permission(self, request, obj=None):
         # A course is cancelled, never deleted: its sessions and audit trail stay.
@@ -274,6 +280,7 @@ class AppointmentAdmin(
     MoveActionMixin,
     DiaryAdminMixin,
     DayBoardAdminMixin,
+    AppointmentDeskPaymentsAdminMixin,
     ExportViewMixin,
     BigTableAdminMixin,
     ServiceAdminMixin,
