@@ -97,7 +97,7 @@ class DeskPaymentsAdminMixin:
     @admin.display(description="payments")
     def money_summary(self, obj) -> str:
         if obj is None or obj.pk is None:
-            return "–"
+            return "-"
         statement = self._statement(obj)
         rows = list(self._payments(obj))
         context = {

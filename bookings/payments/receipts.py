@@ -137,8 +137,7 @@ def receipt_pdf(receipt: Receipt) -> bytes:
     pdf = canvas.Canvas(buffer, pagesize=A4, pageCompression=0, invariant=1)
     pdf.setTitle(f"Receipt {receipt.number}")
     pdf.setAuthor(receipt.clinic_name)
-    width, height = A4
-    y = height - 25 * mm
+    y = A4[1] - 25 * mm
 
     def line(text: str, *, size: int = 11, bold: bool = False, gap: float = 7) -> None:
         nonlocal y
