@@ -4,7 +4,6 @@ payments, online deposits and refunds, refused ones changing nothing (a property
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -23,16 +22,14 @@ from bookings.payments.desk import (
 )
 from bookings.payments.models import Payment
 from bookings.payments.money import Money
-from bookings.payments.providers import Event
-from bookings.payments.services import deposit_checkout_start, deposit_pending_create, webhook_handle
-from bookings.tests.factories import AppointmentFactory, CourseFactory, DepositPolicyFactory
+from bookings.tests.factories import AppointmentFactory, CourseFactory
+from bookings.tests.payments import deposit_paid
 from bookings.tests.stripe_stub import stripe_stub  # noqa: F401 (a fixture)
 from clients.models import AuditEvent
 from clients.tests.factories import staff_user
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)
-_ids = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -64,41 +61,6 @@ def refund(by, course, of, amount, *, method="cash", currency="GBP") -> Payment:
 
 def code_of(excinfo) -> str:
     return excinfo.value.code
-
-
-def deposit_paid(course, amount: int) -> Payment:
-    """A deposit taken online through the pay services: a held session of the course, the
-    deposit asked, the checkout opened at the local Stripe stub, the signed webhook's event."""
-    start = NOW + timedelta(days=7 + next(_ids))
-    appointment = AppointmentFactory(
-        kind=Appointment.Kind.TREATMENT_SESSION,
-        client=course.client,
-        course=course,
-        treatment=course.treatment,
-        start=start,
-        end=start + timedelta(hours=3),
-        status=Appointment.Status.PENDING_PAYMENT,
-        hold_expires_at=NOW + timedelta(minutes=15),
-    )
-    policy = DepositPolicyFactory.build(amount_minor=amount)
-    policy.pk = None
-    payment = deposit_pending_create(appointment=appointment, policy=policy, amount=Money(amount, "GBP"))
-    deposit_checkout_start(payment=payment, success_url="http://testserver/ok", cancel_url="http://testserver/no")
-    payment.refresh_from_db()
-    outcome = webhook_handle(
-        event=Event(
-            id=f"evt_desk_{next(_ids)}",
-            type="checkout.session.completed",
-            object_id=payment.provider_checkout_id,
-            payment_status="paid",
-            payment_id=f"pi_desk_{payment.pk}",
-            amount_minor=amount,
-            currency="gbp",
-        )
-    )
-    assert outcome == "confirmed"
-    payment.refresh_from_db()
-    return payment
 
 
 # The rules ----------------------------------------------------------------------------------
@@ -238,7 +200,7 @@ def test_an_appointment_payment_counts_towards_its_course(reception):
 
 def test_a_paid_deposit_counts_as_paid_and_can_be_refunded_at_the_desk(reception, stripe_stub):  # noqa: F811
     course = course_priced("1000.00")
-    deposit = deposit_paid(course, 5000)
+    deposit = deposit_paid(course, 5000, now=NOW)
     statement = course_statement(course)
     assert (statement.deposits, statement.balance) == (Money(5000, "GBP"), Money(95000, "GBP"))
     refund(reception, course, deposit, 5000)
@@ -277,7 +239,7 @@ def test_the_balance_is_always_price_minus_payments_plus_refunds(
         before = Payment.objects.filter(course=course).count()
         try:
             if op == "deposit":
-                paid_in.append(deposit_paid(course, amount))
+                paid_in.append(deposit_paid(course, amount, now=NOW))
                 expected_paid += amount
                 continue
             if op == "refund":
