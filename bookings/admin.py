@@ -17,7 +17,8 @@ from .admin_diary import DiaryAdminMixin
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .admin_moves import MoveActionMixin, WhenFilter
-from .admin_payments import DeskPaymentsAdminMixin
+from .admin_desk import DeskPaymentsAdminMixin
+from .admin_payments import DepositOverrideActionMixin, PaymentInline
 from .models import (
     Appointment,
     BookingPolicy,
@@ -278,6 +279,7 @@ class AppointmentAdmin(
     QuickSelectAdminMixin,
     AppointmentAttendanceAdminMixin,
     MoveActionMixin,
+    DepositOverrideActionMixin,
     DiaryAdminMixin,
     DayBoardAdminMixin,
     AppointmentDeskPaymentsAdminMixin,
@@ -301,7 +303,7 @@ class AppointmentAdmin(
     search_help_text = "Booking reference (SMP-4K7QZ), client's phone (any spacing), name or e-mail."
     date_hierarchy = "start"
     autocomplete_fields = ["client", "course"]
-    inlines = [ClientMessageInline]
+    inlines = [ClientMessageInline, PaymentInline]
     refusals = (ValidationError, PermissionDenied, SlotTaken, ChangeNotAllowed, BookingRequestError)
     error_code_fields = {
         "transition_not_allowed": "status",
@@ -330,6 +332,7 @@ class AppointmentAdmin(
             description="Resend the booking confirmation",
             done="sent their confirmation again",
         ),
+        "deposit_override",
     ]
 
     READONLY = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]

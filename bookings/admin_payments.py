@@ -1,233 +1,141 @@
-"""Desk payments in the admin: the course and appointment pages show what was asked, paid and
-given back, with a page to record a payment or a refund (bookings.payments.desk.desk_payment_record)
-and each payment's receipt as a page, a PDF and an e-mail through the outbox
-(bookings.payments.receipts)."""
+"""Deposits in the admin: the deposit policies, the payments (read-only: every payment row is
+written by bookings.payments.services), the webhook events seen, and the appointment action
+that refunds or keeps a deposit against the policy (a manager's override, audited)."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
-from django.shortcuts import redirect
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.safestring import mark_safe
 
-from .payments.desk import (
-    DESK_METHODS,
-    ERROR_FIELDS,
-    PERMISSION,
-    appointment_statement,
-    course_statement,
-    desk_payment_record,
-    refundable_minor,
-    refundable_payments,
-)
-from .payments.models import Payment
-from .payments.money import Money, exponent
-from .payments.receipts import receipt_available, receipt_build, receipt_email_queue, receipt_pdf
+from clients.admin_paging import SharedChoicesFormSet
+
+from .models import Appointment
+from .payments.models import DepositPolicy, Payment, WebhookEvent
+from .payments.services import OVERRIDE, deposit_override
 
 
-def _payment_label(payment: Payment) -> str:
-    left = Money(refundable_minor(payment), payment.currency)
-    when = f"{payment.succeeded_at:%d/%m/%Y}" if payment.succeeded_at else ""
-    return f"{payment.get_kind_display()} {payment.money} ({payment.get_method_display()}, {when}): {left} refundable"
+@admin.register(DepositPolicy)
+class DepositPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "kind",
+        "location",
+        "treatment",
+        "amount_minor",
+        "percent",
+        "currency",
+        "required_online",
+        "refundable_until_hours",
+        "no_show_forfeit_percent",
+        "is_active",
+    ]
+    list_filter = ["kind", "is_active", "location"]
+    list_select_related = ["location", "treatment"]
 
 
-class DeskPaymentForm(forms.Form):
-    kind = forms.ChoiceField(label="What", choices=[("payment", "Payment taken"), ("refund", "Refund given")])
-    method = forms.ChoiceField(choices=[(m.value, m.label) for m in DESK_METHODS])
-    amount = forms.DecimalField(max_digits=12, help_text="In pounds and pence (or the course's currency), e.g. 450.00.")
-    currency = forms.CharField(max_length=3, help_text="The course's currency.")
-    refund_of = forms.ModelChoiceField(
-        queryset=Payment.objects.none(),
-        required=False,
-        label="Refund of",
-        help_text="For a refund: the payment it gives back.",
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(_ReadOnlyAdmin):
+    list_display = ["pk", "created_at", "kind", "status", "method", "amount", "client", "appointment", "course"]
+    list_filter = ["kind", "status", "method"]
+    list_select_related = ["client", "appointment", "course__treatment"]
+    raw_id_fields = ["client", "appointment", "course", "settles"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="amount", ordering="amount_minor")
+    def amount(self, obj: Payment) -> str:
+        return str(obj.money)
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(_ReadOnlyAdmin):
+    list_display = ["received_at", "provider", "type", "event_id", "object_id", "outcome"]
+    list_filter = ["provider", "type", "outcome"]
+
+
+class PaymentInline(admin.TabularInline):
+    """An appointment's deposit, refunds and forfeits, as the services wrote them."""
+
+    model = Payment
+    fk_name = "appointment"
+    formset = SharedChoicesFormSet
+    fields = ["kind", "status", "method", "amount", "reason", "created_at", "recorded_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "deposit and payments"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="amount")
+    def amount(self, obj: Payment) -> str:
+        return str(obj.money)
+
+
+class OverrideForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[("refund", "Refund the deposit anyway"), ("forfeit", "Keep the deposit anyway")],
+        widget=forms.RadioSelect,
     )
-    reference = forms.CharField(
-        max_length=80, required=False, help_text="Terminal receipt number, bank reference, and so on."
-    )
-    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=500)
+    reason = forms.CharField(max_length=180, help_text="Kept in the audit trail, e.g. 'snowed in: refund agreed'.")
 
-    def __init__(self, *args, refundable, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["refund_of"].queryset = refundable
-        self.fields["refund_of"].label_from_instance = _payment_label
 
-    def clean_currency(self) -> str:
-        return self.cleaned_data["currency"].strip().upper()
+class DepositOverrideActionMixin:
+    """The "deposit override" action: one appointment, then refund or keep on a page of its own
+    with a reason. bookings.payments.services.deposit_override decides and audits."""
 
-    def amount_minor(self) -> int | None:
-        """The amount in minor units, or None (a form error) when it has more decimals than the currency."""
-        amount, currency = self.cleaned_data["amount"], self.cleaned_data.get("currency") or "GBP"
-        try:
-            scaled = Decimal(amount).scaleb(exponent(currency))
-            if scaled != scaled.to_integral_value():
-                raise InvalidOperation
-        except InvalidOperation:
-            self.add_error("amount", f"{currency} amounts have at most {exponent(currency)} decimal places.")
+    override_template = "admin/bookings/appointment/deposit_override.html"
+
+    def has_override_deposit_permission(self, request) -> bool:
+        return request.user.has_perm(OVERRIDE)
+
+    @admin.action(description="Refund or keep the deposit against the policy", permissions=["override_deposit"])
+    def deposit_override(self, request, queryset):
+        chosen = list(queryset.select_related("location", "client")[:2])
+        if len(chosen) != 1:
+            self.message_user(request, "Choose one appointment.", messages.WARNING)
             return None
-        return int(scaled)
-
-
-class DeskPaymentsAdminMixin:
-    """For the course and appointment admins: the money summary on the change page, the
-    record-a-payment page and the receipts (reception and managers: the desk-payment permission)."""
-
-    payments_for = "course"  # or "appointment"
-
-    def _statement(self, obj):
-        return course_statement(obj) if self.payments_for == "course" else appointment_statement(obj)
-
-    def _payments(self, obj):
-        return (
-            Payment.objects.filter(**{self.payments_for: obj})
-            .select_related("recorded_by")
-            .order_by("created_at", "pk")
-        )
-
-    def _name(self, what: str) -> str:
-        return f"bookings_{self.payments_for}_{what}"
-
-    @admin.display(description="payments")
-    def money_summary(self, obj) -> str:
-        if obj is None or obj.pk is None:
-            return "-"
-        statement = self._statement(obj)
-        rows = list(self._payments(obj))
-        context = {
-            "statement": statement,
-            "rows": [
-                (
-                    p,
-                    reverse(f"admin:{self._name('receipt')}", args=[obj.pk, p.pk]) if receipt_available(p) else "",
+        appointment: Appointment = chosen[0]
+        form = OverrideForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            try:
+                deposit = deposit_override(
+                    appointment=appointment,
+                    decision=form.cleaned_data["decision"],
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
                 )
-                for p in rows
-            ],
-            "record_url": reverse(f"admin:{self._name('payment')}", args=[obj.pk]),
-            "is_course": self.payments_for == "course",
-        }
-        return mark_safe(render_to_string("admin/bookings/_money_summary.html", context))  # noqa: S308 - a template, autoescaped
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and request.user.has_perm(PERMISSION):
-            fields.append("money_summary")
-        return fields
-
-    def get_urls(self):
-        view = self.admin_site.admin_view
-        return [
-            path("<path:object_id>/payment/", view(self.desk_payment_view), name=self._name("payment")),
-            path("<path:object_id>/receipt/<int:payment_id>/", view(self.receipt_view), name=self._name("receipt")),
-            path(
-                "<path:object_id>/receipt/<int:payment_id>/pdf/",
-                view(self.receipt_pdf_view),
-                name=self._name("receipt_pdf"),
-            ),
-            path(
-                "<path:object_id>/receipt/<int:payment_id>/email/",
-                view(self.receipt_email_view),
-                name=self._name("receipt_email"),
-            ),
-            *super().get_urls(),
-        ]
-
-    def _target(self, request: HttpRequest, object_id: str):
-        if not request.user.has_perm(PERMISSION):
-            raise PermissionDenied
-        obj = self.get_object(request, object_id)
-        if obj is None:
-            raise Http404("No such record.")
-        return obj
-
-    def _payment(self, request, object_id, payment_id) -> tuple[object, Payment]:
-        obj = self._target(request, object_id)
-        payment = Payment.objects.filter(pk=payment_id, **{self.payments_for: obj}).first()
-        if payment is None or not receipt_available(payment):
-            raise Http404("No receipt for that payment here.")
-        return obj, payment
-
-    def desk_payment_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        obj = self._target(request, object_id)
-        statement = self._statement(obj)
-        course = obj if self.payments_for == "course" else obj.course
-        refundable = refundable_payments(course=course) if course is not None else refundable_payments(appointment=obj)
-        form = DeskPaymentForm(
-            request.POST or None,
-            refundable=refundable,
-            initial={"currency": statement.currency, "method": "card_terminal"},
-        )
-        status = 200
-        if request.method == "POST":
-            status = 400
-            if form.is_valid() and (amount := form.amount_minor()) is not None:
-                data = form.cleaned_data
-                try:
-                    payment = desk_payment_record(
-                        by=request.user,
-                        kind=data["kind"],
-                        amount_minor=amount,
-                        currency=data["currency"],
-                        method=data["method"],
-                        **{self.payments_for: obj},
-                        refund_of=data["refund_of"],
-                        reference=data["reference"],
-                        reason=data["reason"],
-                    )
-                except ValidationError as exc:
-                    form.add_error(ERROR_FIELDS.get(exc.code or ""), exc.messages)
-                else:
-                    self.message_user(
-                        request, f"{payment.get_kind_display()} of {payment.money} recorded.", messages.SUCCESS
-                    )
-                    return redirect(f"admin:{self._name('receipt')}", obj.pk, payment.pk)
+            except (ValidationError, PermissionDenied) as exc:
+                reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                form.add_error(None, reason)
+            else:
+                done = "is being refunded" if form.cleaned_data["decision"] == "refund" else "is kept"
+                self.message_user(request, f"{appointment.reference}: the {deposit.money} deposit {done}.")
+                return None
+        payments = list(Payment.objects.filter(appointment=appointment).order_by("created_at", "pk"))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Record a payment: {obj}",
+            "title": f"Deposit of {appointment.reference}",
+            "opts": self.model._meta,
+            "appointment": appointment,
+            "payments": payments,
             "form": form,
-            "obj": obj,
-            "statement": statement,
-            "opts": self.model._meta,
-            "change_url": reverse(f"admin:bookings_{self.payments_for}_change", args=[obj.pk]),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, "admin/bookings/desk_payment.html", context, status=status)
-
-    def receipt_view(self, request: HttpRequest, object_id: str, payment_id: int) -> HttpResponse:
-        obj, payment = self._payment(request, object_id, payment_id)
-        receipt = receipt_build(payment)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Receipt {receipt.number}",
-            "receipt": receipt,
-            "obj": obj,
-            "opts": self.model._meta,
-            "change_url": reverse(f"admin:bookings_{self.payments_for}_change", args=[obj.pk]),
-            "pdf_url": reverse(f"admin:{self._name('receipt_pdf')}", args=[obj.pk, payment.pk]),
-            "email_url": reverse(f"admin:{self._name('receipt_email')}", args=[obj.pk, payment.pk]),
-        }
-        return TemplateResponse(request, "admin/bookings/receipt.html", context)
-
-    def receipt_pdf_view(self, request: HttpRequest, object_id: str, payment_id: int) -> HttpResponse:
-        _, payment = self._payment(request, object_id, payment_id)
-        receipt = receipt_build(payment)
-        response = HttpResponse(receipt_pdf(receipt), content_type="application/pdf")
-        response["Content-Disposition"] = f'inline; filename="{receipt.filename}"'
+        response = TemplateResponse(request, self.override_template, context, status=400 if form.is_bound else 200)
+        response.render()
         return response
-
-    def receipt_email_view(self, request: HttpRequest, object_id: str, payment_id: int) -> HttpResponse:
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        obj, payment = self._payment(request, object_id, payment_id)
-        try:
-            receipt_email_queue(payment=payment, by=request.user)
-        except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
-        else:
-            self.message_user(request, "The receipt will be e-mailed to the client.", messages.SUCCESS)
-        return redirect(f"admin:{self._name('receipt')}", obj.pk, payment.pk)

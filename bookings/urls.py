@@ -7,8 +7,9 @@ app_name = "bookings"
 
 urlpatterns = [
     path("api/availability/", views.api_availability, name="api_availability"),
-    path("book/", views.book, name="book"),
-    path("book/session/", views.book_session, name="book_session"),
+    # Booking forms may go on to the payment provider's checkout (a deposit).
+    path("book/", payment_views.checkout_form_allowed(views.book), name="book"),
+    path("book/session/", payment_views.checkout_form_allowed(views.book_session), name="book_session"),
     path("payments/webhook/stripe/", payment_views.stripe_webhook, name="stripe_webhook"),
     path("book/booked/<str:token>/", views.booked, name="booked"),
     path("booking/<str:token>/", views.manage, name="manage"),

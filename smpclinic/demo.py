@@ -39,6 +39,7 @@ from bookings.models import (
     ClientMessage,
     Closure,
     Course,
+    DepositPolicy,
     Location,
     OpeningHours,
     Technician,
@@ -487,6 +488,16 @@ def _seed_catalogue(report: SeedReport) -> None:
             kind=kind, version=1, defaults={"text": text, "effective_from": _aware(date(2026, 1, 1), time(0))}
         )
         report.count(created)
+
+    # Sessions booked online (/book/session/) take a £50 deposit, refundable until 48 hours
+    # before; consultations stay free. Paid on the local Stripe stub when there is no key.
+    _, created = DepositPolicy.objects.get_or_create(
+        kind=DepositPolicy.Kind.TREATMENT_SESSION,
+        location=None,
+        treatment=None,
+        defaults={"amount_minor": 5000, "currency": "GBP", "refundable_until_hours": 48},
+    )
+    report.count(created)
 
 
 # The diary ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -179,6 +180,15 @@ class StripeProvider:
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BadWebhook("malformed") from exc
+
+
+def checkout_origin() -> str:
+    """The origin of the hosted checkout pages: a booking form posts, then is redirected there,
+    so the form's page must allow it in CSP form-action (browsers check redirects too)."""
+    if settings.PAYMENTS_STUB and settings.STRIPE_API_BASE:
+        parts = urlsplit(settings.STRIPE_API_BASE)
+        return f"{parts.scheme}://{parts.netloc}"
+    return "https://checkout.stripe.com"
 
 
 def provider() -> PaymentProvider:

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import logging
+from functools import wraps
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.csp import CSP
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .providers import BadWebhook, provider
+from .providers import BadWebhook, checkout_origin, provider
 from .services import webhook_handle
 
 logger = logging.getLogger(__name__)
+
+
+def checkout_form_allowed(view):
+    """A booking form that may go on to the provider's checkout: its page's CSP form-action
+    also allows the checkout's origin (the form posts here, then is redirected there)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        policy = dict(getattr(response, "_csp_config", None) or settings.SECURE_CSP)
+        policy["form-action"] = [*policy.get("form-action", [CSP.SELF]), checkout_origin()]
+        response._csp_config = policy
+        return response
+
+    return wrapped
+
 
 # Bigger than any event Stripe sends; a larger body is not read.
 MAX_BODY = 256 * 1024

@@ -99,3 +99,15 @@ def test_an_empty_site_url_as_in_env_example_follows_the_address(monkeypatch):
     assert child_env("127.0.0.1:8100")["SITE_URL"] == "http://127.0.0.1:8100"
     example = (BASE_DIR / ".env.example").read_text()
     assert re.search(r"^SITE_URL=\s*$", example, re.MULTILINE), "SITE_URL in .env.example must be empty"
+
+
+def test_without_a_stripe_key_the_stub_listens_where_the_clinic_calls_it(settings):
+    from smpclinic.management.commands.runclinic import stub_address
+
+    settings.PAYMENTS_STUB = True
+    env: dict[str, str] = {}
+    host, port = stub_address(env)
+    assert env["STRIPE_API_BASE"] == f"http://{host}:{port}"
+    assert stub_address({"STRIPE_API_BASE": "http://127.0.0.1:8765"}) == ("127.0.0.1", 8765)
+    settings.PAYMENTS_STUB = False
+    assert stub_address({}) is None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -25,6 +27,22 @@ def child_env(addr: str) -> dict[str, str]:
     if not env.get("SITE_URL", "").strip():
         env["SITE_URL"] = f"http://{addr}"
     return env
+
+
+def stub_address(env: dict[str, str]) -> tuple[str, int] | None:
+    """Where the local Stripe stub listens, when the clinic has no Stripe key: STRIPE_API_BASE
+    if set, else a free port (so a second clinic on this machine, or a test, never collides),
+    written into ``env`` so the web server and the worker call the same stub."""
+    if not settings.PAYMENTS_STUB:
+        return None
+    if env.get("STRIPE_API_BASE", "").strip():
+        parts = urlsplit(env["STRIPE_API_BASE"])
+        return parts.hostname or "127.0.0.1", parts.port or 80
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env["STRIPE_API_BASE"] = f"http://127.0.0.1:{port}"
+    return "127.0.0.1", port
 
 
 class Command(BaseCommand):
@@ -49,6 +67,27 @@ class Command(BaseCommand):
             settings.CELERY_BEAT_SCHEDULE_FILENAME,
         ]
         web = [python, "manage.py", "runserver", "--noreload", addr]
+        env = child_env(addr)
+        commands = [web, celery]
+        stub = stub_address(env)
+        if stub is not None:
+            # No Stripe key: deposits are "paid" on the local stub's checkout page, which sends
+            # the signed webhook back to this clinic (bookings/payments/stub.py).
+            commands.append(
+                [
+                    python,
+                    "-m",
+                    "bookings.payments.stub",
+                    "--host",
+                    stub[0],
+                    "--port",
+                    str(stub[1]),
+                    "--webhook-url",
+                    f"{env['SITE_URL'].rstrip('/')}/payments/webhook/stripe/",
+                    "--webhook-secret",
+                    settings.STRIPE_WEBHOOK_SECRET,
+                ]
+            )
         self.stdout.write(self.style.SUCCESS(f"SMP Clinic: http://{addr}/  (admin: http://{addr}/admin/)"))
         self.stdout.write(
             f"Demo staff login: {settings.DEMO_STAFF_USERNAME} / {settings.DEMO_STAFF_PASSWORD}   (Ctrl-C stops all)"
@@ -62,7 +101,10 @@ class Command(BaseCommand):
             f"{settings.DEMO_STAFF_PASSWORD}); reception: reception / {settings.DEMO_STAFF_PASSWORD}"
         )
         self.stdout.flush()
-        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=child_env(addr)) for cmd in (web, celery)]
+        if stub is not None:
+            self.stdout.write(f"Payments: the local Stripe stub on http://{stub[0]}:{stub[1]}/ (no money moves)")
+            self.stdout.flush()
+        children = [subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env) for cmd in commands]
         stopping = False
 
         def stop(signum, frame):
