@@ -13,11 +13,11 @@ from . import admin_clients  # noqa: F401 - registers the client admin with its 
 from .admin_attendance import AppointmentAttendanceAdminMixin
 from .admin_board import DayBoardAdminMixin
 from .admin_clients import reference_search_value
+from .admin_desk import DeskPaymentsAdminMixin
 from .admin_diary import DiaryAdminMixin
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
 from .admin_moves import MoveActionMixin, WhenFilter
-from .admin_desk import DeskPaymentsAdminMixin
 from .admin_payments import DepositOverrideActionMixin, PaymentInline
 from .models import (
     Appointment,

@@ -1,7 +1,7 @@
-"""Desk payments in the admin (beside bookings.admin_payments, the deposits' admin): the course and appointment pages show what was asked, paid and
-given back, with a page to record a payment or a refund (bookings.payments.desk.desk_payment_record)
-and each payment's receipt as a page, a PDF and an e-mail through the outbox
-(bookings.payments.receipts)."""
+"""Desk payments in the admin (beside bookings.admin_payments, the deposits' admin): the course
+and appointment pages show what was asked, paid and given back, with a page to record a payment
+or a refund (bookings.payments.desk.desk_payment_record), and each payment's receipt as a page,
+a PDF and an e-mail through the outbox (bookings.payments.receipts)."""
 
 from __future__ import annotations
 
