@@ -51,7 +51,7 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 class PaymentAdmin(_ReadOnlyAdmin):
     list_display = ["pk", "created_at", "kind", "status", "method", "amount", "client", "appointment", "course"]
     list_filter = ["kind", "status", "method"]
-    list_select_related = ["client", "appointment", "course__treatment"]
+    list_select_related = ["client", "appointment", "course__treatment", "recorded_by"]
     raw_id_fields = ["client", "appointment", "course", "settles"]
     date_hierarchy = "created_at"
 
@@ -80,6 +80,9 @@ class PaymentInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("recorded_by")
 
     @admin.display(description="amount")
     def amount(self, obj: Payment) -> str:

@@ -19,7 +19,14 @@ from .availability import Slot
 from .forms import MAX_DAYS_SHOWN, AvailabilityQueryForm, BookingForm, RescheduleForm, SlotSearchForm
 from .models import Appointment, Location
 from .network import client_ip
-from .payments.selectors import appointment_deposit, deposit_amount, deposit_policy_for, deposit_terms, terms_text
+from .payments.selectors import (
+    appointment_deposit,
+    appointment_deposit_with_settlements,
+    deposit_amount,
+    deposit_policy_for,
+    deposit_terms,
+    terms_text,
+)
 from .payments.services import PaymentUnavailable, deposit_checkout_start
 from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited
 from .selectors import BookingRequestError, availability_compute, booking_policy_for
@@ -392,18 +399,25 @@ def booked(request: HttpRequest, token: str) -> HttpResponse:
         {
             "appointment": appointment,
             "manage_url": reverse("bookings:manage", kwargs={"token": token}),
-            **_deposit_status(appointment),
+            # Only a booking that was held for a deposit has one (the page stays two queries).
+            **(_deposit_status(appointment) if appointment.status in DEPOSIT_STATUSES else {}),
         },
         appointment.location,
     )
 
 
+DEPOSIT_STATUSES = (
+    Appointment.Status.PENDING_PAYMENT,
+    Appointment.Status.HOLD_RELEASED,
+    Appointment.Status.CONFIRMED,
+)
+
+
 def _deposit_status(appointment: Appointment) -> dict:
-    """The booking's deposit for its pages: the payment, what settled it, and its terms."""
-    deposit = appointment_deposit(appointment)
+    """The booking's deposit for its pages: the payment, what settled it, and its terms (one query)."""
+    deposit, settlements = appointment_deposit_with_settlements(appointment)
     if deposit is None:
         return {"deposit_payment": None}
-    settlements = [s for s in deposit.settlements.all() if s.status not in ("failed", "cancelled")]
     return {
         "deposit_payment": deposit,
         "deposit_settlements": settlements,
@@ -478,7 +492,6 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         )
     context["done"] = request.GET.get("done")
     context["payment_cancelled"] = request.GET.get("payment") == "cancelled"
-    appointment.refresh_from_db()
     context.update(_deposit_status(appointment))
     return _render_at(request, "bookings/manage.html", context, appointment.location, status=status)
 

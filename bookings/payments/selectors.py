@@ -72,11 +72,21 @@ def terms_text(terms: dict) -> str:
 
 
 def appointment_deposit(appointment) -> Payment | None:
-    """The appointment's deposit (the latest attempt), with what settled it, or None."""
+    """The appointment's deposit (the latest attempt), or None."""
     return (
         Payment.objects.filter(appointment=appointment, kind=Payment.Kind.DEPOSIT)
         .exclude(status=Payment.Status.FAILED)
         .order_by("-created_at", "-pk")
-        .prefetch_related("settlements")
         .first()
     )
+
+
+def appointment_deposit_with_settlements(appointment) -> tuple[Payment | None, list[Payment]]:
+    """The appointment's deposit and the refunds and forfeits standing against it, in one query."""
+    rows = list(Payment.objects.filter(appointment=appointment).order_by("created_at", "pk"))
+    deposits = [r for r in rows if r.kind == Payment.Kind.DEPOSIT and r.status != Payment.Status.FAILED]
+    if not deposits:
+        return None, []
+    deposit = deposits[-1]
+    live = (Payment.Status.PENDING, Payment.Status.SUCCEEDED)
+    return deposit, [r for r in rows if r.settles_id == deposit.pk and r.status in live]

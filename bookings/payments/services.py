@@ -180,6 +180,8 @@ def _deposit_paid(event: Event) -> str:
     payment.provider_payment_id = event.payment_id or None
     payment.save(update_fields=["status", "succeeded_at", "provider_payment_id", "updated_at"])
     _audit(by=None, payment=payment, fields=["status"], detail="deposit paid (provider webhook)")
+    if payment.appointment_id is None:
+        return "paid"  # against a course alone: nothing is held
     appointment = Appointment.objects.select_for_update(of=("self",)).get(pk=payment.appointment_id)
     if appointment.status == AppStatus.PENDING_PAYMENT:
         _confirm(appointment, now, payment)
@@ -252,6 +254,8 @@ def _release_locked(payment: Payment, *, detail: str) -> None:
     payment.status = Status.CANCELLED
     payment.save(update_fields=["status", "updated_at"])
     _audit(by=None, payment=payment, fields=["status"], detail=f"deposit not paid: {detail}")
+    if payment.appointment_id is None:
+        return
     appointment = Appointment.objects.select_for_update(of=("self",)).get(pk=payment.appointment_id)
     if appointment.status == AppStatus.PENDING_PAYMENT:
         appointment.status = AppStatus.HOLD_RELEASED

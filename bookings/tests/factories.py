@@ -15,6 +15,7 @@ from bookings.models import (
     Course,
     DepositPolicy,
     Location,
+    Payment,
     Technician,
     TimeOff,
     WorkingHours,
@@ -165,3 +166,17 @@ class DepositPolicyFactory(factory.django.DjangoModelFactory):
     amount_minor = 5000
     currency = "GBP"
     refundable_until_hours = 48
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Payment
+
+    kind = Payment.Kind.DEPOSIT
+    status = Payment.Status.SUCCEEDED
+    method = Payment.Method.CARD_TERMINAL
+    amount_minor = 5000
+    currency = "GBP"
+    client = factory.SubFactory(ClientFactory)
+    appointment = factory.SubFactory(AppointmentFactory, client=factory.SelfAttribute("..client"))
+    succeeded_at = factory.LazyFunction(lambda: datetime(2026, 11, 1, 10, tzinfo=LONDON))

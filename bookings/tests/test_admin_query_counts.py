@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from bookings.models import Appointment, ClientMessage, MessageTemplate, OpeningHours
+from bookings.models import Appointment, ClientMessage, MessageTemplate, OpeningHours, WebhookEvent
 from bookings.tests.factories import (
     AppointmentFactory,
     BookingPolicyFactory,
@@ -28,7 +28,9 @@ from bookings.tests.factories import (
     ClientMessageFactory,
     ClosureFactory,
     CourseFactory,
+    DepositPolicyFactory,
     LocationFactory,
+    PaymentFactory,
     TechnicianFactory,
     TimeOffFactory,
     UserFactory,
@@ -87,6 +89,7 @@ def _client_children(obj, n: int) -> None:
 def _appointment_children(obj, n: int) -> None:
     for _ in range(n):
         ClientMessageFactory(appointment=obj, kind=ClientMessage.Kind.CONFIRMATION, sequence=next(SEQ))
+        PaymentFactory(appointment=obj, client=obj.client, recorded_by=UserFactory())
 
 
 def _course_children(obj, n: int) -> None:
@@ -183,6 +186,14 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
     "bookings.clientmessage": (lambda: ClientMessageFactory(), _nothing),
     "bookings.bookingpolicy": (lambda: BookingPolicyFactory(location=LocationFactory()), _nothing),
     "bookings.bookingtomatch": (_to_match, _nothing),
+    "bookings.depositpolicy": (lambda: DepositPolicyFactory(location=LocationFactory()), _nothing),
+    "bookings.payment": (lambda: PaymentFactory(recorded_by=UserFactory()), _nothing),
+    "bookings.webhookevent": (
+        lambda: WebhookEvent.objects.create(
+            provider="stripe", event_id=f"evt_{next(SEQ)}", type="checkout.session.completed", object_id="cs_1"
+        ),
+        _nothing,
+    ),
     # The staff logins' admin (django-axes lockouts and login log, django-otp authenticator apps).
     "axes.accessattempt": (
         lambda: AccessAttempt.objects.create(

@@ -26,6 +26,7 @@ from bookings.payments.services import (
 from bookings.payments.stub import sign
 from bookings.services.appointments import appointment_mark_no_show, appointment_staff_cancel
 from bookings.services.booking import SlotTaken, appointment_book, appointment_cancel, online_book
+from bookings.services.messaging import message_render
 from bookings.tests.factories import (
     BookingPolicyFactory,
     DepositPolicyFactory,
@@ -153,9 +154,11 @@ def test_a_paid_deposit_confirms_the_booking_once_even_when_the_webhook_arrives_
     assert Payment.objects.filter(kind="deposit", status="succeeded").count() == 1
     assert WebhookEvent.objects.count() == 3
     # The confirmation carries the deposit and its terms.
-    message = ClientMessage.objects.filter(appointment=appointment, kind="confirmation").first()
+    message = ClientMessage.objects.filter(appointment=appointment, kind="confirmation", channel="email").get()
     assert message.payload["deposit"].startswith("Deposit paid: £50.00.")
-    assert "48 hours" in message.payload["deposit"]
+    rendered = message_render(message)
+    assert "Deposit paid: £50.00." in rendered["text"]
+    assert "at least 48 hours before the start" in rendered["html"]
 
 
 def test_an_abandoned_checkout_releases_the_slot(clinic, client):

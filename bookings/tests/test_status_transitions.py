@@ -47,6 +47,8 @@ def _appointment(state: str = S.BOOKED, *, start: datetime = NOW - timedelta(hou
     stamps = {
         "cancelled_at": NOW - timedelta(days=1) if state == S.CANCELLED else None,
         "completed_at": start if state == S.COMPLETED else None,
+        # A booking held for a deposit (or released unpaid) has the end of its hold.
+        "hold_expires_at": NOW if state in (S.PENDING_PAYMENT, S.HOLD_RELEASED) else None,
     }
     return AppointmentFactory(status=state, start=start, end=start + timedelta(minutes=45), **stamps, **kwargs)
 
