@@ -13,6 +13,7 @@ from . import admin_clients  # noqa: F401 - registers the client admin with its 
 from .admin_attendance import AppointmentAttendanceAdminMixin
 from .admin_board import DayBoardAdminMixin
 from .admin_clients import reference_search_value
+from .admin_desk import DeskPaymentsAdminMixin
 from .admin_diary import DiaryAdminMixin
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
@@ -163,8 +164,12 @@ class CourseAdminForm(forms.ModelForm):
             self.fields["status"].choices = [(v, label) for v, label in Course.Status.choices if v in allowed]
 
 
+class AppointmentDeskPaymentsAdminMixin(DeskPaymentsAdminMixin):
+    payments_for = "appointment"
+
+
 @admin.register(Course)
-class CourseAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class CourseAdmin(DeskPaymentsAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     """Every write goes through the course services: add -> course_create, a change ->
     course_update (the treatment's session range, the sessions booked and done, the status
     rules, the course's lock and the audit row). Its appointments are listed read-only."""
@@ -181,7 +186,8 @@ class CourseAdmin(ServiceAdminMixin, admin.ModelAdmin):
         # A new course starts planned; a course stays with its client (its sessions are theirs);
         # completed_at follows the status.
         fixed = ["client"] if obj is not None else ["status"]
-        return [*fixed, "completed_at", "created_at", *super().get_readonly_fields(request, obj)]
+        # Every payment against the course is in its currency (the clinic's, for now).
+        return [*fixed, "currency", "completed_at", "created_at", *super().get_readonly_fields(request, obj)]
 
     def has_delete_permission(self, request, obj=None):
         # A course is cancelled, never deleted: its sessions and audit trail stay.
@@ -276,6 +282,7 @@ class AppointmentAdmin(
     DepositOverrideActionMixin,
     DiaryAdminMixin,
     DayBoardAdminMixin,
+    AppointmentDeskPaymentsAdminMixin,
     ExportViewMixin,
     BigTableAdminMixin,
     ServiceAdminMixin,

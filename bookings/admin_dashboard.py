@@ -179,6 +179,15 @@ def dashboard_view(request: HttpRequest, *, site: AdminSite) -> HttpResponse:
         dashboard=dashboard,
         period=period,
         chart_data=chart_data(dashboard),
+        money_tables=[
+            (name, label, dashboard.money.takings.by(name))
+            for name, label in (
+                ("day", "day"),
+                ("treatment", "treatment"),
+                ("technician", "technician"),
+                ("location", "location"),
+            )
+        ],
         recall_months=settings.TOUCH_UP_RECALL_MONTHS,
         clock=period.location.time_zone_label if period.location else f"{period.tz.key.rsplit('/', 1)[-1]} time",
     )

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .exports import EXPORTS, PERMISSION, ExportPeriod
+from .exports import EXPORTS, MONEY_EXPORTS, MONEY_PERMISSION, PERMISSION, ExportPeriod
 from .models import Location
 
 # A sane window: the clinic's records start after this and no one plans past the end; a year and
@@ -20,13 +20,27 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 MAX_DAYS = 366
 
 
+CHOICES = [
+    ("appointments", "Appointments"),
+    ("clients", "Clients seen in the period"),
+    ("takings", "Takings per day, location, technician and treatment (managers)"),
+    ("payments", "Payments, refunds and deposits kept (managers)"),
+    ("balances", "Courses with a balance outstanding now (managers)"),
+]
+
+
 class ExportForm(forms.Form):
-    what = forms.ChoiceField(choices=[("appointments", "Appointments"), ("clients", "Clients seen in the period")])
+    what = forms.ChoiceField(choices=CHOICES)
     date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
     location = forms.ModelChoiceField(
         queryset=Location.objects.all(), required=False, empty_label="Every location", help_text="Optional."
     )
+
+    def __init__(self, *args, money: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not money:
+            self.fields["what"].choices = [c for c in CHOICES if c[0] not in MONEY_EXPORTS]
 
     def _bounded(self, name: str) -> date:
         value = self.cleaned_data[name]
@@ -93,7 +107,7 @@ class ExportViewMixin(ExportLinkMixin):
         if not request.user.has_perm(PERMISSION):
             raise PermissionDenied
         if request.method == "POST":
-            form = ExportForm(request.POST)
+            form = ExportForm(request.POST, money=request.user.has_perm(MONEY_PERMISSION))
             if form.is_valid():
                 what, period = form.cleaned_data["what"], form.period()
                 lines = EXPORTS[what](by=request.user, period=period)
@@ -101,7 +115,10 @@ class ExportViewMixin(ExportLinkMixin):
                 response["Content-Disposition"] = f'attachment; filename="{period.filename(what)}"'
                 return response
         else:
-            form = ExportForm(initial={"what": request.GET.get("what", "appointments")})
+            form = ExportForm(
+                initial={"what": request.GET.get("what", "appointments")},
+                money=request.user.has_perm(MONEY_PERMISSION),
+            )
         context = {
             **self.admin_site.each_context(request),
             "title": "Export to CSV",

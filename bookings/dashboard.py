@@ -23,7 +23,9 @@ What each figure means (the page says the same):
 - touch-ups due: a completed session that ended a course (or a touch-up), with no touch-up
   booked since, whose recall falls due (TOUCH_UP_RECALL_MONTHS after it, the recall message's
   rule) within the next 90 days;
-- aftercare messages (day 4, 7 and 10) by the week they fall due, by outcome.
+- aftercare messages (day 4, 7 and 10) by the week they fall due, by outcome;
+- money taken (takings per day, treatment, technician and location), deposits held and
+  forfeited, balances outstanding: bookings.payments.reports says what each counts.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from django.db.models.functions import Coalesce, TruncDate, TruncWeek
 from treatments.models import PriceGuide
 
 from .models import Appointment, ClientMessage, Course, Location
+from .payments.reports import MoneyReport, money_report
 from .selectors import LATE_CANCELLATION
 from .services.messaging import add_months
 from .zones import default_tz
@@ -463,6 +466,8 @@ class Dashboard:
     revenue: Revenue
     aftercare: list[AftercareWeek]
     touch_ups: TouchUps
+    # Money taken and owed (bookings.payments.reports): takings, deposits, balances.
+    money: MoneyReport | None = None
 
     @property
     def totals(self) -> Week:
@@ -489,4 +494,5 @@ def dashboard_compute(*, period: Period, now: datetime, today: date) -> Dashboar
         revenue=revenue_by_treatment_and_location(period=period),
         aftercare=aftercare_by_week(period=period),
         touch_ups=touch_ups_due(location=period.location, today=today),
+        money=money_report(period=period),
     )

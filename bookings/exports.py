@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
@@ -23,6 +24,9 @@ from clients.phones import phone_display
 from clients.services import audit_record
 
 from .models import Appointment, Location
+from .payments.models import Payment
+from .payments.money import Money
+from .payments.reports import NONE, courses_with_balance, takings_rows
 from .zones import local
 
 PERMISSION = "bookings.export_appointments"
@@ -34,6 +38,8 @@ BOM = "\ufeff"  # Excel reads the file as UTF-8 only with it
 
 def cell(value) -> str:
     """The value as text a spreadsheet shows as text: a would-be formula gets a leading apostrophe."""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)  # a number, never a formula (a refund's net is negative)
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
@@ -199,4 +205,155 @@ def clients_csv_export(*, by: AbstractBaseUser, period: ExportPeriod) -> Iterato
     return csv_lines(header, ([get(c) for _, get in CLIENT_COLUMNS] for c in rows))
 
 
-EXPORTS = {"appointments": appointments_csv_export, "clients": clients_csv_export}
+# Money: managers only (the permission of the dashboard, which shows the same figures).
+MONEY_PERMISSION = "bookings.view_dashboard"
+
+
+def _require_money(by: AbstractBaseUser) -> None:
+    if not by.has_perm(MONEY_PERMISSION):
+        raise PermissionDenied("Exporting takings and balances is for managers.")
+
+
+def _amount(minor: int, currency: str) -> Decimal:
+    return Money(int(minor), currency).decimal
+
+
+def _dashboard_period(period: ExportPeriod):
+    from .dashboard import Period
+
+    return Period(date_from=period.date_from, date_to=period.date_to, location=period.location)
+
+
+TAKINGS_COLUMNS = ["date", "location", "technician", "treatment", "currency", "taken", "refunded", "net"]
+
+
+def takings_csv_export(*, by: AbstractBaseUser, period: ExportPeriod) -> Iterator[str]:
+    """Takings per day, location, technician and treatment (bookings.payments.reports), one row
+    per combination with money in or out. Dates on the location's clock, else the clinic's."""
+    _require_money(by)
+    _audit(by=by, what="takings_csv", period=period, columns=TAKINGS_COLUMNS)
+    rows = takings_rows(period=_dashboard_period(period))
+    return csv_lines(
+        TAKINGS_COLUMNS,
+        (
+            [
+                r.day.isoformat(),
+                "" if r.location == NONE else r.location,
+                "" if r.technician == NONE else r.technician,
+                "" if r.treatment == NONE else r.treatment,
+                r.currency,
+                _amount(r.taken, r.currency),
+                _amount(r.refunded, r.currency),
+                _amount(r.net, r.currency),
+            ]
+            for r in rows
+        ),
+    )
+
+
+PAYMENT_COLUMNS = [
+    "payment_id",
+    "date",
+    "kind",
+    "status",
+    "method",
+    "currency",
+    "amount",
+    "refund_or_forfeit_of",
+    "client_id",
+    "course_id",
+    "appointment_reference",
+    "treatment",
+    "technician",
+    "location",
+    "reference",
+]
+
+
+def payments_csv_export(*, by: AbstractBaseUser, period: ExportPeriod) -> Iterator[str]:
+    """Every deposit, payment, refund and deposit kept that went through in the period (one
+    streamed query). No client names: ids link to the client export."""
+    _require_money(by)
+    _audit(by=by, what="payment_csv", period=period, columns=PAYMENT_COLUMNS)
+    dashboard_period = _dashboard_period(period)
+    tz = dashboard_period.tz
+    rows = Payment.objects.filter(
+        status=Payment.Status.SUCCEEDED,
+        succeeded_at__gte=dashboard_period.start,
+        succeeded_at__lt=dashboard_period.end,
+    )
+    if period.location is not None:
+        rows = rows.filter(appointment__location=period.location)
+    rows = (
+        rows.select_related(
+            "appointment__location", "appointment__technician", "appointment__treatment", "course__treatment"
+        )
+        .order_by("succeeded_at", "pk")
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+
+    def row(p: Payment) -> list:
+        a, c = p.appointment, p.course
+        treatment = (a.treatment if a and a.treatment_id else None) or (c.treatment if c else None)
+        return [
+            p.pk,
+            p.succeeded_at.astimezone(a.location.tz if a else tz).date().isoformat(),
+            p.kind,
+            p.status,
+            p.method,
+            p.currency,
+            _amount(p.amount_minor, p.currency),
+            p.settles_id or "",
+            p.client_id,
+            p.course_id or "",
+            a.reference if a else "",
+            treatment.name if treatment else "",
+            a.technician.display_name if a else "",
+            a.location.name if a else "",
+            p.reference,
+        ]
+
+    return csv_lines(PAYMENT_COLUMNS, (row(p) for p in rows))
+
+
+BALANCE_COLUMNS = ["course_id", "client_id", "treatment", "status", "currency", "price", "paid", "refunded", "balance"]
+
+
+def balances_csv_export(*, by: AbstractBaseUser, period: ExportPeriod) -> Iterator[str]:
+    """Courses still owing money now (the period's dates are not used; its location is)."""
+    _require_money(by)
+    _audit(by=by, what="balance_csv", period=period, columns=BALANCE_COLUMNS)
+    rows = (
+        courses_with_balance(location=period.location)
+        .filter(balance__gt=0)
+        .select_related("treatment")
+        .order_by("pk")
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    return csv_lines(
+        BALANCE_COLUMNS,
+        (
+            [
+                c.pk,
+                c.client_id,
+                c.treatment.name,
+                c.get_status_display(),
+                c.currency,
+                _amount(c.price_minor, c.currency),
+                _amount(c.paid_minor, c.currency),
+                _amount(c.refunded_minor, c.currency),
+                _amount(c.balance, c.currency),
+            ]
+            for c in rows
+        ),
+    )
+
+
+EXPORTS = {
+    "appointments": appointments_csv_export,
+    "clients": clients_csv_export,
+    "takings": takings_csv_export,
+    "payments": payments_csv_export,
+    "balances": balances_csv_export,
+}
+MONEY_EXPORTS = ("takings", "payments", "balances")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
-from django.core.validators import MinValueValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Coalesce
@@ -240,6 +240,13 @@ class Course(models.Model):
     planned_sessions = models.PositiveSmallIntegerField(default=3)
     price_band = models.CharField(max_length=20, blank=True, choices=PriceBand.choices)
     price_agreed = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    # The currency the price is agreed in: every payment against the course is in it too.
+    currency = models.CharField(
+        max_length=3,
+        default="GBP",
+        validators=[RegexValidator(r"^[A-Z]{3}$", "A three-letter ISO 4217 currency code in capitals, e.g. GBP.")],
+        help_text="ISO 4217 code of the price agreed and of every payment against the course.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -484,12 +491,15 @@ class ClientMessage(models.Model):
         MOVED = "moved", "Booking moved"
         CANCELLED = "cancelled", "Booking cancelled"
         IDENTITY_CONFIRM = "identity_confirm", "Confirm your e-mail (online booking)"
+        RECEIPT = "receipt", "Payment receipt"
 
     # Sent because something changed, once per change; the others follow a schedule.
     CHANGE_KINDS = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
     # Sent once per appointment, by e-mail only, never re-synced: the double opt-in link goes to
     # the address given on the online form (a phone number proves nothing about that address).
-    ONE_OFF_KINDS = (Kind.IDENTITY_CONFIRM,)
+    ONE_OFF_KINDS = (Kind.IDENTITY_CONFIRM, Kind.RECEIPT)
+    # Sent again for every payment (and every time staff ask): not one per appointment.
+    REPEATABLE_KINDS = (Kind.RECEIPT,)
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
@@ -533,7 +543,7 @@ class ClientMessage(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["appointment", "kind"],
-                condition=~Q(kind__in=["confirmation", "moved", "cancelled"]),
+                condition=~Q(kind__in=["confirmation", "moved", "cancelled", "receipt"]),
                 name="clientmessage_one_per_appointment_kind",
             ),
             models.UniqueConstraint(

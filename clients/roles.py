@@ -17,6 +17,7 @@ ROLE_NAMES = ("Manager", "Reception", "Technician")
 LATER_GRANTS = (
     "bookings.migrations.0015_export_appointments_permission",
     "bookings.migrations.0016_dashboard_permission",
+    "bookings.migrations.0020_desk_payments",
 )
 
 

@@ -75,7 +75,8 @@ MESSAGE_CONTEXT_HELP = (
     "technician_name, is_treatment, "
     "is_consultation, previous_date, previous_time (a moved booking's old time), location_name, "
     "location_address, location_phone, location_phone_link, aftercare_url, book_url, manage_url, "
-    "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking)"
+    "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking), "
+    "receipt_number, receipt_what, receipt_amount, receipt_method, receipt_date, balance (a payment receipt)"
 )
 
 # Staff-edited wording renders in an engine that can load no files and no tag libraries.
@@ -307,6 +308,9 @@ def skip_reason(reminder: ClientMessage, *, now: datetime, superseded: set[int] 
         return "Skipped: the client's data was erased."
     if reminder.kind in CHANGE_KINDS:
         return _change_skip_reason(reminder, now=now, superseded=superseded)
+    if reminder.kind == Kind.RECEIPT:
+        # A receipt is asked for by staff after the fact: the appointment's time does not matter.
+        return "" if client.email else "Skipped: the client has no e-mail address."
     if reminder.kind == Kind.IDENTITY_CONFIRM:
         if appointment.email_confirmed_at is not None:
             return "Skipped: the e-mail address is confirmed already."
@@ -606,10 +610,20 @@ def message_context(reminder: ClientMessage) -> dict:
         "confirm_url": _confirm_url(reminder) if reminder.kind == Kind.IDENTITY_CONFIRM else "",
         # A paid deposit and its terms, frozen on the confirmation (the layout prints it).
         "deposit": str((reminder.payload or {}).get("deposit", "")) if reminder.kind == Kind.CONFIRMATION else "",
+        # A receipt's figures, frozen on the row when staff queued it (bookings.payments.receipts).
+        **_receipt_context(reminder),
         "unsubscribe_url": ""
         if no_opt_out
         else _site(reverse("client_messages:unsubscribe", args=[unsubscribe_token(client)])),
     }
+
+
+RECEIPT_FIELDS = ("receipt_number", "receipt_what", "receipt_amount", "receipt_method", "receipt_date", "balance")
+
+
+def _receipt_context(message: ClientMessage) -> dict[str, str]:
+    payload = (message.payload or {}) if message.kind == Kind.RECEIPT else {}
+    return {name: str(payload.get(name, "")) for name in RECEIPT_FIELDS}
 
 
 def _default_wording(kind: str) -> dict[str, str]:
@@ -763,4 +777,10 @@ def sample_context(*, kind: str = Kind.AFTERCARE_DAY_4) -> dict:
         "manage_url": _site("/booking/sample/"),
         "confirm_url": _site("/book/confirm/sample/"),
         "unsubscribe_url": "" if kind in NO_OPT_OUT_KINDS else _site("/messages/unsubscribe/sample/"),
+        "receipt_number": "R-000123",
+        "receipt_what": "Payment",
+        "receipt_amount": "£450.00",
+        "receipt_method": "Card terminal",
+        "receipt_date": "Friday 23 October 2026",
+        "balance": "£1,050.00",
     }

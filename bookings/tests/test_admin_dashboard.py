@@ -539,6 +539,7 @@ def test_the_query_count_does_not_grow_with_the_data(client, clinic, django_asse
     assert _queries(client, {**PERIOD, "location": clinic["b"].pk}) == few_at_leeds
     # Session, user, the manager's authenticator device (second factor), two for permissions,
     # five for the figures (the weeks with the conversion, revenue, aftercare, touch-ups per day
-    # and their first rows), the location menu (and the chosen location's lookup). Late
-    # cancellations are a recorded flag: no policy query.
-    assert (few, few_at_leeds) == (11, 12)
+    # and their first rows), four for the money (takings, deposits held, deposits kept, balances
+    # outstanding), the location menu (and the chosen location's lookup). Late cancellations are
+    # a recorded flag: no policy query.
+    assert (few, few_at_leeds) == (15, 16)

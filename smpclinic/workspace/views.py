@@ -16,6 +16,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from bookings.models import Technician
+from bookings.payments.desk import PERMISSION as DESK_PERMISSION
+from bookings.payments.desk import Statement, course_statement
 from bookings.selectors import NO_ATTENDANCE_ISSUES, BookingRequestError, client_attendance_counts
 from bookings.services import appointments
 from bookings.services import courses as planner
@@ -425,6 +427,14 @@ def course_plan(request: HttpRequest, pk: int) -> HttpResponse:
         return _course_plan(request, appointment)
 
 
+def _course_account(user, appointment) -> Statement | None:
+    """The appointment's course's account (price, deposits, payments, refunds, balance), for
+    the staff who take payments; technicians see none."""
+    if appointment.course_id is None or not user.has_perm(DESK_PERMISSION):
+        return None
+    return course_statement(appointment.course)
+
+
 def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
     assessment = Assessment.objects.filter(client=appointment.client).order_by("-assessed_at").first()
     initial = {
@@ -478,7 +488,13 @@ def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
     return render(
         request,
         "staff/course_plan.html",
-        {"appointment": appointment, "form": form, "proposed": proposed, "guide": guide},
+        {
+            "appointment": appointment,
+            "form": form,
+            "proposed": proposed,
+            "guide": guide,
+            "account": _course_account(request.user, appointment),
+        },
         status=400 if form.errors else 200,
     )
 
