@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('bookings', '0018_dashboard_indexes'),
+        ('bookings', '0020_desk_payments'),
     ]
 
     operations = [
