@@ -462,12 +462,16 @@ class ClientMessage(models.Model):
         MOVED = "moved", "Booking moved"
         CANCELLED = "cancelled", "Booking cancelled"
         IDENTITY_CONFIRM = "identity_confirm", "Confirm your e-mail (online booking)"
+        BATCH_RECALL = "batch_recall", "Pigment or needle batch recall"
 
     # Sent because something changed, once per change; the others follow a schedule.
     CHANGE_KINDS = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
     # Sent once per appointment, by e-mail only, never re-synced: the double opt-in link goes to
     # the address given on the online form (a phone number proves nothing about that address).
     ONE_OFF_KINDS = (Kind.IDENTITY_CONFIRM,)
+    # Safety notices (a recalled batch): one per client and lot (bookings.RecallNotice keeps that),
+    # on the client's preferred channel, whatever their reminder settings; staff wrote the wording.
+    NOTICE_KINDS = (Kind.BATCH_RECALL,)
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
@@ -511,7 +515,7 @@ class ClientMessage(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["appointment", "kind"],
-                condition=~Q(kind__in=["confirmation", "moved", "cancelled"]),
+                condition=~Q(kind__in=["confirmation", "moved", "cancelled", "batch_recall"]),
                 name="clientmessage_one_per_appointment_kind",
             ),
             models.UniqueConstraint(
@@ -658,3 +662,7 @@ class BookingToMatch(Client):
         proxy = True
         verbose_name = "online booking to match"
         verbose_name_plural = "online bookings to match"
+
+
+# The stock models live in their own module; imported here so Django finds them.
+from .models_stock import Batch, Product, RecallNotice, SessionBatch  # noqa: E402, F401

@@ -18,6 +18,7 @@ from bookings.models import (
     TimeOff,
     WorkingHours,
 )
+from bookings.models_stock import Batch, Product
 from clients.tests.factories import ClientFactory
 from treatments.tests.factories import TreatmentFactory
 
@@ -154,3 +155,26 @@ def technician_working(*, location: Location, weekdays=range(7), start=time(9), 
     for weekday in weekdays:
         WorkingHoursFactory(technician=technician, location=location, weekday=weekday, start_time=start, end_time=end)
     return technician
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    kind = Product.Kind.PIGMENT
+    brand = "Acme Pigments"
+    shade = factory.Sequence(lambda n: f"Shade {n}")
+
+
+class BatchFactory(factory.django.DjangoModelFactory):
+    """A batch in date for years from 2026 (tests that read the clock give their own dates)."""
+
+    class Meta:
+        model = Batch
+
+    product = factory.SubFactory(ProductFactory)
+    location = factory.SubFactory(LocationFactory)
+    lot_number = factory.Sequence(lambda n: f"LOT-{n:05d}")
+    received_on = factory.LazyFunction(lambda: datetime(2020, 1, 1).date())
+    expires_on = factory.LazyFunction(lambda: datetime(2099, 12, 31).date())
+    supplier = "Acme Ltd"
