@@ -135,9 +135,6 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "batch_used": "lot_number",
     }
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("recalled_by")
-
     def get_fields(self, request, obj=None):
         fields = [*BatchAdminForm.Meta.fields]
         if obj is not None and obj.recalled_at is not None:

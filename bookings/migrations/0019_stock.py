@@ -53,6 +53,8 @@ def legacy_pigment_migrate(apps, schema_editor) -> dict[str, int]:
 
     notes = (
         SessionNote.objects.exclude(pigment_brand="", pigment_shade="", needle="")
+        # A note linked already (a second run) is left as it is.
+        .exclude(batch_uses__batch__is_legacy=True)
         .values_list("pk", "appointment__location_id", "pigment_brand", "pigment_shade", "needle")
         .order_by("pk")
     )

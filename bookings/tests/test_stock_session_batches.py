@@ -3,7 +3,6 @@ the session's day and not recalled, refused with the reason (service and workspa
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
