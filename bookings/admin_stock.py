@@ -8,6 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -33,6 +34,8 @@ from .services.stock import (
     session_note_batches_set,
 )
 from .stock_selectors import batch_choices, lot_key, recall_search
+
+RECALL_PAGE_SIZE = 200
 
 
 @admin.register(Product)
@@ -208,10 +211,15 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
         """Every client treated with a lot, at any location: their sessions and how to reach them."""
         self._require(request)
         form = RecallSearchForm(request.GET if "lot" in request.GET else None)
-        result = None
+        result, page = None, None
         if form.is_bound and form.is_valid():
             result = recall_search(form.cleaned_data["lot"])
-        context = self._context(request, title="Recall: every client treated with a lot", form=form, result=result)
+            # A lot shipped chain-wide can reach thousands of clients: the page shows them a
+            # page at a time (the search is the same three queries); the CSV has them all.
+            page = Paginator(result.clients, RECALL_PAGE_SIZE).get_page(request.GET.get("page"))
+        context = self._context(
+            request, title="Recall: every client treated with a lot", form=form, result=result, page=page
+        )
         return TemplateResponse(
             request, "admin/bookings/batch/recall.html", context, status=400 if form.is_bound and form.errors else 200
         )

@@ -322,3 +322,17 @@ def test_reception_cannot_run_the_recall_action(client, lots):
     assert response.status_code == 200
     assert "recall_search_action" not in response.content.decode()
     assert "Recall search" not in response.content.decode()
+
+
+def test_a_long_recall_list_is_shown_a_page_at_a_time(client, lots, manager, monkeypatch):
+    from bookings import admin_stock
+
+    monkeypatch.setattr(admin_stock, "RECALL_PAGE_SIZE", 2)
+    people = sorted((treated(lots["m77"]) for _ in range(3)), key=lambda c: (c.last_name, c.first_name, c.pk))
+    login_as(client, manager)
+    url = reverse("admin:bookings_batch_recall")
+    second = client.get(url, {"lot": "LT-77", "page": "2"}).content.decode()
+    assert people[2].email in second
+    assert people[0].email not in second
+    assert "Clients 3 to 3 of 3" in second
+    assert client.get(url, {"lot": "LT-77", "page": "nonsense"}).status_code == 200
