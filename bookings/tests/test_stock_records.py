@@ -5,6 +5,7 @@ migration that keeps the free-text pigment fields of older notes."""
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import zipfile
 from datetime import timedelta
@@ -71,7 +72,7 @@ def test_the_workspace_export_is_the_one_with_the_pigment_record(client, clinic,
     login_as(client, clinic["manager"])
     response = client.get(reverse("staff:export", args=[clinic["client"].pk]))
     assert response.status_code == 200
-    with zipfile.ZipFile(__import__("io").BytesIO(b"".join(response.streaming_content))) as opened:
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as opened:
         record = json.loads(opened.read("record.json"))
     assert any(p["lot_number"] == "A2-9" for s in record["pigment_record"] for p in s["products"])
 
