@@ -11,7 +11,15 @@ of one render and the size of the page. A page that answers 404 is printed "not 
 
     .venv/bin/python bench/admin.py [--clients 100000] [--appointments 500000] [--repeat 20] [--reuse]
 
---reuse keeps the database a previous run generated (to time again after a change).
+--reuse keeps the database a previous run generated (to time again after a change); on a database
+generated before the pigment stock existed, migrate it first (DATABASE_URL=<its url> manage.py
+migrate) and --reuse adds the stock and session notes it lacks.
+
+Stock: 5 products (3 pigments, 2 needles); a new lot of each every 60 days at each clinic, the
+pigment lots shipped chain-wide (one lot number at all 20 clinics), the needle lots per clinic; a
+session note for every completed session and touch-up, each with a two-pigment blend and a needle
+of the lots in use that day. "recall lot chain-wide" searches one pigment lot (every clinic, a few
+thousand clients), "recall lot one clinic" one needle lot; "recall CSV" downloads the former.
 """
 
 from __future__ import annotations
@@ -305,8 +313,89 @@ def _generate(*, clients: int, appointments: int, today: date, seed: int, log) -
                 rows = []
     n_messages += _flush(rows, now=now, rng=rng)
     log(f"  {made} appointments and {n_messages} messages in {time.perf_counter() - began:.0f} s")
+    generate_stock(today=today, seed=seed, log=log)
 
     return {"clients": clients, "appointments": made, "messages": n_messages, **sample_ids(today=today)}
+
+
+STOCK_PERIOD_DAYS = 60
+PIGMENTS, NEEDLES = ("Shade 1", "Shade 2", "Shade 3"), ("1RL 0.18 mm", "3RL 0.25 mm")
+
+
+def generate_stock(*, today: date, seed: int = SEED, log=print) -> int:
+    """Products, batches and a session note with its batches for every completed session and
+    touch-up that has none (so --reuse on an older database adds them). Returns the notes made."""
+    from bookings.models import Appointment, Location
+    from bookings.models_stock import Batch, Product, SessionBatch
+    from clients.models import SessionNote
+
+    began = time.perf_counter()
+    rng = random.Random(seed + 1)
+    sessions = (
+        Appointment.objects.filter(kind__in=["session", "touch_up"], status="completed", session_note__isnull=True)
+        .order_by("start")
+        .values_list("pk", "location_id", "start")
+    )
+    sessions = list(sessions)
+    if not sessions:
+        return 0
+    first_day = sessions[0][2].astimezone(LONDON).date()
+    periods = (today - first_day).days // STOCK_PERIOD_DAYS + 1
+    products = [
+        Product.objects.get_or_create(kind="pigment", brand="Bench Pigments", shade=shade)[0] for shade in PIGMENTS
+    ] + [Product.objects.get_or_create(kind="needle", brand="Bench Needles", shade=size)[0] for size in NEEDLES]
+    locations = list(Location.objects.order_by("pk").values_list("pk", flat=True))
+    batches: dict[tuple[int, int, int], Batch] = {}
+    for k in range(periods):
+        received = first_day + timedelta(days=k * STOCK_PERIOD_DAYS)
+        for n, product in enumerate(products):
+            for location in locations:
+                lot = f"P{n + 1}-{k:02d}" if product.kind == "pigment" else f"N{n + 1}-{location}-{k:02d}"
+                batches[k, n, location] = Batch(
+                    product=product,
+                    location_id=location,
+                    lot_number=lot,
+                    received_on=received,
+                    opened_on=received,
+                    expires_on=received + timedelta(days=STOCK_PERIOD_DAYS * 3),
+                    supplier="Bench Supplies Ltd",
+                )
+    _bulk(Batch, list(batches.values()))
+    notes = _bulk(SessionNote, [SessionNote(appointment_id=pk, areas=["crown"]) for pk, _, _ in sessions])
+    uses = []
+    for note, (_, location, start) in zip(notes, sessions, strict=True):
+        k = (start.astimezone(LONDON).date() - first_day).days // STOCK_PERIOD_DAYS
+        main, second = rng.sample(range(len(PIGMENTS)), 2)
+        needle = len(PIGMENTS) + rng.randrange(len(NEEDLES))
+        share = rng.choice([60, 70, 80])
+        uses += [
+            SessionBatch(session_note_id=note.pk, batch_id=batches[k, main, location].pk, share_percent=share),
+            SessionBatch(session_note_id=note.pk, batch_id=batches[k, second, location].pk, share_percent=100 - share),
+            SessionBatch(session_note_id=note.pk, batch_id=batches[k, needle, location].pk),
+        ]
+        if len(uses) >= BATCH * 3:
+            _bulk(SessionBatch, uses)
+            uses = []
+    _bulk(SessionBatch, uses)
+    log(
+        f"  {len(batches)} batches, {len(notes)} session notes and their batches in {time.perf_counter() - began:.0f} s"
+    )
+    return len(notes)
+
+
+def recall_lots() -> dict:
+    """A chain-wide pigment lot and one clinic's needle lot, from the middle of the history."""
+    from bookings.models_stock import Batch
+
+    pigment = (
+        Batch.objects.filter(lot_number__startswith="P1-").order_by("lot_number").values_list("lot_number", flat=True)
+    )
+    needle = Batch.objects.filter(lot_number__startswith="N4-").order_by("pk").values_list("lot_number", flat=True)
+    pigments, needles = list(pigment.distinct()), list(needle)
+    return {
+        "pigment_lot": pigments[len(pigments) // 2] if pigments else None,
+        "needle_lot": needles[len(needles) // 2] if needles else None,
+    }
 
 
 def sample_ids(*, today: date) -> dict:
@@ -323,6 +412,7 @@ def sample_ids(*, today: date) -> dict:
         "appointment_id": sample.pk,
         "reference": sample.reference,
         "technician_id": Technician.objects.order_by("display_name", "pk").first().pk,
+        **recall_lots(),
     }
 
 
@@ -463,6 +553,31 @@ def time_page(client, label: str, urls: list[str], repeat: int) -> Result:
     )
 
 
+def time_recall_csv(client, lot: str, repeat: int) -> Result:
+    """The recall's CSV download (a POST; each one writes its audit row), read to the end."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = "/admin/bookings/batch/recall/export/"
+    timings = []
+    for n in range(repeat + 1):
+        began = time.perf_counter()
+        response = client.post(url, {"lot": lot})
+        body = b"".join(response.streaming_content)
+        if n:
+            timings.append((time.perf_counter() - began) * 1000)
+    with CaptureQueriesContext(connection) as captured:
+        b"".join(client.post(url, {"lot": lot}).streaming_content)
+    return Result(
+        "recall CSV",
+        response.status_code,
+        statistics.median(timings),
+        percentile(timings, 95),
+        len(captured.captured_queries),
+        len(body) / 1024,
+    )
+
+
 def pages(ids: dict) -> list[tuple[str, list[str]]]:
     next_page = f"/staff/clients/?q=smith&after={ids['after']}" if ids.get("after") else None
     listed = [
@@ -486,6 +601,13 @@ def pages(ids: dict) -> list[tuple[str, list[str]]]:
         ("staff schedule (technician)", ["/staff/"]),
         ("staff clients (technician)", ["/staff/clients/"]),
         ("staff clients smith (technician)", ["/staff/clients/?q=smith"]),
+        ("admin batches", ["/admin/bookings/batch/"]),
+        ("admin recall lot chain-wide", [f"/admin/bookings/batch/recall/?lot={ids['pigment_lot']}"])
+        if ids.get("pigment_lot")
+        else ("admin recall lot chain-wide", []),
+        ("admin recall lot one clinic", [f"/admin/bookings/batch/recall/?lot={ids['needle_lot']}"])
+        if ids.get("needle_lot")
+        else ("admin recall lot one clinic", []),
     ]
     return [(label, urls) for label, urls in listed if urls]
 
@@ -538,6 +660,8 @@ def main() -> None:
 
     today = timezone.localdate(timezone=LONDON)
     if args.reuse and Appointment.objects.exists():
+        if generate_stock(today=today):
+            vacuum_analyze()
         ids = sample_ids(today=today)
         print(f"reusing {Appointment.objects.count()} appointments")
     else:
@@ -567,6 +691,9 @@ def main() -> None:
             failed = failed or result.status >= 500
         else:
             print(f"{label:34} {result.p50:8.1f} {result.p95:8.1f} {result.queries:8d} {result.kib:7.1f}")
+    if ids.get("pigment_lot") and args.only in "recall CSV":
+        result = time_recall_csv(client, ids["pigment_lot"], args.repeat)
+        print(f"{'recall CSV chain-wide':34} {result.p50:8.1f} {result.p95:8.1f} {result.queries:8d} {result.kib:7.1f}")
     if failed:
         raise SystemExit("a page answered a server error")
 

@@ -9,7 +9,10 @@ from clients.admin_paging import BigTableAdminMixin, SharedChoicesFormSet
 from clients.phones import phone_display, phone_search_value
 from clients.widgets import QuickSelectAdminMixin
 
-from . import admin_clients  # noqa: F401 - registers the client admin with its bookings
+from . import (
+    admin_clients,  # noqa: F401 - registers the client admin with its bookings
+    admin_stock,  # noqa: F401 - registers products, batches, recalls and the session note's batches
+)
 from .admin_attendance import AppointmentAttendanceAdminMixin
 from .admin_board import DayBoardAdminMixin
 from .admin_clients import reference_search_value

@@ -492,6 +492,7 @@ class ClientMessage(models.Model):
         CANCELLED = "cancelled", "Booking cancelled"
         IDENTITY_CONFIRM = "identity_confirm", "Confirm your e-mail (online booking)"
         RECEIPT = "receipt", "Payment receipt"
+        BATCH_RECALL = "batch_recall", "Pigment or needle batch recall"
 
     # Sent because something changed, once per change; the others follow a schedule.
     CHANGE_KINDS = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
@@ -500,6 +501,9 @@ class ClientMessage(models.Model):
     ONE_OFF_KINDS = (Kind.IDENTITY_CONFIRM, Kind.RECEIPT)
     # Sent again for every payment (and every time staff ask): not one per appointment.
     REPEATABLE_KINDS = (Kind.RECEIPT,)
+    # Safety notices (a recalled batch): one per client and lot (bookings.RecallNotice keeps that),
+    # on the client's preferred channel, whatever their reminder settings; staff wrote the wording.
+    NOTICE_KINDS = (Kind.BATCH_RECALL,)
 
     class Channel(models.TextChoices):
         EMAIL = "email", "E-mail"
@@ -543,7 +547,7 @@ class ClientMessage(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["appointment", "kind"],
-                condition=~Q(kind__in=["confirmation", "moved", "cancelled", "receipt"]),
+                condition=~Q(kind__in=["confirmation", "moved", "cancelled", "receipt", "batch_recall"]),
                 name="clientmessage_one_per_appointment_kind",
             ),
             models.UniqueConstraint(
@@ -693,4 +697,6 @@ class BookingToMatch(Client):
 
 
 # The money models live in bookings.payments; importing them here registers them with the app.
+# The stock models live in their own module; imported here so Django finds them.
+from .models_stock import Batch, Product, RecallNotice, SessionBatch  # noqa: E402, F401
 from .payments.models import DepositPolicy, Payment, WebhookEvent  # noqa: E402, F401

@@ -89,3 +89,31 @@ def identity_token_load(token: str) -> IdentityClaim:
         raise TokenExpired from None
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise TokenInvalid from None
+
+
+# The session record link in each aftercare message: the session's aftercare and the pigments,
+# lots and needles used (the client's own record, EN 17169). It signs the appointment's id and
+# reference like the booking link, under its own salt, and does not expire: a client may need
+# their pigment record years later (a reaction, a touch-up elsewhere).
+SESSION_RECORD_SALT = "bookings.session_record.v1"
+
+
+def session_record_token_make(*, appointment: Appointment) -> str:
+    return signing.dumps({"a": appointment.pk, "r": appointment.reference}, salt=SESSION_RECORD_SALT, compress=True)
+
+
+def session_record_token_load(token: str) -> Appointment:
+    """The appointment a session record link names, or TokenInvalid."""
+    try:
+        payload = signing.loads(token, salt=SESSION_RECORD_SALT)
+        pk, reference = int(payload["a"]), str(payload["r"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise TokenInvalid from None
+    appointment = (
+        Appointment.objects.select_related("client", "location", "technician", "treatment")
+        .filter(pk=pk, reference=reference, client__erased_at__isnull=True)
+        .first()
+    )
+    if appointment is None:
+        raise TokenInvalid
+    return appointment

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_record
 from .payments import views as payment_views
 
 app_name = "bookings"
@@ -14,4 +14,5 @@ urlpatterns = [
     path("book/booked/<str:token>/", views.booked, name="booked"),
     path("booking/<str:token>/", views.manage, name="manage"),
     path("book/confirm/<str:token>/", views.identity_confirm, name="identity_confirm"),
+    path("booking/record/<str:token>/", views_record.session_record, name="session_record"),
 ]

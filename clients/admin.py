@@ -442,6 +442,9 @@ class PhotoAdmin(ServiceAdminMixin, ClinicalAdminMixin, admin.ModelAdmin):
         photo_delete(photo=obj, by=request.user)
 
 
+LEGACY_PIGMENT_FIELDS = ["pigment_brand", "pigment_shade", "pigment_blend", "needle"]
+
+
 @admin.register(SessionNote)
 class SessionNoteAdmin(ServiceAdminMixin, ClinicalAdminMixin, admin.ModelAdmin):
     list_display = ["__str__", "pigment_shade", "needle", "depth", "created_at"]
@@ -452,8 +455,9 @@ class SessionNoteAdmin(ServiceAdminMixin, ClinicalAdminMixin, admin.ModelAdmin):
     error_code_fields = {"consultation_has_assessment": "appointment"}
 
     def get_readonly_fields(self, request, obj=None):
-        # A note belongs to its session: it is not moved to another one.
-        return ["appointment"] if obj is not None else []
+        # A note belongs to its session: it is not moved to another one. The free-text pigment
+        # fields are kept as they were written: pigments and needles are the batches now.
+        return ["appointment", *LEGACY_PIGMENT_FIELDS] if obj is not None else [*LEGACY_PIGMENT_FIELDS]
 
     def save_model(self, request, obj, form, change):
         data = {f: v for f, v in form.cleaned_data.items() if f != "appointment"}

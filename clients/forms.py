@@ -84,12 +84,10 @@ class SessionNoteForm(forms.ModelForm):
 
     class Meta:
         model = SessionNote
+        # The free-text pigment_brand, pigment_shade, pigment_blend and needle are kept, read-only:
+        # a session's pigments and needles are now the batches it used (bookings' stock).
         fields = [
             "areas",
-            "pigment_brand",
-            "pigment_shade",
-            "pigment_blend",
-            "needle",
             "depth",
             "machine_settings",
             "duration_minutes",

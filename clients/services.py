@@ -406,8 +406,11 @@ class RecordEncoder(DjangoJSONEncoder):
         return super().default(o)
 
 
-def client_export(*, client: Client, by: AbstractBaseUser) -> IO[bytes]:
-    """The client's complete record as one zip (record.json plus the photos), in a temporary file."""
+def client_export(*, client: Client, by: AbstractBaseUser, extra: dict[str, Any] | None = None) -> IO[bytes]:
+    """The client's complete record as one zip (record.json plus the photos), in a temporary file.
+
+    ``extra``: sections of the record that higher apps hold (bookings adds the pigment record,
+    bookings.services.stock.client_export_with_stock), written into record.json as given."""
     record = {
         "exported_at": timezone.now(),
         "client": model_to_dict(client) | {"id": client.pk, "created_at": client.created_at},
@@ -420,6 +423,7 @@ def client_export(*, client: Client, by: AbstractBaseUser) -> IO[bytes]:
             for r, row in ((r, _rows([r])[0]) for r in client.consents.select_related("wording"))
         ],
         "photos": [],
+        **(extra or {}),
     }
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - returned to the caller
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -45,6 +45,7 @@ from bookings.models import (
     Technician,
     WorkingHours,
 )
+from bookings.models_stock import Batch, Product, SessionBatch
 from bookings.services.appointments import (
     appointment_arrive,
     appointment_complete,
@@ -820,7 +821,7 @@ def _seed_people(report: SeedReport, today: date) -> None:
         reception=reception,
         manager=manager,
     )
-    _clinical_records(people, appointments, today_done, wordings=wordings, rng=rng)
+    _clinical_records(people, appointments, today_done, today=today, wordings=wordings, rng=rng)
     _photos(appointments, courses, wordings=wordings)
 
 
@@ -1031,7 +1032,13 @@ def _today(
 
 
 def _clinical_records(
-    people: _People, appointments: list[Appointment], today_done: list[Appointment], *, wordings, rng: random.Random
+    people: _People,
+    appointments: list[Appointment],
+    today_done: list[Appointment],
+    *,
+    today: date,
+    wordings,
+    rng: random.Random,
 ) -> None:
     """Consents, assessments and session notes, as the workspace would have filled them in."""
     consents: list[ConsentRecord] = []
@@ -1097,10 +1104,6 @@ def _clinical_records(
                 appointment=appointment,
                 author=tech.user,
                 areas=["hairline", "front"] if band.startswith("N") else ["crown", "mid"],
-                pigment_brand="Demo Pigments",
-                pigment_shade=rng.choice(["2", "3"]),
-                pigment_blend="70% shade 2, 30% shade 3",
-                needle="1RL 0.18 mm",
                 depth=rng.choice(["shallow", "standard"]),
                 machine_settings="8.5 V, 110 Hz",
                 duration_minutes=appointment.duration_minutes,
@@ -1115,6 +1118,68 @@ def _clinical_records(
     ConsentRecord.objects.bulk_create(consents, batch_size=1000)
     Assessment.objects.bulk_create(assessments, batch_size=1000)
     SessionNote.objects.bulk_create(notes, batch_size=1000)
+    _stock(notes, today=today, rng=rng)
+
+
+# Demo stock: Shade 2, Shade 3 and two needles. Each location had an older lot of each (in use
+# until it expired a month ago) and has a current one. The older Shade 2 lot went to every
+# location and has been recalled, so the recall search (admin, Batches) finds clients at all three.
+STOCK_PIGMENTS = ("Shade 2", "Shade 3")
+STOCK_NEEDLES = ("1RL 0.18 mm", "3RL 0.25 mm")
+RECALLED_LOT = "DP2-2401"
+
+
+def _stock(notes: list[SessionNote], *, today: date, rng: random.Random) -> None:
+    """Products and batches at each location, and the batches each session note used."""
+    products = {
+        shade: Product.objects.get_or_create(kind=Product.Kind.PIGMENT, brand="Demo Pigments", shade=shade)[0]
+        for shade in STOCK_PIGMENTS
+    } | {
+        size: Product.objects.get_or_create(kind=Product.Kind.NEEDLE, brand="Demo Needles", shade=size)[0]
+        for size in STOCK_NEEDLES
+    }
+    old_expiry = today - timedelta(days=30)
+    batches: dict[tuple[int, str, bool], Batch] = {}
+    for location in Location.objects.order_by("pk"):
+        for n, (name, product) in enumerate(products.items()):
+            code = f"D{n + 1}"
+            old = RECALLED_LOT if name == "Shade 2" else f"{code}-2401-{location.slug[:3].upper()}"
+            batches[location.pk, name, False] = Batch(
+                product=product,
+                location=location,
+                lot_number=old,
+                received_on=today - timedelta(days=400),
+                opened_on=today - timedelta(days=200),
+                expires_on=old_expiry,
+                supplier="Demo Supplies Ltd",
+            )
+            batches[location.pk, name, True] = Batch(
+                product=product,
+                location=location,
+                lot_number=f"{code}-2610-{location.slug[:3].upper()}",
+                received_on=today - timedelta(days=60),
+                opened_on=today - timedelta(days=25),
+                expires_on=today + timedelta(days=365),
+                supplier="Demo Supplies Ltd",
+            )
+    Batch.objects.bulk_create(batches.values())
+    Batch.objects.filter(lot_number=RECALLED_LOT).update(
+        recalled_at=timezone.now() - timedelta(days=5),
+        recall_reason="Supplier's recall notice (demo): sterility not assured for this lot.",
+    )
+    uses = []
+    for note in notes:
+        appointment = note.appointment
+        current = local_date(appointment.start, appointment.location) > old_expiry
+        shade2, shade3 = (batches[appointment.location_id, name, current] for name in STOCK_PIGMENTS)
+        share = rng.choice([60, 70, 80])
+        needle = batches[appointment.location_id, rng.choice(STOCK_NEEDLES), current]
+        uses += [
+            SessionBatch(session_note=note, batch=shade2, share_percent=share),
+            SessionBatch(session_note=note, batch=shade3, share_percent=100 - share),
+            SessionBatch(session_note=note, batch=needle),
+        ]
+    SessionBatch.objects.bulk_create(uses, batch_size=1000)
 
 
 PHOTO_CLIENTS = 4

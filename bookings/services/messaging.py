@@ -57,9 +57,10 @@ AFTERCARE_ANCHORS = {
 ESSENTIAL_KINDS = frozenset(AFTERCARE_DAYS)
 CHANGE_KINDS = frozenset(ClientMessage.CHANGE_KINDS)
 ONE_OFF_KINDS = frozenset(ClientMessage.ONE_OFF_KINDS)
-SCHEDULED_KINDS = tuple(k for k in Kind.values if k not in CHANGE_KINDS | ONE_OFF_KINDS)
+NOTICE_KINDS = frozenset(ClientMessage.NOTICE_KINDS)
+SCHEDULED_KINDS = tuple(k for k in Kind.values if k not in CHANGE_KINDS | ONE_OFF_KINDS | NOTICE_KINDS)
 # Sent whatever reminders_opt_in says, so they carry no unsubscribe link.
-NO_OPT_OUT_KINDS = ESSENTIAL_KINDS | CHANGE_KINDS | ONE_OFF_KINDS
+NO_OPT_OUT_KINDS = ESSENTIAL_KINDS | CHANGE_KINDS | ONE_OFF_KINDS | NOTICE_KINDS
 TREATED_KINDS = (Appointment.Kind.TREATMENT_SESSION, Appointment.Kind.TOUCH_UP)
 UPCOMING_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
 REMINDER_LEAD = timedelta(hours=48)
@@ -76,7 +77,9 @@ MESSAGE_CONTEXT_HELP = (
     "is_consultation, previous_date, previous_time (a moved booking's old time), location_name, "
     "location_address, location_phone, location_phone_link, aftercare_url, book_url, manage_url, "
     "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking), "
-    "receipt_number, receipt_what, receipt_amount, receipt_method, receipt_date, balance (a payment receipt)"
+    "receipt_number, receipt_what, receipt_amount, receipt_method, receipt_date, balance (a payment receipt), "
+    "session_record_url (aftercare: the session's aftercare and pigment record page), "
+    "lot_number, notice_subject, notice_body (a batch recall: the lot and the wording staff wrote for it)"
 )
 
 # Staff-edited wording renders in an engine that can load no files and no tag libraries.
@@ -311,6 +314,10 @@ def skip_reason(reminder: ClientMessage, *, now: datetime, superseded: set[int] 
     if reminder.kind == Kind.RECEIPT:
         # A receipt is asked for by staff after the fact: the appointment's time does not matter.
         return "" if client.email else "Skipped: the client has no e-mail address."
+    if reminder.kind in NOTICE_KINDS:
+        if channel_for(client) == ClientMessage.Channel.EMAIL and not client.email:
+            return "Skipped: the client has no e-mail address or mobile number."
+        return ""
     if reminder.kind == Kind.IDENTITY_CONFIRM:
         if appointment.email_confirmed_at is not None:
             return "Skipped: the e-mail address is confirmed already."
@@ -467,6 +474,10 @@ def _wake_dispatcher() -> None:
         logger.warning("dispatcher not woken (%s); beat will pick the message up", type(exc).__name__)
 
 
+# For other services that queue rows themselves (a recall's notices), to call on commit.
+wake_dispatcher = _wake_dispatcher
+
+
 # Staff actions ------------------------------------------------------------------------------
 
 
@@ -582,7 +593,7 @@ def message_context(reminder: ClientMessage) -> dict:
     address = ", ".join(
         p for p in (location.address_line1, location.address_line2, location.city, location.postcode) if p
     )
-    return {
+    context = {
         "first_name": client.first_name,
         "clinic_name": settings.CLINIC_NAME,
         "treatment_name": treatment.name if treatment else appointment.get_kind_display().lower(),
@@ -615,7 +626,33 @@ def message_context(reminder: ClientMessage) -> dict:
         "unsubscribe_url": ""
         if no_opt_out
         else _site(reverse("client_messages:unsubscribe", args=[unsubscribe_token(client)])),
+        "session_record_url": _session_record_url(appointment) if reminder.kind in ESSENTIAL_KINDS else "",
     }
+    if reminder.kind in NOTICE_KINDS:
+        context.update(notice_context(reminder.payload or {}, context))
+    return context
+
+
+def notice_context(payload: dict, context: dict) -> dict:
+    """A notice's own wording (frozen on the row when staff sent it), rendered in the sandbox
+    against the message's context, so "{{ first_name }}" in it greets each client."""
+    base = {**context, "lot_number": payload.get("lot_number", "")}
+    rendered = {}
+    for key in ("subject", "body"):
+        try:
+            rendered[f"notice_{key}"] = _compiled(payload.get(key, "")).render(Context(base, autoescape=False))
+        except (TemplateSyntaxError, TemplateDoesNotExist, NoReverseMatch):
+            rendered[f"notice_{key}"] = payload.get(key, "")
+    return {**rendered, "lot_number": base["lot_number"]}
+
+
+def _session_record_url(appointment: Appointment) -> str:
+    from bookings.tokens import session_record_token_make
+
+    try:
+        return _site(reverse("bookings:session_record", args=[session_record_token_make(appointment=appointment)]))
+    except NoReverseMatch:
+        return ""
 
 
 RECEIPT_FIELDS = ("receipt_number", "receipt_what", "receipt_amount", "receipt_method", "receipt_date", "balance")
@@ -783,4 +820,8 @@ def sample_context(*, kind: str = Kind.AFTERCARE_DAY_4) -> dict:
         "receipt_method": "Card terminal",
         "receipt_date": "Friday 23 October 2026",
         "balance": "£1,050.00",
+        "session_record_url": _site("/booking/record/sample/") if kind in ESSENTIAL_KINDS else "",
+        "lot_number": "LT-2041",
+        "notice_subject": "About a pigment batch used in your treatment",
+        "notice_body": "The maker of a pigment batch used in your treatment has recalled it. Please call us.",
     }

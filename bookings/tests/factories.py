@@ -20,6 +20,7 @@ from bookings.models import (
     TimeOff,
     WorkingHours,
 )
+from bookings.models_stock import Batch, Product
 from clients.tests.factories import ClientFactory
 from treatments.tests.factories import TreatmentFactory
 
@@ -180,3 +181,26 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     client = factory.SubFactory(ClientFactory)
     appointment = factory.SubFactory(AppointmentFactory, client=factory.SelfAttribute("..client"))
     succeeded_at = factory.LazyFunction(lambda: datetime(2026, 11, 1, 10, tzinfo=LONDON))
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    kind = Product.Kind.PIGMENT
+    brand = "Acme Pigments"
+    shade = factory.Sequence(lambda n: f"Shade {n}")
+
+
+class BatchFactory(factory.django.DjangoModelFactory):
+    """A batch in date for years from 2026 (tests that read the clock give their own dates)."""
+
+    class Meta:
+        model = Batch
+
+    product = factory.SubFactory(ProductFactory)
+    location = factory.SubFactory(LocationFactory)
+    lot_number = factory.Sequence(lambda n: f"LOT-{n:05d}")
+    received_on = factory.LazyFunction(lambda: datetime(2020, 1, 1).date())
+    expires_on = factory.LazyFunction(lambda: datetime(2099, 12, 31).date())
+    supplier = "Acme Ltd"

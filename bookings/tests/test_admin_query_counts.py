@@ -21,8 +21,10 @@ from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bookings.models import Appointment, ClientMessage, MessageTemplate, OpeningHours, WebhookEvent
+from bookings.models_stock import SessionBatch
 from bookings.tests.factories import (
     AppointmentFactory,
+    BatchFactory,
     BookingPolicyFactory,
     BreakFactory,
     ClientMessageFactory,
@@ -31,6 +33,7 @@ from bookings.tests.factories import (
     DepositPolicyFactory,
     LocationFactory,
     PaymentFactory,
+    ProductFactory,
     TechnicianFactory,
     TimeOffFactory,
     UserFactory,
@@ -127,6 +130,11 @@ def _page_children(obj, n: int) -> None:
         PageSection.objects.create(page=obj, heading=f"Section {i}", body="Text.", order=i)
 
 
+def _session_note_children(obj, n: int) -> None:
+    for _ in range(n):
+        SessionBatch.objects.create(session_note=obj, batch=BatchFactory(location=obj.appointment.location))
+
+
 def _user_children(obj, n: int) -> None:
     obj.groups.add(*(Group.objects.create(name=f"team {next(SEQ)}") for _ in range(n)))
 
@@ -169,7 +177,7 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
         _nothing,
     ),
     "clients.photo": (lambda: PhotoFactory(appointment=AppointmentFactory()), _nothing),
-    "clients.sessionnote": (lambda: SessionNoteFactory(), _nothing),
+    "clients.sessionnote": (lambda: SessionNoteFactory(), _session_note_children),
     "clients.auditevent": (
         lambda: AuditEvent.objects.create(
             actor=UserFactory(), action=AuditEvent.Action.VIEW, object_type="client", object_id=str(next(SEQ))
@@ -194,6 +202,8 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
         ),
         _nothing,
     ),
+    "bookings.product": (lambda: ProductFactory(), _nothing),
+    "bookings.batch": (lambda: BatchFactory(), _nothing),
     # The staff logins' admin (django-axes lockouts and login log, django-otp authenticator apps).
     "axes.accessattempt": (
         lambda: AccessAttempt.objects.create(

@@ -103,18 +103,26 @@ def test_a_session_note_changed_in_the_admin_is_saved_by_the_service_and_audited
     login_as(client, clinic["manager"])
     response = client.post(
         reverse("admin:clients_sessionnote_change", args=[note.pk]),
-        {"areas": '["hairline"]', "reactions": "[]", "pigment_shade": "3", "next_time_notes": note.next_time_notes},
+        {
+            "areas": '["hairline"]',
+            "reactions": "[]",
+            "depth": "deeper",
+            "next_time_notes": note.next_time_notes,
+            # The batches used (bookings' inline on this page): none.
+            "batch_uses-TOTAL_FORMS": "0",
+            "batch_uses-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 302, re.findall(r"errors field-(\w+)", response.content.decode())
     note.refresh_from_db()
-    assert note.pigment_shade == "3"
+    assert note.depth == "deeper"
     event = AuditEvent.objects.get(object_type="sessionnote", action="update")
     assert (event.actor, event.object_id, event.client_id_ref) == (
         clinic["manager"],
         str(note.pk),
         clinic["client"].pk,
     )
-    assert event.fields == ["pigment_shade"]
+    assert event.fields == ["depth"]
 
 
 def test_a_photo_changed_in_the_admin_is_saved_by_the_service_and_audited(client, clinic):

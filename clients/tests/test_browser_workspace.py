@@ -7,7 +7,7 @@ from datetime import time
 import pytest
 
 from bookings.models import Appointment
-from bookings.tests.factories import WorkingHoursFactory
+from bookings.tests.factories import BatchFactory, ProductFactory, WorkingHoursFactory
 from clients.models import Assessment, Photo, SessionNote
 from clients.tests import images
 from clients.tests.conftest import PASSWORD
@@ -23,6 +23,11 @@ def test_a_technician_records_a_session_on_a_tablet(page_factory, live_server, c
         WorkingHoursFactory(
             technician=technician, location=clinic["here"], weekday=weekday, start_time=time(9), end_time=time(17)
         )
+    # The batches in stock at the session's location (bookings' stock).
+    pigment = BatchFactory(location=clinic["here"], lot_number="S3-2026")
+    needle = BatchFactory(
+        location=clinic["here"], lot_number="N-2026", product=ProductFactory(kind="needle", brand="Sharp", shade="1RL")
+    )
     page = page_factory(viewport=TABLET)
 
     # Log in; the staff login lands on today's schedule.
@@ -56,8 +61,8 @@ def test_a_technician_records_a_session_on_a_tablet(page_factory, live_server, c
     page.get_by_role("link", name="Session note").click()
     page.get_by_label("Hairline").check()
     page.get_by_label("Crown").check()
-    page.get_by_label("Pigment shade").fill("Shade 3")
-    page.get_by_label("Needle").fill("1RL 0.18")
+    page.get_by_label("Pigment batch 1").select_option(str(pigment.pk))
+    page.get_by_label(needle.label()).check()
     page.get_by_label("Standard").check()
     page.get_by_label("Redness").check()
     page.get_by_label("Notes for next time").fill("Soften the temples")
@@ -66,6 +71,7 @@ def test_a_technician_records_a_session_on_a_tablet(page_factory, live_server, c
     page.get_by_text("Session note saved.").wait_for()
     note = SessionNote.objects.get(appointment=session)
     assert (note.areas, note.reactions) == (["hairline", "crown"], ["redness"])
+    assert {(u.batch_id, u.share_percent) for u in note.batch_uses.all()} == {(pigment.pk, 100), (needle.pk, None)}
 
     # Photos: two at once, each given its own angle.
     files = []

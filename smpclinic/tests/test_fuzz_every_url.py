@@ -28,9 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bookings.models import MessageTemplate
+from bookings.models_stock import SessionBatch
 from bookings.services.messaging import unsubscribe_token
-from bookings.tests.factories import BookingPolicyFactory, ClientMessageFactory, ClosureFactory
-from bookings.tokens import booking_token_make, identity_token_make
+from bookings.tests.factories import BatchFactory, BookingPolicyFactory, ClientMessageFactory, ClosureFactory
+from bookings.tokens import booking_token_make, identity_token_make, session_record_token_make
 from clients.tests.conftest import clinic  # noqa: F401 - the clinic every URL is fuzzed against
 from clients.tests.factories import ConsentRecordFactory, ConsentWordingFactory
 from smpclinic.tests.logins import StaffClient, login_as
@@ -173,6 +174,9 @@ def world(clinic, settings):  # noqa: F811
     wording = ConsentWordingFactory()
     record = ConsentRecordFactory(client=clinic["client"], wording=wording)
     message = ClientMessageFactory(appointment=clinic["session"])
+    # A batch the session used, so the batch pages and the recall search have rows to show.
+    batch = BatchFactory(location=clinic["here"])
+    SessionBatch.objects.create(session_note=clinic["note"], batch=batch, share_percent=100)
     superuser = get_user_model().objects.create_superuser("root", "root@smpclinic.example", None)
     users = {
         "technician": clinic["technician"].user,
@@ -198,6 +202,7 @@ def world(clinic, settings):  # noqa: F811
         "bookings:manage": booking_token_make(appointment=appointment),
         "bookings:booked": booking_token_make(appointment=appointment),
         "bookings:identity_confirm": identity_token_make(appointment=appointment, marketing_opt_in=False),
+        "bookings:session_record": session_record_token_make(appointment=appointment),
         "client_messages:unsubscribe": unsubscribe_token(clinic["client"]),
     }
     pks = {

@@ -71,6 +71,24 @@ def changed(diff: Image.Image, *, over: int) -> int:
     return sum(diff.histogram()[over + 1 :])
 
 
+def test_the_demo_sessions_used_batches_in_date_and_a_recalled_lot_reaches_every_location(demo):
+    from bookings.models_stock import Batch, SessionBatch
+    from bookings.stock_selectors import recall_search, session_day
+    from smpclinic.demo import RECALLED_LOT
+
+    for location in Location.objects.all():
+        assert Batch.objects.filter(location=location, recalled_at__isnull=True, is_legacy=False).count() >= 4
+    uses = SessionBatch.objects.select_related("batch", "session_note__appointment__location")
+    assert uses.values("session_note").distinct().count() == SessionNote.objects.count()
+    for use in uses:
+        appointment = use.session_note.appointment
+        assert use.batch.location_id == appointment.location_id
+        assert use.batch.received_on <= session_day(appointment) <= use.batch.expires_on
+    result = recall_search(RECALLED_LOT.lower())
+    assert result.clients
+    assert len({s.appointment.location_id for c in result.clients for s in c.sessions}) == 3
+
+
 def working_days_this_week(technician: Technician, today) -> list:
     monday = today - timedelta(days=today.weekday())
     weekdays = set(WorkingHours.objects.filter(technician=technician).values_list("weekday", flat=True))

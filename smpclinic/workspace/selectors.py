@@ -10,6 +10,7 @@ from django.db.models import Prefetch
 
 from bookings.availability import local_instant
 from bookings.models import Appointment, Technician
+from bookings.models_stock import Product, SessionBatch
 from bookings.zones import default_tz
 from clients.models import Assessment, Client, ConsentRecord, Photo, SessionNote
 
@@ -80,7 +81,13 @@ def client_record(*, client: Client, before: Appointment | None = None) -> Clien
     timeline = list(
         Appointment.objects.filter(client=client)
         .select_related("technician", "treatment", "location", "session_note")
-        .prefetch_related(Prefetch("photos", queryset=Photo.objects.order_by("angle", "phase")))
+        .prefetch_related(
+            Prefetch("photos", queryset=Photo.objects.order_by("angle", "phase")),
+            Prefetch(
+                "session_note__batch_uses",
+                queryset=SessionBatch.objects.select_related("batch__product").order_by("-share_percent", "pk"),
+            ),
+        )
         .order_by("-start")
     )
     notes = [a.session_note for a in timeline if _note_of(a) is not None]
@@ -91,11 +98,16 @@ def client_record(*, client: Client, before: Appointment | None = None) -> Clien
     last_note = max(notes_before, key=lambda n: n.appointment.start, default=None)
     pigments: list[str] = []
     for note in notes:
-        label = " ".join(x for x in (note.pigment_brand, note.pigment_shade) if x)
-        if note.pigment_blend:
-            label = f"{label} ({note.pigment_blend})" if label else note.pigment_blend
-        if label and label not in pigments:
-            pigments.append(label)
+        # The batches the session used; a note from before batches were tracked has its text.
+        labels = [str(u.batch.product) for u in note.batch_uses.all() if u.batch.product.kind == Product.Kind.PIGMENT]
+        if not labels:
+            label = " ".join(x for x in (note.pigment_brand, note.pigment_shade) if x)
+            if note.pigment_blend:
+                label = f"{label} ({note.pigment_blend})" if label else note.pigment_blend
+            labels = [label] if label else []
+        for label in labels:
+            if label not in pigments:
+                pigments.append(label)
     consents = list(ConsentRecord.objects.filter(client=client).select_related("wording", "witnessed_by"))
     record = ClientRecord(client, assessment, last_note, pigments, timeline, consents)
     if assessment is not None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from bookings.forms_stock import SessionBatchesForm
 from bookings.models import Technician
 from bookings.payments.desk import PERMISSION as DESK_PERMISSION
 from bookings.payments.desk import Statement, course_statement
@@ -23,6 +24,8 @@ from bookings.services import appointments
 from bookings.services import courses as planner
 from bookings.services.booking import SlotTaken
 from bookings.services.erasure import client_erase as client_erase_service
+from bookings.services.stock import client_export_with_stock, session_note_record
+from bookings.stock_selectors import LEGACY_FIELDS
 from clients import selectors as records
 from clients import services
 from clients.forms import (
@@ -213,18 +216,30 @@ def assessment_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_view
 @require_http_methods(["GET", "POST"])
 def session_note_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The session's note and the batches it used (pigment blend by batch, needles), saved
+    together by bookings.services.stock.session_note_record."""
     appointment = access.require_appointment(request.user, pk)
     if appointment.kind == appointment.Kind.CONSULTATION:
         raise Http404("A consultation has an assessment, not a session note.")
-    return _clinical_form(
+    note = SessionNote.objects.filter(appointment=appointment).first()
+    if note is not None and request.method == "GET":
+        services.audit_view(actor=request.user, client=appointment.client, what="sessionnote", object_id=note.pk)
+    form = SessionNoteForm(request.POST or None, instance=note)
+    stock = SessionBatchesForm(request.POST or None, appointment=appointment, note=note)
+    if request.method == "POST" and form.is_valid() & stock.is_valid():
+        try:
+            session_note_record(appointment=appointment, data=form.cleaned_data, uses=stock.uses(), by=request.user)
+        except ValidationError as exc:
+            stock.add_error(None, exc)
+        else:
+            messages.success(request, "Session note saved.")
+            return redirect("staff:appointment", pk=appointment.pk)
+    legacy = {f: getattr(note, f) for f in LEGACY_FIELDS if note is not None and getattr(note, f)}
+    return render(
         request,
-        appointment,
-        model=SessionNote,
-        form_class=SessionNoteForm,
-        save=services.session_note_save,
-        what="sessionnote",
-        template="staff/session_note_form.html",
-        saved="Session note saved.",
+        "staff/session_note_form.html",
+        {"form": form, "stock": stock, "appointment": appointment, "legacy": legacy},
+        status=400 if form.errors or stock.errors else 200,
     )
 
 
@@ -340,7 +355,7 @@ def consent_withdraw(request: HttpRequest, client_id: int, record_id: int) -> Ht
 def client_export(request: HttpRequest, client_id: int) -> FileResponse:
     access.require_export(request.user)
     client = access.require_client(request.user, client_id)
-    archive = services.client_export(client=client, by=request.user)
+    archive = client_export_with_stock(client=client, by=request.user)
     response = FileResponse(
         archive, as_attachment=True, filename=f"client-{client.pk}-record.zip", content_type="application/zip"
     )

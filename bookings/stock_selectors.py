@@ -1,0 +1,238 @@
+"""Reads of pigment and needle stock: the batches a session may use, who was treated with a lot,
+and a client's own pigment record. Each is a fixed number of queries, whatever the rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db.models import Q, QuerySet
+
+from clients.models import Client, SessionNote
+
+from .models import Appointment, Location
+from .models_stock import Batch, Product, RecallNotice, SessionBatch
+from .zones import local_date
+
+
+def lot_key(text: str) -> str:
+    """A lot number as the recall search matches it: trimmed, in upper case."""
+    return " ".join(text.split()).upper()
+
+
+def session_day(appointment: Appointment) -> date:
+    """The calendar day of a session on its location's clock: the day a batch must be in date."""
+    return local_date(appointment.start, appointment.location)
+
+
+def usable_batches(*, location: Location | int, on: date) -> QuerySet[Batch]:
+    """Batches a session at the location on that day may use: in date, not recalled, lot known."""
+    return (
+        Batch.objects.filter(
+            location=location,
+            is_legacy=False,
+            recalled_at__isnull=True,
+            expires_on__gte=on,
+            product__is_active=True,
+        )
+        .filter(Q(received_on__isnull=True) | Q(received_on__lte=on))
+        .select_related("product")
+        .order_by("product__kind", "product__brand", "product__shade", "expires_on", "lot_number")
+    )
+
+
+def batch_choices(*, appointment: Appointment, note: SessionNote | None) -> QuerySet[Batch]:
+    """What a session note's form offers: the usable batches, plus those the note already lists
+    (kept, and shown as they are, even if they have expired or been recalled since)."""
+    usable = usable_batches(location=appointment.location_id, on=session_day(appointment))
+    if note is None or note.pk is None:
+        return usable
+    return (
+        Batch.objects.filter(Q(pk__in=usable.values("pk")) | Q(uses__session_note=note))
+        .distinct()
+        .select_related("product")
+        .order_by("product__kind", "product__brand", "product__shade", "expires_on", "lot_number")
+    )
+
+
+def batch_refusal(batch: Batch, *, appointment: Appointment) -> tuple[str, str] | None:
+    """Why this batch cannot be recorded for the session (code, message), or None."""
+    day = session_day(appointment)
+    if batch.location_id != appointment.location_id:
+        return "batch_other_location", f"{batch} is stocked at another location, not at {appointment.location}."
+    if batch.is_legacy:
+        return "batch_lot_unknown", f"{batch} has no known lot: choose a batch with its lot number."
+    if batch.recalled_at is not None:
+        return "batch_recalled", f"{batch} has been recalled ({batch.recall_reason}) and cannot be used."
+    if batch.is_expired_on(day):
+        return "batch_expired", f"{batch} expired on {batch.expires_on:%d/%m/%Y}, before this session ({day:%d/%m/%Y})."
+    if batch.received_on is not None and batch.received_on > day:
+        return "batch_not_received", f"{batch} was received on {batch.received_on:%d/%m/%Y}, after this session."
+    if not batch.product.is_active:
+        return "product_inactive", f"{batch.product} is no longer in use."
+    return None
+
+
+# The recall search ---------------------------------------------------------------------------
+
+
+@dataclass
+class RecallSession:
+    appointment: Appointment
+    batch: Batch
+    share_percent: int | None
+
+
+@dataclass
+class RecallClient:
+    client: Client
+    sessions: list[RecallSession] = field(default_factory=list)
+    notified_at: object = None
+
+
+@dataclass
+class RecallResult:
+    lot: str
+    batches: list[Batch]
+    clients: list[RecallClient]
+
+    @property
+    def session_count(self) -> int:
+        return sum(len(c.sessions) for c in self.clients)
+
+
+def recall_batches(lot: str) -> list[Batch]:
+    return list(
+        Batch.objects.filter(lot_number__iexact=lot_key(lot), is_legacy=False)
+        .select_related("product", "location")
+        .order_by("location__name", "product__brand", "product__shade")
+    )
+
+
+def recall_uses(batch_ids: Iterable[int]) -> QuerySet[SessionBatch]:
+    """Every recorded use of the batches, with the session, its client and where, in one query."""
+    return (
+        SessionBatch.objects.filter(batch_id__in=list(batch_ids))
+        .select_related(
+            "batch__product",
+            "batch__location",
+            "session_note__appointment__client",
+            "session_note__appointment__location",
+            "session_note__appointment__technician",
+        )
+        .order_by(
+            "session_note__appointment__client__last_name",
+            "session_note__appointment__client__first_name",
+            "session_note__appointment__client_id",
+            "session_note__appointment__start",
+            "pk",
+        )
+    )
+
+
+def recall_search(lot: str) -> RecallResult:
+    """Every client treated with the lot, at any location, with the sessions that used it:
+    three queries (the batches, the uses with their sessions and clients, the notices sent)."""
+    key = lot_key(lot)
+    batches = recall_batches(key) if key else []
+    clients: dict[int, RecallClient] = {}
+    if batches:
+        for use in recall_uses(b.pk for b in batches):
+            appointment = use.session_note.appointment
+            entry = clients.get(appointment.client_id)
+            if entry is None:
+                entry = clients[appointment.client_id] = RecallClient(client=appointment.client)
+            entry.sessions.append(
+                RecallSession(appointment=appointment, batch=use.batch, share_percent=use.share_percent)
+            )
+        notified = dict(RecallNotice.objects.filter(lot_number=key).values_list("client_id", "created_at"))
+        for client_id, entry in clients.items():
+            entry.notified_at = notified.get(client_id)
+    return RecallResult(lot=key, batches=batches, clients=list(clients.values()))
+
+
+# The client's pigment record -------------------------------------------------------------------
+
+
+@dataclass
+class PigmentLine:
+    kind: str
+    kind_label: str
+    brand: str
+    shade: str
+    lot_number: str
+    expires_on: date | None
+    share_percent: int | None
+
+
+@dataclass
+class PigmentSession:
+    appointment: Appointment
+    day: date
+    lines: list[PigmentLine]
+    # What the note said in free text before batches were tracked (kept, never rewritten).
+    legacy: dict[str, str]
+
+    def as_dict(self) -> dict:
+        return {
+            "reference": self.appointment.reference,
+            "date": self.day.isoformat(),
+            "location": self.appointment.location.name,
+            "products": [
+                {
+                    "type": line.kind,
+                    "brand": line.brand,
+                    "shade_or_size": line.shade,
+                    "lot_number": line.lot_number or "unknown",
+                    "expiry_date": line.expires_on.isoformat() if line.expires_on else None,
+                    "share_of_blend_percent": line.share_percent,
+                }
+                for line in self.lines
+            ],
+            "recorded_as_text": self.legacy,
+        }
+
+
+LEGACY_FIELDS = ("pigment_brand", "pigment_shade", "pigment_blend", "needle")
+
+
+def pigment_record(*, client: Client | int, up_to: Appointment | None = None) -> list[PigmentSession]:
+    """Each treated session's products, shades, lots and needles, oldest first: two queries."""
+    notes = (
+        SessionNote.objects.filter(appointment__client=client)
+        .select_related("appointment__location")
+        .order_by("appointment__start", "pk")
+    )
+    if up_to is not None:
+        notes = notes.filter(appointment__start__lte=up_to.start)
+    notes = list(notes)
+    uses: dict[int, list[PigmentLine]] = {}
+    kind_labels = dict(Product.Kind.choices)
+    rows = (
+        SessionBatch.objects.filter(session_note__in=[n.pk for n in notes])
+        .select_related("batch__product")
+        .order_by("batch__product__kind", "-share_percent", "pk")
+    )
+    for use in rows:
+        product = use.batch.product
+        uses.setdefault(use.session_note_id, []).append(
+            PigmentLine(
+                kind=product.kind,
+                kind_label=kind_labels.get(product.kind, product.kind),
+                brand=product.brand,
+                shade=product.shade,
+                lot_number=use.batch.lot_number,
+                expires_on=use.batch.expires_on,
+                share_percent=use.share_percent,
+            )
+        )
+    return [
+        PigmentSession(
+            appointment=note.appointment,
+            day=session_day(note.appointment),
+            lines=uses.get(note.pk, []),
+            legacy={f: getattr(note, f) for f in LEGACY_FIELDS if getattr(note, f)},
+        )
+        for note in notes
+    ]
