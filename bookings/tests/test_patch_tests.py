@@ -246,7 +246,8 @@ def test_the_planner_proposes_the_patch_test_at_least_48_hours_before_session_1(
         sessions=2,
     )
     assert plan.patch_test_due
-    assert plan.patch_test is not None and plan.sessions[0] is not None
+    assert plan.patch_test is not None
+    assert plan.sessions[0] is not None
     assert plan.sessions[0].start - plan.patch_test.start >= timedelta(hours=48)
 
 
@@ -309,7 +310,8 @@ def test_the_course_page_shows_the_patch_test_time_and_books_it(client, place):
     assert proposed.status_code == 200
     form = proposed.context["form"]
     patch_at, first = form.cleaned_data["patch_test_start"], form.cleaned_data["start_1"]
-    assert patch_at is not None and first - patch_at >= timedelta(hours=48)
+    assert patch_at is not None
+    assert first - patch_at >= timedelta(hours=48)
     values = {k: form.data[k] for k in ("patch_test_start", "start_1", "start_2")}
     booked = client.post(url, {"action": "book", **fields, **values}, follow=True)
     assert "Patch test booked for" in booked.content.decode()
