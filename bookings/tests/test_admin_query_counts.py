@@ -40,6 +40,7 @@ from clients.tests.factories import (
     ClientFactory,
     ConsentRecordFactory,
     ConsentWordingFactory,
+    PatchTestFactory,
     PhotoFactory,
     SessionNoteFactory,
 )
@@ -82,6 +83,12 @@ def _client_children(obj, n: int) -> None:
         ConsentRecordFactory(client=obj, wording=wording, witnessed_by=UserFactory())
         PhotoFactory(client=obj, appointment=appointment)
         CourseFactory(client=obj)
+        PatchTestFactory(
+            client=obj,
+            appointment=appointment,
+            photo=PhotoFactory(client=obj, appointment=appointment),
+            recorded_by=UserFactory(),
+        )
 
 
 def _appointment_children(obj, n: int) -> None:
@@ -167,6 +174,10 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
     ),
     "clients.photo": (lambda: PhotoFactory(appointment=AppointmentFactory()), _nothing),
     "clients.sessionnote": (lambda: SessionNoteFactory(), _nothing),
+    "clients.patchtest": (
+        lambda: PatchTestFactory(recorded_by=UserFactory(), appointment=AppointmentFactory()),
+        _nothing,
+    ),
     "clients.auditevent": (
         lambda: AuditEvent.objects.create(
             actor=UserFactory(), action=AuditEvent.Action.VIEW, object_type="client", object_id=str(next(SEQ))
