@@ -325,6 +325,13 @@ def course_create_and_book(
     if due:
         hours = patch_test_hours(treatment)
         if patch_test_start is None:
+            pending = _patch_test_booked(client=client, before=starts[0] - timedelta(hours=hours))
+            if pending is not None:
+                raise ValidationError(
+                    f"A patch test is booked for {local(pending.start, location):%a %d %b %Y %H:%M}: book the "
+                    "sessions from its page once its result is recorded clear.",
+                    code="patch_test_pending",
+                )
             raise ValidationError(
                 f"{treatment.name} needs a clear patch test at least {hours} hours before the first session: "
                 "propose times again to book the patch test first.",

@@ -281,6 +281,9 @@ def test_the_planner_books_the_patch_test_first_and_the_first_session_once_it_is
         timedelta(minutes=15),
     )
     assert not _sessions(person).exists()  # not until the result is in
+    with pytest.raises(ValidationError) as pending:  # planning again says where the patch test stands
+        planner.course_create_and_book(**common)
+    assert pending.value.code == "patch_test_pending"
 
     with pytest.raises(BookingRefused):  # booked, but no result yet
         planner.next_session_book(appointment=patch, start=START, technician=place["technician"], by=place["manager"])
