@@ -258,6 +258,7 @@ def measure_booking(*, url: str, bookings: int, clients: int, locations: list[st
                         "email": f"load{n}@example.com",
                         "phone": "07700 900123",
                         "health_consent": "on",
+                        "date_of_birth": "1985-03-14",
                     }
                 ).encode()
                 request = urllib.request.Request(f"{base}/book/", data=data, headers={"Referer": f"{base}/book/"})

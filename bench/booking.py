@@ -192,6 +192,7 @@ def booking_queries(location: str, start: str) -> int:
         "email": "query.count@example.com",
         "phone": "07700 900123",
         "health_consent": "on",
+        "date_of_birth": "1985-03-14",
     }
     with CaptureQueriesContext(connection) as captured:
         response = client.post("/book/", fields)
@@ -271,6 +272,7 @@ def main() -> None:
                 "email": f"load{n}@example.com",
                 "phone": "07700 900123",
                 "health_consent": "on",
+                "date_of_birth": "1985-03-14",
             }
             return client.post("/book/", fields)
 

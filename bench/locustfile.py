@@ -87,6 +87,7 @@ class BookingPost(_Clinic):
             "email": f"load{n}@example.com",
             "phone": "07700 900123",
             "health_consent": "on",
+            "date_of_birth": "1985-03-14",
         }
         with self.client.post(
             "/book/", data=fields, name="booking POST", allow_redirects=False, catch_response=True

@@ -314,6 +314,7 @@ class AppointmentAdmin(
         "not_movable": "start",
         "one_change_at_a_time": "status",
         "bad_channel": "channel",
+        "id_not_checked": "status",
     }
     actions = [
         _status_action(appointment_confirm, name="confirm", description="Confirm", done="confirmed"),

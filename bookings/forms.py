@@ -170,6 +170,13 @@ class BookingForm(forms.Form):
     last_name = forms.CharField(max_length=80, label="Last name")
     email = forms.EmailField(label="E-mail")
     phone = forms.CharField(max_length=30, label="Mobile or phone (UK)")
+    date_of_birth = forms.DateField(
+        label="Date of birth",
+        help_text="We can only treat clients aged 18 or over.",
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "Enter your date of birth.", "invalid": "Enter your date of birth as a date."},
+    )
     description = forms.CharField(
         max_length=1000,
         required=False,
@@ -189,6 +196,13 @@ class BookingForm(forms.Form):
 
     def clean_email(self) -> str:
         return self.cleaned_data["email"].strip()
+
+    def clean_date_of_birth(self) -> date:
+        born = self.cleaned_data["date_of_birth"]
+        today = timezone.localdate()
+        if born > today or born.year < today.year - 120:
+            raise ValidationError("Enter your real date of birth.", code="date_of_birth_invalid")
+        return born
 
     @property
     def is_bot(self) -> bool:

@@ -283,6 +283,7 @@ class Appointment(models.Model):
         CONSULTATION = "consultation", "Consultation"
         TREATMENT_SESSION = "session", "Treatment session"
         TOUCH_UP = "touch_up", "Touch-up"
+        PATCH_TEST = "patch_test", "Patch test"
 
     class Status(models.TextChoices):
         BOOKED = "booked", "Booked"
@@ -587,6 +588,9 @@ class BookingPolicy(models.Model):
     )
     consultation_minutes = models.PositiveSmallIntegerField(
         "consultation length (minutes)", default=45, validators=[MinValueValidator(15)]
+    )
+    patch_test_minutes = models.PositiveSmallIntegerField(
+        "patch test length (minutes)", default=15, validators=[MinValueValidator(15)]
     )
     touch_up_minutes = models.PositiveSmallIntegerField(
         "touch-up length when no treatment is given (minutes)", default=120, validators=[MinValueValidator(15)]

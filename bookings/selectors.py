@@ -84,6 +84,8 @@ def appointment_length(
     """
     if kind == Appointment.Kind.CONSULTATION:
         minutes = length_minutes or policy.consultation_minutes
+    elif kind == Appointment.Kind.PATCH_TEST:
+        minutes = length_minutes or policy.patch_test_minutes
     elif kind == Appointment.Kind.TREATMENT_SESSION:
         if treatment is None:
             raise BookingRequestError("treatment", "A treatment session needs a treatment.")
@@ -113,7 +115,8 @@ def technician_candidates(
 ):
     """The technicians who may take this kind of appointment at the location (a queryset of ids)."""
     technicians = Technician.objects.filter(is_active=True, locations=location)
-    if kind != Appointment.Kind.CONSULTATION and treatment is not None:
+    # Any technician at the location sees consultations and applies patch tests.
+    if kind not in (Appointment.Kind.CONSULTATION, Appointment.Kind.PATCH_TEST) and treatment is not None:
         technicians = technicians.filter(treatments=treatment)
     if technician is not None:
         technicians = technicians.filter(pk=technician.pk)

@@ -185,6 +185,7 @@ def _book_post(request: HttpRequest) -> HttpResponse:
                 last_name=data["last_name"],
                 email=data["email"],
                 phone=data["phone"],
+                date_of_birth=data["date_of_birth"],
                 description=data["description"],
                 health_consent=data["health_consent"],
                 marketing_opt_in=data["marketing_opt_in"],

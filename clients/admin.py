@@ -13,14 +13,16 @@ from clients.phones import phone_display, phone_search_value
 
 from . import access
 from .admin_paging import BigTableAdminMixin, SharedChoicesFormSet
-from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, PatchTest, Photo, SessionNote
 from .services import (
     assessment_delete,
     assessment_save,
     audit_record,
+    client_id_check_record,
     client_save,
     consent_give,
     consent_withdraw,
+    patch_test_record,
     photo_delete,
     photo_update,
     session_note_save,
@@ -269,9 +271,50 @@ class PhotoThumbnailInline(ClinicalAdminMixin, admin.TabularInline):
         )
 
 
+class PatchTestInline(ClinicalAdminMixin, admin.TabularInline):
+    """The client's patch tests, shown; a result is recorded on its own page (Patch tests: add)."""
+
+    model = PatchTest
+    fk_name = "client"
+    display_only = True
+    fields = ["tested_at", "result", "notes", "photo_link", "appointment", "recorded_by"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("appointment", "recorded_by")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="photo")
+    def photo_link(self, obj: PatchTest) -> str:
+        if obj.photo_id is None:
+            return "-"
+        return format_html(
+            '<a href="{}"><img src="{}" alt="Patch test site" width="120" loading="lazy"></a>',
+            reverse("staff:photo_file", args=[obj.photo_id, "full"]),
+            reverse("staff:photo_file", args=[obj.photo_id, "thumb"]),
+        )
+
+
 class ClientAdminForm(forms.ModelForm):
     """Staff type phone numbers by hand: the same UK check as the booking form (any spacing,
     +44 or 0), stored in E.164 and shown in national format (clients/phones.py)."""
+
+    # Not a field of the client: saving with a document chosen records the ID check through
+    # client_id_check_record (who, when, which document; refused for an under-18).
+    record_id_check = forms.ChoiceField(
+        label="Record an ID check",
+        choices=[("", "---------"), *Client.IdDocument.choices],
+        required=False,
+        help_text="Choose the photo ID you have seen: the check is recorded with your name and the time "
+        "(the date of birth must be filled in). A first session cannot be completed without it.",
+    )
 
     class Meta:
         model = Client
@@ -301,8 +344,17 @@ class ClientAdmin(QuickSelectAdminMixin, BigTableAdminMixin, ServiceAdminMixin, 
         "match_status",
     ]
     # Matching goes through reception's "online bookings to match" page and its services.
-    readonly_fields = ["created_at", "updated_at", "erased_at", "match_of", "match_status"]
-    inlines = [AssessmentInline, ConsentRecordInline, PhotoThumbnailInline]
+    readonly_fields = [
+        "created_at",
+        "updated_at",
+        "erased_at",
+        "match_of",
+        "match_status",
+        "id_checked_at",
+        "id_checked_by",
+        "id_document",
+    ]
+    inlines = [AssessmentInline, ConsentRecordInline, PhotoThumbnailInline, PatchTestInline]
 
     @admin.display(description="phone", ordering="phone")
     def phone_national(self, obj: Client) -> str:
@@ -324,7 +376,10 @@ class ClientAdmin(QuickSelectAdminMixin, BigTableAdminMixin, ServiceAdminMixin, 
 
     def save_model(self, request, obj, form, change):
         data = {f: form.cleaned_data[f] for f in (form.changed_data if change else form.cleaned_data)}
+        document = data.pop("record_id_check", "")
         saved = client_save(client=obj if change else None, data=data, by=request.user)
+        if document:
+            saved = client_id_check_record(client=saved, document=document, by=request.user)
         self.adopt(obj, saved)
 
     def save_formset(self, request, form, formset, change):
@@ -488,3 +543,55 @@ class AuditEventAdmin(BigTableAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class PatchTestAdminForm(forms.ModelForm):
+    photo_file = forms.FileField(required=False, label="Photo of the test site")
+    photo_angle = forms.ChoiceField(choices=Photo.Angle.choices, initial=Photo.Angle.BACK, label="Where on the head")
+
+    class Meta:
+        model = PatchTest
+        fields = ["client", "appointment", "tested_at", "result", "notes"]
+
+
+@admin.register(PatchTest)
+class PatchTestAdmin(ServiceAdminMixin, ClinicalAdminMixin, admin.ModelAdmin):
+    """A result is recorded through patch_test_record (audited, the photo through the photo
+    pipeline) and never edited afterwards: a new test gets a new row."""
+
+    form = PatchTestAdminForm
+    list_display = ["__str__", "client", "result", "tested_at", "recorded_by"]
+    list_filter = ["result"]
+    list_select_related = ["client", "recorded_by"]
+    search_fields = ["client__last_name", "client__email"]
+    autocomplete_fields = ["client", "appointment"]
+    error_code_fields = {"patch_test_appointment": "appointment", "patch_test_future": "tested_at"}
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["client", "appointment", "tested_at", "result", "notes", "photo", "recorded_by", "created_at"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["client", "appointment", "tested_at", "result", "notes", "photo_file", "photo_angle"]
+        return self.get_readonly_fields(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        data = form.cleaned_data
+        saved = patch_test_record(
+            client=data["client"],
+            appointment=data.get("appointment"),
+            tested_at=data["tested_at"],
+            result=data["result"],
+            notes=data.get("notes", ""),
+            photo=data.get("photo_file"),
+            photo_angle=data.get("photo_angle") or Photo.Angle.BACK,
+            by=request.user,
+        )
+        self.adopt(obj, saved)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from treatments.models import PriceBand, Treatment
 
-from .models import Assessment, ConsentWording, Photo, SessionNote
+from .models import Assessment, Client, ConsentWording, PatchTest, Photo, SessionNote
 
 TOUCH = {"class": "form-control form-control-lg"}
 
@@ -141,7 +141,12 @@ class PhotoUploadForm(forms.Form):
         ),
         help_text="JPEG, PNG or WebP, up to 15 MB each.",
     )
-    phase = forms.ChoiceField(choices=Photo.Phase.choices, widget=forms.RadioSelect, initial=Photo.Phase.BEFORE)
+    # Patch-test photos come with their result (PatchTestForm), not from here.
+    phase = forms.ChoiceField(
+        choices=[(Photo.Phase.BEFORE, Photo.Phase.BEFORE.label), (Photo.Phase.AFTER, Photo.Phase.AFTER.label)],
+        widget=forms.RadioSelect,
+        initial=Photo.Phase.BEFORE,
+    )
     default_angle = forms.ChoiceField(
         label="Angle (for photos without their own)",
         choices=Photo.Angle.choices,
@@ -212,6 +217,64 @@ class CoursePlanForm(forms.Form):
                 input_formats=["%Y-%m-%dT%H:%M"],
             )
 
+        self.fields["patch_test_start"] = DateTimeWithinYearsField(
+            label="Patch test",
+            required=False,
+            help_text="Booked first when the client needs one; the sessions are booked once it is recorded clear.",
+            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            input_formats=["%Y-%m-%dT%H:%M"],
+        )
+
     def starts(self) -> list:
         n = self.cleaned_data["planned_sessions"]
         return [self.cleaned_data.get(f"start_{i}") for i in range(1, n + 1)]
+
+
+class PatchTestForm(forms.Form):
+    """A patch test's result, with notes and an optional photo of the test site."""
+
+    result = forms.ChoiceField(choices=PatchTest.Result.choices, widget=forms.RadioSelect)
+    tested_at = DateTimeWithinYearsField(
+        label="Pigment applied at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", **TOUCH}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M"],
+        help_text="The wait before the first session counts from here.",
+    )
+    notes = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3, **TOUCH}))
+    photo = forms.FileField(
+        required=False,
+        label="Photo of the test site (optional)",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp,image/*", "capture": "environment", **TOUCH}
+        ),
+    )
+    photo_angle = forms.ChoiceField(
+        label="Where on the head",
+        required=False,
+        choices=Photo.Angle.choices,
+        initial=Photo.Angle.BACK,
+        widget=forms.Select(attrs={"class": "form-select form-select-lg"}),
+    )
+
+
+class IdCheckForm(forms.Form):
+    """Photo ID seen at the consultation: which document, and the date of birth it shows."""
+
+    id_document = forms.ChoiceField(
+        label="ID document seen",
+        choices=[("", "Choose the document"), *Client.IdDocument.choices],
+        widget=forms.Select(attrs={"class": "form-select form-select-lg"}),
+        error_messages={"required": "Choose the document seen."},
+    )
+    date_of_birth = forms.DateField(
+        required=False,
+        label="Date of birth on the ID",
+        widget=forms.DateInput(attrs={"type": "date", **TOUCH}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
+    )
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data.get("date_of_birth")
+        if born is not None and (born > timezone.localdate() or born.year < timezone.localdate().year - 120):
+            raise forms.ValidationError("Enter the date of birth shown on the ID.", code="date_of_birth_invalid")
+        return born

@@ -59,6 +59,12 @@ class Client(models.Model):
         EMAIL = "email", "E-mail"
         SMS = "sms", "Text message (SMS)"
 
+    class IdDocument(models.TextChoices):
+        PASSPORT = "passport", "Passport"
+        DRIVING_LICENCE = "driving_licence", "Photocard driving licence"
+        PASS_CARD = "pass_card", "PASS proof-of-age card"
+        OTHER = "other", "Other photo ID"
+
     class MatchStatus(models.TextChoices):
         PENDING = "pending", "To match: the same person or not?"
         SEPARATE = "separate", "A different person sharing the e-mail"
@@ -80,6 +86,22 @@ class Client(models.Model):
     marketing_email_opt_in = models.BooleanField("marketing by e-mail", default=False)
     marketing_sms_opt_in = models.BooleanField("marketing by SMS", default=False)
     staff_notes = models.TextField(blank=True, help_text="Administrative notes (not clinical).")
+    # Tattooing under-18s is an offence (Tattooing of Minors Act 1969): the consultation records
+    # that photo ID was seen (clients.services.client_id_check_record); a first session cannot
+    # be completed without it.
+    id_checked_at = models.DateTimeField("ID checked at", null=True, blank=True, editable=False)
+    id_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name="ID checked by",
+    )
+    id_document = models.CharField(
+        "ID document seen", max_length=20, choices=IdDocument.choices, blank=True, editable=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     erased_at = models.DateTimeField(
@@ -292,6 +314,7 @@ class Photo(models.Model):
     class Phase(models.TextChoices):
         BEFORE = "before", "Before"
         AFTER = "after", "After"
+        PATCH_TEST = "patch_test", "Patch test"
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="photos")
     appointment = models.ForeignKey(
@@ -375,6 +398,43 @@ class SessionNote(models.Model):
 
     def __str__(self) -> str:
         return f"Session note for {self.appointment.reference}"
+
+
+class PatchTest(models.Model):
+    """A patch test's result: a little pigment on the skin, read a day or two later. A treatment that
+    needs one (or a client with assessed allergies) cannot have a first session booked until a clear
+    result is recorded long enough before it (bookings.services.safety)."""
+
+    class Result(models.TextChoices):
+        CLEAR = "clear", "Clear (no reaction)"
+        REACTION = "reaction", "Reaction"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="patch_tests")
+    appointment = models.ForeignKey(
+        "bookings.Appointment", on_delete=models.SET_NULL, null=True, blank=True, related_name="patch_tests"
+    )
+    tested_at = models.DateTimeField("pigment applied at")
+    result = models.CharField(max_length=10, choices=Result.choices)
+    notes = models.TextField(blank=True)
+    photo = models.OneToOneField(
+        Photo, on_delete=models.SET_NULL, null=True, blank=True, related_name="patch_test", editable=False
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-tested_at", "-pk"]
+        get_latest_by = "tested_at"
+        indexes = [models.Index(fields=["client", "tested_at"], name="patchtest_client_tested_idx")]
+
+    def __str__(self) -> str:
+        return f"Patch test {timezone.localtime(self.tested_at):%d/%m/%Y}: {self.get_result_display()}"
+
+    @property
+    def is_clear(self) -> bool:
+        return self.result == self.Result.CLEAR
 
 
 class AuditEvent(models.Model):

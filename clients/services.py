@@ -18,7 +18,8 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 from phonenumber_field.phonenumber import PhoneNumber
 
-from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+from .ages import under_age_message
+from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, PatchTest, Photo, SessionNote
 from .photos import MAX_UPLOAD_BYTES, photo_clean
 from .selectors import consent_is_active
 
@@ -281,6 +282,116 @@ def photo_delete(*, photo: Photo, by: AbstractBaseUser) -> None:
     transaction.on_commit(lambda: _delete_files(files))
 
 
+# bookings.Appointment.Kind.PATCH_TEST, named for the same reason as CONSULTATION below.
+PATCH_TEST_KIND = "patch_test"
+
+
+def patch_test_record(
+    *,
+    client: Client,
+    result: str,
+    tested_at,
+    by: AbstractBaseUser,
+    notes: str = "",
+    appointment: Appointment | None = None,
+    photo: UploadedFile | None = None,
+    photo_angle: str = Photo.Angle.BACK,
+    now=None,
+) -> PatchTest:
+    """Record a patch test's result (clear or reaction), with notes and an optional photo kept as a
+    private "patch test" photo through photos_add; audited. ``tested_at`` is when the pigment went
+    on the skin: the wait before a first session counts from it."""
+    now = now or timezone.now()
+    errors: dict[str, list[ValidationError]] = {}
+    if result not in PatchTest.Result.values:
+        errors.setdefault("result", []).append(ValidationError("Choose clear or reaction.", code="patch_test_result"))
+    if tested_at is None or tested_at > now:
+        errors.setdefault("tested_at", []).append(
+            ValidationError("A patch test is recorded once the pigment is on the skin.", code="patch_test_future")
+        )
+    if appointment is not None and (appointment.client_id != client.pk or appointment.kind != PATCH_TEST_KIND):
+        errors.setdefault("appointment", []).append(
+            ValidationError("Choose one of this client's patch-test appointments.", code="patch_test_appointment")
+        )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        # Locked: a first session being booked right now (bookings.services.safety) waits for this.
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        record = PatchTest(
+            client=client,
+            appointment=appointment,
+            tested_at=tested_at,
+            result=result,
+            notes=notes.replace("\x00", ""),
+            recorded_by=by,
+        )
+        record.full_clean()
+        record.save()
+        if photo is not None:
+            (stored,) = photos_add(
+                client=client,
+                appointment=appointment,
+                uploads=[PhotoUpload(file=photo, angle=photo_angle)],
+                phase=Photo.Phase.PATCH_TEST,
+                by=by,
+            )
+            record.photo = stored
+            record.save(update_fields=["photo"])
+        audit_record(
+            actor=by,
+            action=AuditEvent.Action.CREATE,
+            object_type="patchtest",
+            object_id=record.pk,
+            client_id=client.pk,
+            fields=["tested_at", "result", *(["notes"] if record.notes else []), *(["photo"] if photo else [])],
+            detail=f"result {result}",
+        )
+    logger.info("patch test recorded client=%s patchtest=%s result=%s", client.pk, record.pk, result)
+    return record
+
+
+@transaction.atomic
+def client_id_check_record(
+    *, client: Client, document: str, by: AbstractBaseUser, date_of_birth=None, now=None
+) -> Client:
+    """Record that staff saw the client's photo ID (which document, who, when), with the date of birth
+    it shows when the record has none yet. Refused for someone under 18 on the day. Audited."""
+    now = now or timezone.now()
+    # Locked: the check and a change of the date of birth must not cross.
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if document not in Client.IdDocument.values:
+        raise ValidationError({"id_document": ValidationError("Choose the document seen.", code="id_document")})
+    born = date_of_birth or client.date_of_birth
+    if born is None:
+        raise ValidationError(
+            {"date_of_birth": ValidationError("Enter the date of birth on the ID.", code="date_of_birth_required")}
+        )
+    refusal = under_age_message(born=born, day=timezone.localdate(now))
+    if refusal:
+        raise ValidationError({"date_of_birth": ValidationError(refusal, code="under_18")})
+    before = model_to_dict(client)
+    client.date_of_birth = born
+    client.id_document = document
+    client.id_checked_at = now
+    client.id_checked_by = by
+    client.full_clean()
+    client.save(update_fields=["date_of_birth", "id_document", "id_checked_at", "id_checked_by", "updated_at"])
+    changed = ["id_checked_at", "id_checked_by", "id_document"]
+    if before["date_of_birth"] != born:
+        changed.append("date_of_birth")
+    audit_record(
+        actor=by,
+        action=AuditEvent.Action.UPDATE,
+        object_type="client",
+        object_id=client.pk,
+        client_id=client.pk,
+        fields=changed,
+        detail=f"ID checked: {document}",
+    )
+    return client
+
+
 def consent_wordings_current() -> list[ConsentWording]:
     """The newest version in force of each kind of consent."""
     latest: dict[str, ConsentWording] = {}
@@ -417,6 +528,7 @@ def client_export(*, client: Client, by: AbstractBaseUser, extra: dict[str, Any]
         "appointments": _rows(client.appointments.all()),
         "courses": _rows(client.courses.all()),
         "assessments": _rows(client.assessments.all()),
+        "patch_tests": _rows(client.patch_tests.all()),
         "session_notes": _rows(SessionNote.objects.filter(appointment__client=client)),
         "consents": [
             row | {"wording_kind": r.wording.kind, "wording_version": r.wording.version, "wording_text": r.wording.text}
@@ -468,6 +580,7 @@ def client_record_erase(*, client: Client, by: AbstractBaseUser) -> tuple[Client
         email="",
         phone="",
         date_of_birth=None,
+        id_document="",
         address="",
         postcode="",
         staff_notes="",
@@ -480,6 +593,7 @@ def client_record_erase(*, client: Client, by: AbstractBaseUser) -> tuple[Client
         natural_hair_colour="", hairline_design_notes="", medical_history="", suitability_notes=""
     )
     SessionNote.objects.filter(appointment__client=client).update(notes="", next_time_notes="")
+    client.patch_tests.update(notes="")
     client.consents.update(signed_name="")
     audit_record(
         actor=by,

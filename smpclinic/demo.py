@@ -66,7 +66,7 @@ from bookings.services.messaging import (
     send_time_on,
 )
 from bookings.zones import local_date
-from clients.models import Assessment, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+from clients.models import Assessment, Client, ConsentRecord, ConsentWording, PatchTest, Photo, SessionNote
 from clients.photos import photo_clean
 from clients.roles import roles_ensure
 from smpclinic.demo_photos import jpeg, scalp_pair
@@ -404,6 +404,8 @@ def _seed_catalogue(report: SeedReport) -> None:
             "session_minutes_max": minutes_max,
             "spacing_days_min": 0 if touch_up else 14,
             "spacing_days_max": 0 if touch_up else 21,
+            # A patch test before a first course session (a returning client's touch-up needs none).
+            "needs_patch_test": not touch_up,
             "meta_description": data["summary"][:160],
         }
         treatment, created = Treatment.objects.get_or_create(slug=data["slug"], defaults=defaults)
@@ -802,6 +804,7 @@ def _seed_people(report: SeedReport, today: date) -> None:
         appointments.append(appointment)
 
     _course_statuses(courses, appointments)
+    _id_checks(appointments, now=now)
     _save_with_dates(Client, people.clients, _first_seen(people.clients, appointments))
     for course in courses:
         course.client = course.client  # picks up the client's new primary key
@@ -822,7 +825,44 @@ def _seed_people(report: SeedReport, today: date) -> None:
         manager=manager,
     )
     _clinical_records(people, appointments, today_done, today=today, wordings=wordings, rng=rng)
+    _patch_tests(appointments, now=now)
     _photos(appointments, courses, wordings=wordings)
+
+
+def _id_checks(appointments: list[Appointment], *, now: datetime) -> None:
+    """Photo ID seen at each client's first visit (consultation, or the first session of a client
+    whose consultation was before the diary), as the workspace's ID check records it."""
+    seen: set[int] = set()
+    for appointment in sorted(appointments, key=lambda a: a.start):
+        client = appointment.client
+        if id(client) in seen or appointment.start > now or appointment.status in (Status.CANCELLED, Status.NO_SHOW):
+            continue
+        seen.add(id(client))
+        client.id_checked_at = appointment.start + timedelta(minutes=5)
+        client.id_checked_by = appointment.technician.user
+        client.id_document = Client.IdDocument.DRIVING_LICENCE if len(seen) % 3 else Client.IdDocument.PASSPORT
+
+
+def _patch_tests(appointments: list[Appointment], *, now: datetime) -> None:
+    """A clear patch test a week before each client's first session, as the workspace records it:
+    the demo's treatments need one, so every first session the diary holds was booked after it."""
+    tests: list[PatchTest] = []
+    seen: set[int] = set()
+    for appointment in sorted(appointments, key=lambda a: a.start):
+        if appointment.kind != SESSION or appointment.client_id in seen:
+            continue
+        seen.add(appointment.client_id)
+        tests.append(
+            PatchTest(
+                client_id=appointment.client_id,
+                # Never in the future: a first session tomorrow had its test days ago.
+                tested_at=min(appointment.start - timedelta(days=7), now - timedelta(days=3)),
+                result=PatchTest.Result.CLEAR,
+                notes="No redness or itching after 48 hours.",
+                recorded_by=appointment.technician.user,
+            )
+        )
+    PatchTest.objects.bulk_create(tests, batch_size=1000)
 
 
 def _first_seen(clients: list[Client], appointments: list[Appointment]) -> dict[int, datetime]:

@@ -41,6 +41,7 @@ class TreatmentAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Safety", {"fields": ["needs_patch_test", "patch_test_hours"]}),
     ]
 
 

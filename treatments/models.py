@@ -71,6 +71,17 @@ class Treatment(models.Model):
         default=25,
         validators=[MaxValueValidator(100)],
     )
+    needs_patch_test = models.BooleanField(
+        "needs a patch test",
+        default=False,
+        help_text="The first session can only be booked once a patch test is recorded clear (clients whose "
+        "assessment lists allergies need one whatever this says).",
+    )
+    patch_test_hours = models.PositiveSmallIntegerField(
+        "patch test at least (hours) before the first session",
+        default=48,
+        help_text="How long a clear patch test must have been on the skin before the first session starts.",
+    )
     meta_description = models.CharField(max_length=160, blank=True)
     is_active = models.BooleanField("shown on the site and bookable", default=True)
     order = models.PositiveSmallIntegerField(default=0)

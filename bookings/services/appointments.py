@@ -40,6 +40,7 @@ from bookings.models import Appointment, ClientMessage, Course, Technician
 from bookings.payments.services import Outcome, deposit_settle
 from bookings.services.booking import appointment_book, appointment_cancel, appointment_reschedule
 from bookings.services.messaging import client_message_queue, reminder_resend, reminders_sync
+from bookings.services.safety import first_session_id_check
 from clients.models import AuditEvent
 from clients.services import audit_record
 
@@ -220,6 +221,7 @@ def _cancel(appointment: Appointment, *, by, now: datetime, previous: str) -> Ap
 def _complete(appointment: Appointment, *, by, now: datetime, previous: str) -> Appointment:
     if appointment.start > now:
         raise ValidationError("An appointment cannot be completed before it has started.", code="not_started")
+    first_session_id_check(appointment=appointment)
     done = _set_status(
         appointment, status=Status.COMPLETED, by=by, now=now, previous=previous, extra={"completed_at": now}
     )

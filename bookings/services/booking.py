@@ -37,6 +37,8 @@ from bookings.selectors import (
     technician_candidates,
 )
 from bookings.services.messaging import appointment_messages_new, client_message_queue, reminders_sync
+from bookings.services.safety import booking_safety_check
+from clients.ages import under_age_message
 from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
 from clients.services import audit_record
 from treatments.models import Treatment
@@ -253,6 +255,9 @@ def appointment_book(
         "policy": policy,
     }
     with transaction.atomic():
+        # Age and patch test: the one place every booking path passes (public form, workspace,
+        # planner, admin).
+        booking_safety_check(client=client, kind=kind, treatment=treatment, start=start, location=location)
         chosen = _claim_technician(technician=technician, **claim)
         appointment = Appointment(
             kind=kind,
@@ -332,6 +337,14 @@ def appointment_reschedule(
             _check_course_spacing(appointment=appointment, start=start)
         elif not appointment.is_active or appointment.status == Appointment.Status.COMPLETED:
             raise ChangeNotAllowed("Only booked or confirmed appointments can be moved.")
+        booking_safety_check(
+            client=appointment.client,
+            kind=appointment.kind,
+            treatment=appointment.treatment,
+            start=start,
+            location=appointment.location,
+            exclude_appointment_id=appointment.pk,
+        )
         claim = {
             "location": appointment.location,
             "kind": appointment.kind,
@@ -379,7 +392,9 @@ def course_spacing_window(*, appointment: Appointment) -> tuple[date, date] | No
         return None
     treatment = appointment.treatment
     siblings = (
-        Appointment.objects.filter(course_id=appointment.course_id, status__in=Appointment.ACTIVE_STATUSES)
+        Appointment.objects.filter(
+            course_id=appointment.course_id, status__in=Appointment.ACTIVE_STATUSES, session_number__isnull=False
+        )
         .exclude(pk=appointment.pk)
         .only("start", "session_number")
     )
@@ -487,7 +502,9 @@ def appointment_cancel(
     return appointment
 
 
-def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: str) -> Client:
+def _client_for_booking(
+    *, first_name: str, last_name: str, email: str, phone: str, date_of_birth: date | None = None
+) -> Client:
     """A new record holding the details exactly as given on the public form.
 
     Never the existing client with this e-mail: anyone may type anyone's address, so the booking
@@ -497,7 +514,7 @@ def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: s
     (bookings.services.identity).
     """
     holder = _address_holder(email)
-    client = Client(first_name=first_name, last_name=last_name, email=email, phone=phone)
+    client = Client(first_name=first_name, last_name=last_name, email=email, phone=phone, date_of_birth=date_of_birth)
     for attempt in range(2):
         client.match_of = holder
         client.match_status = Client.MatchStatus.PENDING if holder else ""
@@ -515,7 +532,14 @@ def _client_for_booking(*, first_name: str, last_name: str, email: str, phone: s
         action=AuditEvent.Action.CREATE,
         object_type="client",
         obj=client,
-        fields=["first_name", "last_name", "email", "phone", *(["match_of"] if holder else [])],
+        fields=[
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            *(["date_of_birth"] if date_of_birth else []),
+            *(["match_of"] if holder else []),
+        ],
     )
     return client
 
@@ -586,6 +610,7 @@ def online_book(
     description: str,
     health_consent: bool,
     marketing_opt_in: bool,
+    date_of_birth: date | None = None,
 ) -> Appointment:
     """A client books online: a new record for the details as given, consent to keep the health
     data they typed recorded on it, and a booking with any technician. All or nothing. The
@@ -601,6 +626,12 @@ def online_book(
         raise BookingRequestError("treatment", "Choose the treatment you are booking.")
     if not health_consent:
         raise BookingRequestError("health_consent", "We need your consent to keep your health information.")
+    if date_of_birth is not None:
+        # Before any record is made: an under-18's details are not kept (appointment_book checks too).
+        refusal = under_age_message(born=date_of_birth, day=zones.local_date(start, location))
+        if refusal:
+            logger.info("online booking refused: under 18 location=%s", location.pk)
+            raise BookingRequestError("date_of_birth", refusal)
     policy = booking_policy_for(location)
     refusal = online_booking_refusal(location=location, policy=policy, email=email, phone=phone)
     if refusal:
@@ -619,7 +650,9 @@ def online_book(
     if deposit_policy is not None and deposit_policy.required_online:
         deposit = deposit_amount(policy=deposit_policy, treatment=treatment, location=location)
     with transaction.atomic():
-        client = _client_for_booking(first_name=first_name, last_name=last_name, email=email, phone=phone)
+        client = _client_for_booking(
+            first_name=first_name, last_name=last_name, email=email, phone=phone, date_of_birth=date_of_birth
+        )
         # The consent before the booking: appointment_book locks the location's technicians until
         # this transaction commits, so whatever needs no appointment is written before the lock.
         consent = ConsentRecord.objects.create(

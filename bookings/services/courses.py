@@ -19,6 +19,12 @@ from django.utils import timezone
 from bookings.models import Appointment, Course, Location, Technician
 from bookings.selectors import BookingRequestError, Slot, availability_compute
 from bookings.services.booking import SlotTaken, appointment_book
+from bookings.services.safety import (
+    is_first_session,
+    patch_test_hours,
+    patch_test_needed,
+    patch_test_status,
+)
 from bookings.zones import local, local_date
 from clients.models import AuditEvent, Client
 from clients.services import audit_record
@@ -49,7 +55,8 @@ class CourseBookingError(Exception):
 
     def __init__(self, *, session_number: int, start: datetime, location: Location, message: str, alternatives=()):
         at = local(start, location)
-        super().__init__(f"Session {session_number} ({at:%a %d %b %Y %H:%M}): {message} Nothing was booked.")
+        what = f"Session {session_number}" if session_number else "Patch test"
+        super().__init__(f"{what} ({at:%a %d %b %Y %H:%M}): {message} Nothing was booked.")
         self.session_number = session_number
         self.alternatives = list(alternatives)
 
@@ -72,7 +79,11 @@ def next_session_proposals(*, appointment: Appointment) -> list[Proposal]:
     treatment = appointment.treatment or (appointment.course.treatment if appointment.course_id else None)
     if treatment is None:
         return []
-    start_date, days = _window(local_date(appointment.start, appointment.location), treatment)
+    if appointment.kind == Appointment.Kind.PATCH_TEST:
+        # Session 1 after the course's patch test: from the day its wait is over, for four weeks.
+        start_date, days = local_date(_patch_test_over(appointment, treatment), appointment.location), 28
+    else:
+        start_date, days = _window(local_date(appointment.start, appointment.location), treatment)
     free = availability_compute(
         location=appointment.location,
         kind=Appointment.Kind.TREATMENT_SESSION,
@@ -81,6 +92,9 @@ def next_session_proposals(*, appointment: Appointment) -> list[Proposal]:
         days=days,
         apply_notice=False,
     )
+    if appointment.kind == Appointment.Kind.PATCH_TEST:
+        over = _patch_test_over(appointment, treatment)
+        free = {day: [s for s in slots if s.start >= over] for day, slots in free.items()}
     own = _pick(free, appointment.technician_id)
     others = [s for s in _pick(free, None) if s.technician_id != appointment.technician_id]
     names = dict(
@@ -94,6 +108,10 @@ def next_session_proposals(*, appointment: Appointment) -> list[Proposal]:
         )
         for s in (own + others)[:MAX_PROPOSALS]
     ]
+
+
+def _patch_test_over(appointment: Appointment, treatment: Treatment) -> datetime:
+    return appointment.start + timedelta(hours=patch_test_hours(treatment))
 
 
 def parse_proposal(value: str) -> tuple[datetime, int]:
@@ -126,13 +144,15 @@ def next_session_book(
     course = appointment.course
     if course is None:
         raise ValidationError("This appointment is not part of a course: plan a course first.", code="not_in_course")
-    _check_spacing(
-        local_date(appointment.start, appointment.location),
-        start,
-        course.treatment,
-        location=appointment.location,
-        label="The next session",
-    )
+    if appointment.kind != Appointment.Kind.PATCH_TEST:
+        # After the course's patch test, the patch-test rule (appointment_book) sets the wait instead.
+        _check_spacing(
+            local_date(appointment.start, appointment.location),
+            start,
+            course.treatment,
+            location=appointment.location,
+            label="The next session",
+        )
     with transaction.atomic():
         # Lock the course: two devices booking "the next session" at once must not both take number n+1.
         course = Course.objects.select_for_update().get(pk=course.pk)
@@ -181,6 +201,101 @@ def course_plan(
     return plan
 
 
+@dataclass(frozen=True)
+class CoursePlan:
+    """A course's proposed times: the patch test first when one is due, then a time per session.
+
+    ``patch_test_refusal`` says why no session can be planned yet (the last patch test showed a
+    reaction); ``patch_test_booked`` is a patch test already booked in time for session 1."""
+
+    sessions: list[Slot | None]
+    patch_test: Slot | None = None
+    patch_test_due: bool = False
+    patch_test_refusal: str = ""
+    patch_test_booked: Appointment | None = None
+
+
+def patch_test_due(*, client: Client, treatment: Treatment, start: datetime) -> tuple[bool, str]:
+    """(due, refusal): a first session at ``start`` needs a patch test booked first (due), or
+    cannot be planned at all (the refusal: the latest test showed a reaction)."""
+    if not patch_test_needed(client=client, treatment=treatment) or not is_first_session(client=client, start=start):
+        return False, ""
+    status = patch_test_status(client=client, treatment=treatment, start=start)
+    if status.ok:
+        return False, ""
+    if status.code == "patch_test_reaction":
+        return False, status.message
+    return True, ""
+
+
+def _patch_test_booked(*, client: Client, before: datetime) -> Appointment | None:
+    """A patch-test appointment still to happen, in time for a session starting at ``before``."""
+    return (
+        Appointment.objects.filter(
+            client=client,
+            kind=Appointment.Kind.PATCH_TEST,
+            status__in=HELD_STATUSES,
+            start__gte=timezone.now(),
+            start__lte=before,
+        )
+        .order_by("start")
+        .first()
+    )
+
+
+def course_plan_with_patch_test(
+    *,
+    client: Client,
+    location: Location,
+    treatment: Treatment,
+    technician: Technician,
+    first_date: date,
+    sessions: int,
+) -> CoursePlan:
+    """course_plan, with the patch test first when the client needs one: the first free patch-test
+    time from today (this technician's, else anyone's at the location), and session 1 no sooner
+    than the treatment's patch-test hours after it."""
+    plan = course_plan(
+        location=location, treatment=treatment, technician=technician, first_date=first_date, sessions=sessions
+    )
+    if not plan or plan[0] is None:
+        return CoursePlan(sessions=plan)
+    due, refusal = patch_test_due(client=client, treatment=treatment, start=plan[0].start)
+    if refusal:
+        return CoursePlan(sessions=plan, patch_test_refusal=refusal)
+    if not due:
+        return CoursePlan(sessions=plan)
+    hours = timedelta(hours=patch_test_hours(treatment))
+    booked = _patch_test_booked(client=client, before=plan[0].start - hours)
+    if booked is not None:
+        return CoursePlan(sessions=plan, patch_test_due=True, patch_test_booked=booked)
+    today = local_date(timezone.now(), location)
+    patch = _first_patch_test_slot(location=location, technician=technician, start_date=today)
+    if patch is None:
+        return CoursePlan(sessions=plan, patch_test_due=True)
+    if plan[0].start < patch.start + hours:
+        # The wait pushes the course back: session 1 from the day after the wait is over.
+        plan = course_plan(
+            location=location,
+            treatment=treatment,
+            technician=technician,
+            first_date=local_date(patch.start + hours, location) + timedelta(days=1),
+            sessions=sessions,
+        )
+    return CoursePlan(sessions=plan, patch_test=patch, patch_test_due=True)
+
+
+def _first_patch_test_slot(*, location: Location, technician: Technician, start_date: date) -> Slot | None:
+    free = availability_compute(
+        location=location,
+        kind=Appointment.Kind.PATCH_TEST,
+        start_date=start_date,
+        days=14,
+        apply_notice=False,
+    )
+    return next(iter(_pick(free, technician.pk)), None) or next(iter(_pick(free, None)), None)
+
+
 @transaction.atomic
 def course_create_and_book(
     *,
@@ -193,11 +308,39 @@ def course_create_and_book(
     price_agreed: Decimal | None,
     starts: Sequence[datetime],
     by: AbstractBaseUser,
+    patch_test_start: datetime | None = None,
 ) -> Course:
-    """Create the course and book every session in one transaction: if any time is taken, nothing is kept."""
+    """Create the course and book every session in one transaction: if any time is taken, nothing is kept.
+
+    When the client needs a patch test before session 1 and has no clear one in time, the patch
+    test is booked first (``patch_test_start``, at least the treatment's patch-test hours before
+    session 1, part of the course) and the sessions are not: a first session is booked only once
+    the result is recorded clear (next_session_book from the patch test's page)."""
     _check_sessions_range(treatment, planned_sessions)
     if len(starts) != planned_sessions:
         raise ValidationError(f"Give a time for each of the {planned_sessions} sessions.", code="course_times_count")
+    due, refusal = patch_test_due(client=client, treatment=treatment, start=starts[0])
+    if refusal:
+        raise ValidationError(refusal, code="patch_test_reaction")
+    if due:
+        hours = patch_test_hours(treatment)
+        if patch_test_start is None:
+            pending = _patch_test_booked(client=client, before=starts[0] - timedelta(hours=hours))
+            if pending is not None:
+                raise ValidationError(
+                    f"A patch test is booked for {local(pending.start, location):%a %d %b %Y %H:%M}: book the "
+                    "sessions from its page once its result is recorded clear.",
+                    code="patch_test_pending",
+                )
+            raise ValidationError(
+                f"{treatment.name} needs a clear patch test at least {hours} hours before the first session: "
+                "propose times again to book the patch test first.",
+                code="patch_test_required",
+            )
+        if patch_test_start > starts[0] - timedelta(hours=hours):
+            raise ValidationError(
+                f"The patch test must be at least {hours} hours before session 1.", code="patch_test_too_late"
+            )
     for number in range(1, len(starts)):
         _check_spacing(
             local_date(starts[number - 1], location),
@@ -216,6 +359,32 @@ def course_create_and_book(
         },
         by=by,
     )
+    if due:
+        try:
+            patch = appointment_book(
+                client=client,
+                location=location,
+                kind=Appointment.Kind.PATCH_TEST,
+                start=patch_test_start,
+                treatment=treatment,
+                course=course,
+                channel=Appointment.Channel.STAFF,
+            )
+        except SlotTaken as exc:
+            raise CourseBookingError(
+                session_number=0, start=patch_test_start, location=location, message=exc.message
+            ) from exc
+        audit_record(
+            actor=by,
+            action=AuditEvent.Action.CREATE,
+            object_type="appointment",
+            object_id=patch.pk,
+            client_id=client.pk,
+            fields=["kind", "start", "course"],
+            detail="patch test booked by the course planner",
+        )
+        logger.info("course patch test booked course=%s ref=%s", course.pk, patch.reference)
+        return course
     for number, start in enumerate(starts, start=1):
         try:
             appointment_book(
@@ -288,7 +457,8 @@ def _session_counts(course: Course) -> tuple[int, int]:
     """(treatment sessions completed, sessions still holding a technician's time)."""
     counts = course.appointments.aggregate(
         done=Count("pk", filter=Q(kind=Appointment.Kind.TREATMENT_SESSION, status=Appointment.Status.COMPLETED)),
-        held=Count("pk", filter=Q(status__in=HELD_STATUSES)),
+        # A course's patch test is not one of its sessions.
+        held=Count("pk", filter=Q(status__in=HELD_STATUSES) & ~Q(kind=Appointment.Kind.PATCH_TEST)),
     )
     return counts["done"], counts["held"]
 

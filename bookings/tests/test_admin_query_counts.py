@@ -45,6 +45,7 @@ from clients.tests.factories import (
     ClientFactory,
     ConsentRecordFactory,
     ConsentWordingFactory,
+    PatchTestFactory,
     PhotoFactory,
     SessionNoteFactory,
 )
@@ -87,6 +88,12 @@ def _client_children(obj, n: int) -> None:
         ConsentRecordFactory(client=obj, wording=wording, witnessed_by=UserFactory())
         PhotoFactory(client=obj, appointment=appointment)
         CourseFactory(client=obj)
+        PatchTestFactory(
+            client=obj,
+            appointment=appointment,
+            photo=PhotoFactory(client=obj, appointment=appointment),
+            recorded_by=UserFactory(),
+        )
 
 
 def _appointment_children(obj, n: int) -> None:
@@ -178,6 +185,10 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
     ),
     "clients.photo": (lambda: PhotoFactory(appointment=AppointmentFactory()), _nothing),
     "clients.sessionnote": (lambda: SessionNoteFactory(), _session_note_children),
+    "clients.patchtest": (
+        lambda: PatchTestFactory(recorded_by=UserFactory(), appointment=AppointmentFactory()),
+        _nothing,
+    ),
     "clients.auditevent": (
         lambda: AuditEvent.objects.create(
             actor=UserFactory(), action=AuditEvent.Action.VIEW, object_type="client", object_id=str(next(SEQ))

@@ -271,6 +271,7 @@ def _book(client, **overrides):
         "phone": "07700 900123",
         "description": "",
         "health_consent": "on",
+        "date_of_birth": "1985-03-14",
         "website": "",
         **overrides,
     }

@@ -65,6 +65,7 @@ def test_a_booking_at_the_calendars_ends_is_a_400_with_a_message_and_saves_nothi
         "email": "sam@example.com",
         "phone": "07700 900123",
         "health_consent": "on",
+        "date_of_birth": "1985-03-14",
     }
     response = client.post(reverse("bookings:book"), data)
     assert response.status_code == 400

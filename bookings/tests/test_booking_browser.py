@@ -65,6 +65,7 @@ def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(
     page.fill("#id_last_name", "Morgan")
     page.fill("#id_email", "alex.morgan@example.com")
     page.fill("#id_phone", "07700 900456")
+    page.fill("#id_date_of_birth", "1985-03-14")
     page.fill("#id_description", "Thinning at the crown.")
     page.check("#id_health_consent")
     page.click("#book-submit")

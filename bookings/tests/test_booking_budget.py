@@ -70,6 +70,7 @@ def _post(client, **overrides):
         "email": "sam@example.com",
         "phone": "07700 900123",
         "health_consent": "on",
+        "date_of_birth": "1985-03-14",
         **overrides,
     }
     return client.post(reverse("bookings:book"), data)

@@ -38,6 +38,7 @@ def _attempt(n: int, start: str, barrier: threading.Barrier) -> tuple[int, str]:
             "email": f"racer{n}@example.com",
             "phone": "07700 900123",
             "health_consent": "on",
+            "date_of_birth": "1985-03-14",
         }
         barrier.wait(timeout=60)
         response = client.post("/book/", data)

@@ -59,6 +59,7 @@ def _book(http, **overrides):
         "phone": "07700 900999",
         "description": "Not really Sam.",
         "health_consent": "on",
+        "date_of_birth": "1985-03-14",
         "marketing_opt_in": "on",
         "website": "",
         **overrides,

@@ -53,6 +53,7 @@ def _post(client, **overrides):
         "phone": "07700 900123",
         "description": "Receding at the temples.",
         "health_consent": "on",
+        "date_of_birth": "1985-03-14",
         "website": "",
         **overrides,
     }

@@ -60,6 +60,7 @@ def test_a_booking_posted_for_year_9999_or_year_1_gets_a_message_not_a_500(clien
         "email": "sam@example.com",
         "phone": "07700 900123",
         "health_consent": "on",
+        "date_of_birth": "1985-03-14",
     }
     response = client.post(reverse("bookings:book"), data)
     assert response.status_code == 400

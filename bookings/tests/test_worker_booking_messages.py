@@ -125,7 +125,7 @@ def test_with_the_mail_server_down_booking_succeeds_and_the_confirmation_is_retr
     form = {
         "location": "manchester", "treatment": "", "start": "2026-12-01T10:00:00+00:00", "first_name": "Sam",
         "last_name": "Taylor", "email": "sam@example.com", "phone": "07700 900123", "description": "",
-        "health_consent": "on", "website": "",
+        "health_consent": "on", "date_of_birth": "1985-03-14", "website": "",
     }  # fmt: skip
     with time_machine.travel(NOW, tick=False):
         began = time.monotonic()

@@ -7,7 +7,14 @@ from django.utils import timezone
 
 from bookings.models import Appointment
 from bookings.tests.factories import AppointmentFactory, CourseFactory, LocationFactory, TechnicianFactory
-from clients.tests.factories import AssessmentFactory, ClientFactory, PhotoFactory, SessionNoteFactory, staff_user
+from clients.tests.factories import (
+    AssessmentFactory,
+    ClientFactory,
+    PatchTestFactory,
+    PhotoFactory,
+    SessionNoteFactory,
+    staff_user,
+)
 from treatments.tests.factories import TreatmentFactory
 
 PASSWORD = "a-long-test-password"
@@ -39,6 +46,8 @@ def clinic(db, frozen_now):
     assessment = AssessmentFactory(
         client=client, appointment=consultation, contraindications="Keloid scarring", allergies="Nickel"
     )
+    # Her allergies call for a patch test before any first session: done, clear, at the consultation.
+    patch_test = PatchTestFactory(client=client, appointment=None, tested_at=consultation.start)
     session = AppointmentFactory(
         client=client,
         technician=technician,
@@ -76,6 +85,7 @@ def clinic(db, frozen_now):
         "consultation": consultation,
         "session": session,
         "assessment": assessment,
+        "patch_test": patch_test,
         "photo": photo,
         "note": note,
         "course": course,

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import factory
 from django.utils import timezone
 
-from clients.models import Assessment, Client, ConsentRecord, ConsentWording, Photo, SessionNote
+from clients.models import Assessment, Client, ConsentRecord, ConsentWording, PatchTest, Photo, SessionNote
 
 
 class ClientFactory(factory.django.DjangoModelFactory):
@@ -14,6 +16,11 @@ class ClientFactory(factory.django.DjangoModelFactory):
     last_name = factory.Faker("last_name")
     email = factory.Sequence(lambda n: f"client{n}@example.com")
     phone = factory.Sequence(lambda n: f"07700 9{n % 100000:05d}")
+    # An adult whose photo ID was checked at their consultation: a first session can be completed.
+    # ClientFactory(id_checked_at=None) for a client whose ID nobody has seen yet.
+    date_of_birth = date(1985, 3, 14)
+    id_checked_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    id_document = Client.IdDocument.PASSPORT
 
 
 class AssessmentFactory(factory.django.DjangoModelFactory):
@@ -80,3 +87,14 @@ def staff_user(*, role: str, username: str | None = None, **kwargs):
     user.save(update_fields=["is_staff"])
     user.groups.add(Group.objects.get(name=role))
     return user
+
+
+class PatchTestFactory(factory.django.DjangoModelFactory):
+    """A clear patch test done a week ago (well over the 48 hours a first session waits)."""
+
+    class Meta:
+        model = PatchTest
+
+    client = factory.SubFactory(ClientFactory)
+    tested_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=7))
+    result = PatchTest.Result.CLEAR

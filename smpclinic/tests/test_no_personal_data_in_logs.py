@@ -164,6 +164,7 @@ def test_a_whole_journey_logs_no_personal_data(every_logger_at_debug, mailoutbox
                 **BOOKER,
                 "description": "Thinning at the crown, Ozymandias Quillfeather here",
                 "health_consent": "on",
+                "date_of_birth": "1985-03-14",
                 "marketing_opt_in": "on",
                 "website": "",
             },

@@ -28,16 +28,19 @@ from bookings.services.stock import client_export_with_stock, session_note_recor
 from bookings.stock_selectors import LEGACY_FIELDS
 from clients import selectors as records
 from clients import services
+from clients.ages import age_on
 from clients.forms import (
     AssessmentForm,
     CompareForm,
     ConsentSignForm,
     CoursePlanForm,
+    IdCheckForm,
     NextSessionForm,
+    PatchTestForm,
     PhotoUploadForm,
     SessionNoteForm,
 )
-from clients.models import Assessment, ConsentRecord, Photo, SessionNote
+from clients.models import Assessment, ConsentRecord, PatchTest, Photo, SessionNote
 from smpclinic.accounts.otp import second_factor_redirect
 from smpclinic.badinput import BadInput
 
@@ -151,7 +154,7 @@ def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return _appointment_detail(request, appointment)
 
 
-def _appointment_detail(request: HttpRequest, appointment) -> HttpResponse:
+def _appointment_detail(request: HttpRequest, appointment, *, id_form: IdCheckForm | None = None) -> HttpResponse:
     record = selectors.client_record(client=appointment.client, before=appointment)
     now = timezone.now()
     Status = appointment.Status
@@ -175,8 +178,21 @@ def _appointment_detail(request: HttpRequest, appointment) -> HttpResponse:
             "can_complete": appointment.start <= now
             and appointments.may_transition(by=request.user, current=appointment.status, target=Status.COMPLETED),
             "overdue": appointment.status in selectors.STILL_OPEN and appointment.end <= now,
+            **_safety_context(appointment.client, appointment=appointment, id_form=id_form),
         },
     )
+
+
+def _safety_context(client, *, appointment=None, id_form: IdCheckForm | None = None) -> dict:
+    """Age, the ID check and the patch tests, for the appointment and client pages (two queries)."""
+    today = timezone.localdate()
+    return {
+        "age": age_on(born=client.date_of_birth, day=today) if client.date_of_birth else None,
+        "id_checked_by": client.id_checked_by if client.id_checked_at else None,
+        "id_form": id_form or IdCheckForm(),
+        "patch_tests": list(PatchTest.objects.filter(client=client).select_related("photo", "recorded_by")[:10]),
+        "safety_appointment": appointment,
+    }
 
 
 def _clinical_form(request: HttpRequest, appointment, *, model, form_class, save, what: str, template: str, saved: str):
@@ -458,7 +474,7 @@ def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
         "first_date": timezone.localdate() + timedelta(days=7),
     }
     form = CoursePlanForm(request.POST or None, initial=initial)
-    proposed, guide = False, None
+    proposed, guide, patch_plan = False, None, None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if request.POST.get("action") == "book":
@@ -473,18 +489,30 @@ def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
                     price_agreed=data["price_agreed"],
                     starts=[s for s in form.starts() if s is not None],
                     by=request.user,
+                    patch_test_start=data.get("patch_test_start"),
                 )
             except (ValidationError, planner.CourseBookingError) as exc:
                 form.add_error(None, exc.messages if isinstance(exc, ValidationError) else str(exc))
+            except BookingRequestError as exc:
+                form.add_error(None, exc.message)
             else:
-                messages.success(request, f"Course booked: {course.planned_sessions} sessions.")
+                patch = course.appointments.filter(kind=appointment.Kind.PATCH_TEST).first()
+                if patch is not None:
+                    messages.success(
+                        request,
+                        f"Patch test booked for {timezone.localtime(patch.start):%a %d %b %Y at %H:%M}. Book the "
+                        "sessions from its page once the result is recorded clear.",
+                    )
+                else:
+                    messages.success(request, f"Course booked: {course.planned_sessions} sessions.")
                 return redirect("staff:appointment", pk=appointment.pk)
         else:
             guide = planner.price_guide_for(
                 treatment=data["treatment"], band=data["price_band"], location=appointment.location
             )
             try:
-                plan = planner.course_plan(
+                plan = planner.course_plan_with_patch_test(
+                    client=appointment.client,
                     location=appointment.location,
                     treatment=data["treatment"],
                     technician=appointment.technician,
@@ -495,11 +523,16 @@ def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
                 form.add_error("first_date", exc.message)
             else:
                 values = form.data.copy()
-                for n, slot in enumerate(plan, start=1):
+                for n, slot in enumerate(plan.sessions, start=1):
                     values[f"start_{n}"] = timezone.localtime(slot.start).strftime("%Y-%m-%dT%H:%M") if slot else ""
+                patch = plan.patch_test.start if plan.patch_test else None
+                values["patch_test_start"] = timezone.localtime(patch).strftime("%Y-%m-%dT%H:%M") if patch else ""
                 form = CoursePlanForm(values, initial=initial)
                 form.is_valid()
+                if plan.patch_test_refusal:
+                    form.add_error(None, plan.patch_test_refusal)
                 proposed = True
+                patch_plan = plan
     return render(
         request,
         "staff/course_plan.html",
@@ -509,6 +542,7 @@ def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
             "proposed": proposed,
             "guide": guide,
             "account": _course_account(request.user, appointment),
+            "patch_plan": patch_plan,
         },
         status=400 if form.errors else 200,
     )
@@ -550,5 +584,71 @@ def client_detail(request: HttpRequest, client_id: int) -> HttpResponse:
             "record": record,
             "can_manage": access.is_manager(request.user),
             "attendance": client_attendance_counts([client.pk]).get(client.pk, NO_ATTENDANCE_ISSUES),
+            **_safety_context(client),
         },
     )
+
+
+@staff_view
+@require_http_methods(["GET", "POST"])
+def patch_test_record(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a patch test's result (clear or reaction, notes, a photo) for the appointment's client."""
+    appointment = access.require_appointment(request.user, pk)
+    with timezone.override(appointment.location.tz):
+        return _patch_test_record(request, appointment)
+
+
+def _patch_test_record(request: HttpRequest, appointment) -> HttpResponse:
+    is_patch_test = appointment.kind == appointment.Kind.PATCH_TEST
+    initial = {"tested_at": timezone.localtime(min(appointment.start, timezone.now())).strftime("%Y-%m-%dT%H:%M")}
+    form = PatchTestForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.patch_test_record(
+                client=appointment.client,
+                appointment=appointment if is_patch_test else None,
+                result=data["result"],
+                tested_at=data["tested_at"],
+                notes=data["notes"],
+                photo=data["photo"],
+                photo_angle=data["photo_angle"] or Photo.Angle.BACK,
+                by=request.user,
+            )
+        except ValidationError as exc:
+            for message in exc.messages:
+                form.add_error(None, message)
+        else:
+            messages.success(request, "Patch test result recorded.")
+            return redirect("staff:appointment", pk=appointment.pk)
+    return render(
+        request,
+        "staff/patch_test_form.html",
+        {"form": form, "appointment": appointment},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_view
+@require_POST
+def id_check(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record that the client's photo ID was checked (the consultation, or any visit before a first session)."""
+    appointment = access.require_appointment(request.user, pk)
+    form = IdCheckForm(request.POST)
+    if form.is_valid():
+        try:
+            services.client_id_check_record(
+                client=appointment.client,
+                document=form.cleaned_data["id_document"],
+                date_of_birth=form.cleaned_data["date_of_birth"],
+                by=request.user,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "ID check recorded.")
+            return redirect("staff:appointment", pk=appointment.pk)
+    with timezone.override(appointment.location.tz):
+        response = _appointment_detail(request, appointment, id_form=form)
+    response.status_code = 400
+    return response
