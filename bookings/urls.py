@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_intake
 
 app_name = "bookings"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("book/booked/<str:token>/", views.booked, name="booked"),
     path("booking/<str:token>/", views.manage, name="manage"),
     path("book/confirm/<str:token>/", views.identity_confirm, name="identity_confirm"),
+    path("intake/<str:token>/", views_intake.intake, name="intake"),
 ]

@@ -415,6 +415,7 @@ def client_export(*, client: Client, by: AbstractBaseUser) -> IO[bytes]:
         "courses": _rows(client.courses.all()),
         "assessments": _rows(client.assessments.all()),
         "session_notes": _rows(SessionNote.objects.filter(appointment__client=client)),
+        "intakes": _rows(client.intakes.all()),
         "consents": [
             row | {"wording_kind": r.wording.kind, "wording_version": r.wording.version, "wording_text": r.wording.text}
             for r, row in ((r, _rows([r])[0]) for r in client.consents.select_related("wording"))
@@ -477,6 +478,7 @@ def client_record_erase(*, client: Client, by: AbstractBaseUser) -> tuple[Client
     )
     SessionNote.objects.filter(appointment__client=client).update(notes="", next_time_notes="")
     client.consents.update(signed_name="")
+    client.intakes.update(medications="", allergies="", previous_treatments="", goals="", medical_answers=[])
     audit_record(
         actor=by,
         action=AuditEvent.Action.ERASE,
