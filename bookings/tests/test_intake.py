@@ -102,7 +102,9 @@ def test_the_link_opens_the_form_without_a_login(client, questions):
     body = response.content.decode()
     assert "Do you have a skin condition on your scalp?" in body
     assert "A retired question" not in body
-    assert 'accept="image/*"' in body and "capture" in body and "multiple" in body
+    assert 'accept="image/*"' in body
+    assert "capture" in body
+    assert "multiple" in body
 
 
 def test_an_expired_link_is_410_and_says_how_to_get_a_new_one(client, settings, questions):
@@ -191,7 +193,8 @@ def test_answers_and_photos_land_in_the_record_with_audit_rows_and_no_metadata(c
         ("photo", "create"),
     ]
     intake_row = trail.get(object_type="intake")
-    assert "medications" in intake_row.fields and intake_row.actor is None
+    assert "medications" in intake_row.fields
+    assert intake_row.actor is None
     # The trail holds field names, never the health text.
     assert "Finasteride" not in str(list(trail.values_list("fields", "detail")))
     assert client.get(response.url).content.decode().count("Thank you") == 1
@@ -232,7 +235,8 @@ def test_more_than_four_photos_at_once_is_400_and_saves_nothing(client, question
 
     assert response.status_code == 400
     assert "at most 4 photos" in response.content.decode()
-    assert not Intake.objects.exists() and not Photo.objects.exists()
+    assert not Intake.objects.exists()
+    assert not Photo.objects.exists()
 
 
 def test_photos_beyond_four_in_all_are_refused_and_what_was_sent_is_kept(client, questions, photo_wording):
@@ -270,7 +274,8 @@ def test_a_photo_over_the_size_limit_is_400(client, questions, photo_wording, mo
 
     assert response.status_code == 400
     assert "the limit is 15 MB" in response.content.decode()
-    assert not Photo.objects.exists() and not Intake.objects.exists()
+    assert not Photo.objects.exists()
+    assert not Intake.objects.exists()
 
 
 def test_photos_need_the_clients_consent(client, questions, photo_wording):
@@ -280,7 +285,8 @@ def test_photos_need_the_clients_consent(client, questions, photo_wording):
 
     assert response.status_code == 400
     assert "Tick the box to let us keep your photos" in response.content.decode()
-    assert not Photo.objects.exists() and not Intake.objects.exists()
+    assert not Photo.objects.exists()
+    assert not Intake.objects.exists()
 
 
 def test_every_question_needs_an_answer(client, questions):
