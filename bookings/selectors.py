@@ -395,9 +395,9 @@ INTAKE_DONE, INTAKE_MISSING = "done", "missing"
 _INTAKE_EXPECTED = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED, Appointment.Status.ARRIVED)
 
 
-def intake_state(appointment: Appointment) -> str:
+def intake_state(appointment: Appointment, *, now: datetime | None = None) -> str:
     """'done' when the client sent the consultation's intake form, 'missing' when a consultation
-    still to happen has none, '' otherwise. No query when the appointment came with
+    not yet over has none, '' otherwise. No query when the appointment came with
     select_related("intake")."""
     if appointment.kind != Appointment.Kind.CONSULTATION:
         return ""
@@ -407,11 +407,12 @@ def intake_state(appointment: Appointment) -> str:
         done = False
     if done:
         return INTAKE_DONE
-    return INTAKE_MISSING if appointment.status in _INTAKE_EXPECTED else ""
+    still_to_come = appointment.end > (now or timezone.now())
+    return INTAKE_MISSING if appointment.status in _INTAKE_EXPECTED and still_to_come else ""
 
 
-def intake_missing_q() -> Q:
-    """Consultations still to happen whose intake form has not been sent (for list filters)."""
-    return Q(kind=Appointment.Kind.CONSULTATION, status__in=_INTAKE_EXPECTED) & (
+def intake_missing_q(*, now: datetime | None = None) -> Q:
+    """Consultations not yet over whose intake form has not been sent (for list filters)."""
+    return Q(kind=Appointment.Kind.CONSULTATION, status__in=_INTAKE_EXPECTED, end__gt=now or timezone.now()) & (
         Q(intake__isnull=True) | Q(intake__completed_at__isnull=True)
     )

@@ -52,7 +52,7 @@ def schedule_for(
     result: dict[str, list[Appointment]] = {"earlier": [], "today": [], "later": []}
     for appointment in qs.exclude(status=Appointment.Status.CANCELLED).order_by("start"):
         appointment.overdue = appointment.status in STILL_OPEN and appointment.end <= now
-        appointment.intake_state = intake_state(appointment)
+        appointment.intake_state = intake_state(appointment, now=now)
         if appointment.start < today_start:
             result["earlier"].append(appointment)
         elif appointment.start < tomorrow:
