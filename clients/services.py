@@ -254,6 +254,15 @@ def photo_update(*, photo: Photo, data: dict[str, Any], by: AbstractBaseUser) ->
     before = model_to_dict(photo)
     for field, value in data.items():
         setattr(photo, field, value)
+    if photo.marketing_consent and photo.phase == Photo.Phase.INTAKE:
+        raise ValidationError(
+            {
+                "marketing_consent": ValidationError(
+                    "A client's own intake photo stays private: it cannot appear on the results page.",
+                    code="intake_photo_private",
+                )
+            }
+        )
     if (
         photo.marketing_consent
         and not before["marketing_consent"]

@@ -72,6 +72,7 @@ AFTERCARE_TOO_LATE = timedelta(days=1)
 UNSUBSCRIBE_SALT = "bookings.messages.unsubscribe"
 # The intake form's reminder goes out this many of the clinic's calendar days before the consultation.
 INTAKE_REMINDER_DAYS = 2
+INTAKE_REMINDER_GRACE = timedelta(hours=1)
 # Reactions recorded on any session note that make a client someone never asked for a review.
 COMPLICATION_REACTIONS = frozenset({SessionNote.Reaction.INFECTION, SessionNote.Reaction.ALLERGIC})
 
@@ -252,8 +253,10 @@ def _wanted_now(appointment: Appointment, now: datetime) -> dict[str, datetime]:
             del wanted[Kind.REMINDER_48H]
         else:
             wanted[Kind.REMINDER_48H] = max(reminder_due, now)
-    # Booked (or moved) inside the two days: the confirmation has just carried the link.
-    if Kind.INTAKE_REMINDER in wanted and wanted[Kind.INTAKE_REMINDER] < now:
+    # Booked (or moved) inside the two days: the confirmation has just carried the link. The grace
+    # keeps a row that fell due moments ago, still waiting for the dispatcher, when a confirm or
+    # another change syncs the appointment meanwhile.
+    if Kind.INTAKE_REMINDER in wanted and wanted[Kind.INTAKE_REMINDER] < now - INTAKE_REMINDER_GRACE:
         del wanted[Kind.INTAKE_REMINDER]
     for kind in AFTERCARE_DAYS:
         if kind in wanted and wanted[kind] < now - AFTERCARE_TOO_LATE:

@@ -395,3 +395,31 @@ def test_the_confirmation_carries_the_intake_link_for_a_consultation_only():
     assert "/intake/" in message_render(confirmation)["text"]
     assert "/intake/" in message_render(confirmation)["sms"]
     assert "/intake/" not in message_render(other)["text"]
+
+
+def test_an_intake_photo_can_never_be_marked_for_the_results_page(questions, photo_wording):
+    from django.core.exceptions import ValidationError
+
+    from clients.services import photo_update
+
+    appointment = _consultation()
+    intake_submit(appointment=appointment, data={}, medical_answers=[], photos=[_photo()], photo_consent=True)
+    photo = Photo.objects.get()
+
+    with pytest.raises(ValidationError) as refused:
+        photo_update(photo=photo, data={"marketing_consent": True}, by=None)
+
+    assert refused.value.error_dict["marketing_consent"][0].code == "intake_photo_private"
+    photo.refresh_from_db()
+    assert photo.marketing_consent is False
+
+
+def test_a_reminder_just_due_survives_a_sync_before_the_dispatcher_runs():
+    appointment = _consultation(days_ahead=10)
+    reminders_sync(appointment=appointment)
+    (row,) = _intake_rows(appointment)
+
+    reminders_sync(appointment=appointment, now=row.due_at + timedelta(seconds=20))
+
+    row.refresh_from_db()
+    assert row.status == S.PENDING
