@@ -36,7 +36,7 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
-from .selectors import BookingRequestError
+from .selectors import INTAKE_DONE, INTAKE_MISSING, BookingRequestError, intake_missing_q, intake_state
 from .services.appointments import (
     DETAIL_FIELDS,
     STAFF_CHANNELS,
@@ -277,6 +277,26 @@ def _status_action(service, *, name: str, description: str, done: str):
     return admin.action(description=description)(action)
 
 
+class IntakeFilter(admin.SimpleListFilter):
+    """Consultations whose client has, or has not yet, sent the intake form."""
+
+    title = "intake form"
+    parameter_name = "intake"
+
+    def lookups(self, request, model_admin):
+        return [(INTAKE_MISSING, "Missing (consultations to come)"), (INTAKE_DONE, "Sent (prepared)")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == INTAKE_MISSING:
+            return queryset.filter(intake_missing_q())
+        if value == INTAKE_DONE:
+            return queryset.filter(kind=Appointment.Kind.CONSULTATION, intake__completed_at__isnull=False)
+        return queryset.none()
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(
     QuickSelectAdminMixin,
@@ -297,9 +317,19 @@ class AppointmentAdmin(
     appointment_details_update. Each writes its audit row and the client's messages."""
 
     form = AppointmentAdminForm
-    list_display = ["reference", "local_start", "kind", "client", "technician", "location", "status", "channel"]
-    list_filter = [WhenFilter, "status", "kind", "location", "technician", "channel"]
-    list_select_related = ["client", "technician", "location"]
+    list_display = [
+        "reference",
+        "local_start",
+        "kind",
+        "client",
+        "technician",
+        "location",
+        "status",
+        "intake_badge",
+        "channel",
+    ]
+    list_filter = [WhenFilter, "status", "kind", IntakeFilter, "location", "technician", "channel"]
+    list_select_related = ["client", "technician", "location", "intake"]
     # A reference or a phone number is an exact, indexed lookup (get_search_results); names and
     # e-mails are a "contains" search on the client, answered by its trigram indexes.
     search_fields = ["client__first_name", "client__last_name", "client__email"]
@@ -359,6 +389,10 @@ class AppointmentAdmin(
         if phone:
             return queryset.filter(Q(client__phone=phone)), False
         return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="intake")
+    def intake_badge(self, obj: Appointment) -> str:
+        return {INTAKE_DONE: "Prepared", INTAKE_MISSING: "Missing"}.get(intake_state(obj), "")
 
     @admin.display(description="start (clinic's time)", ordering="start")
     def local_start(self, obj: Appointment) -> str:

@@ -205,7 +205,7 @@ def diary_grid(*, location: Location, first_day: date, days: int, now: datetime)
     appointments = list(
         Appointment.objects.filter(Q(location=location) | Q(technician_id__in=ids, status__in=GRID_STATUSES))
         .filter(start__lt=range_end, end__gt=range_start)
-        .select_related("client", "technician", "location")
+        .select_related("client", "technician", "location", "intake")
         .order_by("start", "pk")
     )
     known = set(ids)

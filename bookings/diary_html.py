@@ -16,6 +16,7 @@ from django.utils import formats
 from django.utils.safestring import mark_safe
 
 from .diary import CellKind, Diary
+from .selectors import INTAKE_DONE, INTAKE_MISSING, intake_state
 
 
 def _hhmm(instant, tz) -> str:
@@ -32,6 +33,11 @@ def _appointment(cell, tz) -> str:
         if cell.client_no_shows
         else ""
     )
+    intake = intake_state(appointment)
+    if intake == INTAKE_MISSING:
+        badge += '<span class="diary-badge diary-intake-missing">intake missing</span>'
+    elif intake == INTAKE_DONE:
+        badge += '<span class="diary-badge diary-intake-done">prepared</span>'
     move_url = getattr(cell, "move_url", "")
     move = (
         f'<a class="diary-move" href="{esc(move_url)}">Move<span class="diary-sr"> {name}</span></a>'

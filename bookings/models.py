@@ -62,6 +62,13 @@ class Location(models.Model):
         "shown or sent about this clinic are in this zone.",
     )
 
+    review_url = models.URLField(
+        "review link",
+        blank=True,
+        help_text="Where the review request after a course sends this clinic's clients (e.g. its Google "
+        "reviews page). Empty: the clinic-wide REVIEW_URL setting; with neither, no review request is sent.",
+    )
+
     class Meta:
         ordering = ["order", "name"]
 
@@ -488,6 +495,8 @@ class ClientMessage(models.Model):
         REMINDER_48H = "reminder_48h", "Reminder 48 hours before"
         NEXT_SESSION_PROMPT = "next_session_prompt", "Next session not booked"
         TOUCH_UP_RECALL = "touch_up_recall", "Touch-up recall"
+        INTAKE_REMINDER = "intake_reminder", "Intake form not filled in (2 days before)"
+        REVIEW_REQUEST = "review_request", "Review request (course healed)"
         CONFIRMATION = "confirmation", "Booking confirmed"
         MOVED = "moved", "Booking moved"
         CANCELLED = "cancelled", "Booking cancelled"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib.postgres.fields import DateTimeRangeField
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Count, F, Func, Max, Q, QuerySet
@@ -389,3 +390,32 @@ def contact_attendance_counts(*, email: str, phone: str) -> AttendanceCounts:
     records = Client.objects.alias(email_lower=Lower("email")).filter(people).values("pk")
     totals = Appointment.objects.filter(_MISSED, client_id__in=records).aggregate(**_attendance_aggregates())
     return AttendanceCounts(totals["no_shows"], totals["late_cancellations"], totals["last_no_show"])
+
+
+# Intake ---------------------------------------------------------------------------------------
+
+INTAKE_DONE, INTAKE_MISSING = "done", "missing"
+_INTAKE_EXPECTED = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED, Appointment.Status.ARRIVED)
+
+
+def intake_state(appointment: Appointment, *, now: datetime | None = None) -> str:
+    """'done' when the client sent the consultation's intake form, 'missing' when a consultation
+    not yet over has none, '' otherwise. No query when the appointment came with
+    select_related("intake")."""
+    if appointment.kind != Appointment.Kind.CONSULTATION:
+        return ""
+    try:
+        done = appointment.intake.completed_at is not None
+    except ObjectDoesNotExist:
+        done = False
+    if done:
+        return INTAKE_DONE
+    still_to_come = appointment.end > (now or timezone.now())
+    return INTAKE_MISSING if appointment.status in _INTAKE_EXPECTED and still_to_come else ""
+
+
+def intake_missing_q(*, now: datetime | None = None) -> Q:
+    """Consultations not yet over whose intake form has not been sent (for list filters)."""
+    return Q(kind=Appointment.Kind.CONSULTATION, status__in=_INTAKE_EXPECTED, end__gt=now or timezone.now()) & (
+        Q(intake__isnull=True) | Q(intake__completed_at__isnull=True)
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core import signing
 
 from .models import Appointment
@@ -112,6 +113,35 @@ def session_record_token_load(token: str) -> Appointment:
     appointment = (
         Appointment.objects.select_related("client", "location", "technician", "treatment")
         .filter(pk=pk, reference=reference, client__erased_at__isnull=True)
+        .first()
+    )
+    if appointment is None:
+        raise TokenInvalid
+    return appointment
+
+
+# The intake form's link: signs the consultation's id and reference, and expires (TimestampSigner
+# underneath) after INTAKE_LINK_DAYS. Every message that carries it, and the booking's own page,
+# signs a fresh one, so a client who booked months ahead still gets a working link.
+INTAKE_SALT = "bookings.intake.v1"
+
+
+def intake_token_make(*, appointment: Appointment) -> str:
+    return signing.dumps({"a": appointment.pk, "r": appointment.reference}, salt=INTAKE_SALT, compress=True)
+
+
+def intake_token_load(token: str) -> Appointment:
+    """The appointment an intake link names, or TokenExpired / TokenInvalid."""
+    try:
+        payload = signing.loads(token, salt=INTAKE_SALT, max_age=timedelta(days=settings.INTAKE_LINK_DAYS))
+        pk, reference = int(payload["a"]), str(payload["r"])
+    except signing.SignatureExpired:
+        raise TokenExpired from None
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise TokenInvalid from None
+    appointment = (
+        Appointment.objects.select_related("client", "location", "technician", "treatment")
+        .filter(pk=pk, reference=reference)
         .first()
     )
     if appointment is None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_record
+from . import views, views_intake, views_record
 from .payments import views as payment_views
 
 app_name = "bookings"
@@ -15,4 +15,5 @@ urlpatterns = [
     path("booking/<str:token>/", views.manage, name="manage"),
     path("book/confirm/<str:token>/", views.identity_confirm, name="identity_confirm"),
     path("booking/record/<str:token>/", views_record.session_record, name="session_record"),
+    path("intake/<str:token>/", views_intake.intake, name="intake"),
 ]

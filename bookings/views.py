@@ -41,6 +41,7 @@ from .services.booking import (
 )
 from .services.identity import Confirmed, booking_identity_confirm
 from .tokens import TokenExpired, TokenInvalid, booking_token_load, booking_token_make, identity_token_load
+from .views_intake import intake_path
 from .zones import local_today
 
 logger = logging.getLogger(__name__)
@@ -402,6 +403,7 @@ def booked(request: HttpRequest, token: str) -> HttpResponse:
             "manage_url": reverse("bookings:manage", kwargs={"token": token}),
             # Only a booking that was held for a deposit has one (the page stays two queries).
             **(_deposit_status(appointment) if appointment.status in DEPOSIT_STATUSES else {}),
+            "intake_url": intake_path(appointment),
         },
         appointment.location,
     )
@@ -434,6 +436,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     policy = booking_policy_for(appointment.location)
     reason = client_may_change(appointment=appointment, policy=policy)
     context: dict = {"appointment": appointment, "token": token, "reason": reason, "policy": policy}
+    if appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED):
+        context["intake_url"] = intake_path(appointment)
     status = 200
     if request.method == "POST" and reason is None:
         action = request.POST.get("action")

@@ -13,7 +13,18 @@ from clients.phones import phone_display, phone_search_value
 
 from . import access
 from .admin_paging import BigTableAdminMixin, SharedChoicesFormSet
-from .models import Assessment, AuditEvent, Client, ConsentRecord, ConsentWording, PatchTest, Photo, SessionNote
+from .models import (
+    Assessment,
+    AuditEvent,
+    Client,
+    ConsentRecord,
+    ConsentWording,
+    Intake,
+    IntakeQuestion,
+    PatchTest,
+    Photo,
+    SessionNote,
+)
 from .services import (
     assessment_delete,
     assessment_save,
@@ -472,6 +483,46 @@ class ConsentWordingAdmin(admin.ModelAdmin):
         if obj is not None and obj.records.exists():
             return ["kind", "version", "text", "effective_from"]
         return []
+
+
+@admin.register(IntakeQuestion)
+class IntakeQuestionAdmin(admin.ModelAdmin):
+    """The intake form's medical questions, in the clinic's words. Answers keep the text they
+    were asked with, so editing one here never rewrites an earlier client's answer."""
+
+    list_display = ["text", "order", "is_active"]
+    list_editable = ["order", "is_active"]
+    list_filter = ["is_active"]
+
+
+@admin.register(Intake)
+class IntakeAdmin(ClinicalAdminMixin, admin.ModelAdmin):
+    """Read-only: only the client writes their intake, through their link
+    (bookings.services.intake.intake_submit)."""
+
+    list_display = ["__str__", "client", "appointment", "completed_at"]
+    list_select_related = ["client", "appointment"]
+    search_fields = ["appointment__reference"]
+    readonly_fields = [
+        "client",
+        "appointment",
+        "completed_at",
+        "medical_answers",
+        "medications",
+        "allergies",
+        "previous_treatments",
+        "goals",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Photo)

@@ -310,11 +310,16 @@ class Photo(models.Model):
         LEFT = "left", "Left side"
         RIGHT = "right", "Right side"
         BACK = "back", "Back"
+        # A client's own photo from the intake form: they are not asked to name the angle.
+        CLIENT_OWN = "client", "Client's own photo"
 
     class Phase(models.TextChoices):
         BEFORE = "before", "Before"
         AFTER = "after", "After"
         PATCH_TEST = "patch_test", "Patch test"
+        # Taken by the client on their phone before the consultation (the intake form); private,
+        # never on the results page.
+        INTAKE = "intake", "Intake (before the consultation)"
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="photos")
     appointment = models.ForeignKey(
@@ -345,6 +350,51 @@ class Photo(models.Model):
 
     def __str__(self) -> str:
         return f"Photo #{self.pk} {self.get_angle_display()} {self.get_phase_display()}"
+
+
+class IntakeQuestion(models.Model):
+    """One medical-history question of the online intake form, in the clinic's own words.
+
+    Staff edit the list in the admin. A client's answer keeps the question's text as it was asked,
+    so editing or retiring a question never changes what an earlier client answered.
+    """
+
+    text = models.CharField(max_length=300)
+    help_text = models.CharField(max_length=300, blank=True, help_text="Shown under the question, optional.")
+    order = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField("asked", default=True, help_text="Untick to stop asking it.")
+
+    class Meta:
+        ordering = ["order", "pk"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Intake(models.Model):
+    """What the client told the clinic before their consultation, on the online intake form."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="intakes")
+    appointment = models.OneToOneField("bookings.Appointment", on_delete=models.CASCADE, related_name="intake")
+    # [{"question": text as asked, "answer": "yes" | "no", "details": "..."}]
+    medical_answers = models.JSONField("medical history answers", default=list, blank=True)
+    medications = models.TextField("current medications", blank=True)
+    allergies = models.TextField(blank=True)
+    previous_treatments = models.TextField("previous hair treatments", blank=True)
+    goals = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Intake #{self.pk}"
+
+    @property
+    def medical_yes(self) -> list[dict]:
+        return [a for a in self.medical_answers if a.get("answer") == "yes"]
 
 
 class SessionNote(models.Model):

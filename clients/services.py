@@ -255,6 +255,15 @@ def photo_update(*, photo: Photo, data: dict[str, Any], by: AbstractBaseUser) ->
     before = model_to_dict(photo)
     for field, value in data.items():
         setattr(photo, field, value)
+    if photo.marketing_consent and photo.phase == Photo.Phase.INTAKE:
+        raise ValidationError(
+            {
+                "marketing_consent": ValidationError(
+                    "A client's own intake photo stays private: it cannot appear on the results page.",
+                    code="intake_photo_private",
+                )
+            }
+        )
     if (
         photo.marketing_consent
         and not before["marketing_consent"]
@@ -530,6 +539,7 @@ def client_export(*, client: Client, by: AbstractBaseUser, extra: dict[str, Any]
         "assessments": _rows(client.assessments.all()),
         "patch_tests": _rows(client.patch_tests.all()),
         "session_notes": _rows(SessionNote.objects.filter(appointment__client=client)),
+        "intakes": _rows(client.intakes.all()),
         "consents": [
             row | {"wording_kind": r.wording.kind, "wording_version": r.wording.version, "wording_text": r.wording.text}
             for r, row in ((r, _rows([r])[0]) for r in client.consents.select_related("wording"))
@@ -595,6 +605,7 @@ def client_record_erase(*, client: Client, by: AbstractBaseUser) -> tuple[Client
     SessionNote.objects.filter(appointment__client=client).update(notes="", next_time_notes="")
     client.patch_tests.update(notes="")
     client.consents.update(signed_name="")
+    client.intakes.update(medications="", allergies="", previous_treatments="", goals="", medical_answers=[])
     audit_record(
         actor=by,
         action=AuditEvent.Action.ERASE,

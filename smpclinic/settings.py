@@ -551,6 +551,14 @@ except ValueError:
 # Wall-clock time, in the appointment's location's zone, at which aftercare and follow-ups go out.
 AFTERCARE_SEND_TIME = f"{_hour:02d}:{_minute:02d}"
 TOUCH_UP_RECALL_MONTHS = env_int("TOUCH_UP_RECALL_MONTHS", default=24, minimum=1)
+# Days the intake form's link (in the confirmation, the 2-day reminder and the manage page) works.
+INTAKE_LINK_DAYS = env_int("INTAKE_LINK_DAYS", default=30, minimum=1)
+# Days after a course's last session (healed) that the review request goes out; and where it
+# points when the location sets no link of its own (empty: no review requests).
+REVIEW_REQUEST_DAYS = env_int("REVIEW_REQUEST_DAYS", default=30, minimum=1)
+REVIEW_URL = env.str("REVIEW_URL", default="")
+if REVIEW_URL and not REVIEW_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"REVIEW_URL={REVIEW_URL[:40]!r} must be a web address starting with https://.")
 # Rows one dispatcher claims, looks up and records together; each costs one mark on top.
 REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", default=100, minimum=1)
 REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", default=6, minimum=1)

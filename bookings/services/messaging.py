@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from celery import current_app
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import render_to_string
@@ -37,7 +37,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from bookings.models import Appointment, ClientMessage, Location, MessageTemplate
 from bookings.zones import local, local_date
-from clients.models import AuditEvent, Client
+from clients.models import AuditEvent, Client, SessionNote
 from clients.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ AFTERCARE_ANCHORS = {
     Kind.AFTERCARE_DAY_10: "day-10",
 }
 ESSENTIAL_KINDS = frozenset(AFTERCARE_DAYS)
+# Messages that carry a consultation's intake link.
+INTAKE_LINK_KINDS = frozenset({Kind.CONFIRMATION, Kind.MOVED, Kind.INTAKE_REMINDER})
 CHANGE_KINDS = frozenset(ClientMessage.CHANGE_KINDS)
 ONE_OFF_KINDS = frozenset(ClientMessage.ONE_OFF_KINDS)
 NOTICE_KINDS = frozenset(ClientMessage.NOTICE_KINDS)
@@ -69,6 +71,11 @@ REMINDER_MIN_NOTICE = timedelta(hours=24)
 # A session completed (or back-dated) this long after an aftercare day gets no message for that day.
 AFTERCARE_TOO_LATE = timedelta(days=1)
 UNSUBSCRIBE_SALT = "bookings.messages.unsubscribe"
+# The intake form's reminder goes out this many of the clinic's calendar days before the consultation.
+INTAKE_REMINDER_DAYS = 2
+INTAKE_REMINDER_GRACE = timedelta(hours=1)
+# Reactions recorded on any session note that make a client someone never asked for a review.
+COMPLICATION_REACTIONS = frozenset({SessionNote.Reaction.INFECTION, SessionNote.Reaction.ALLERGIC})
 
 MESSAGE_CONTEXT_HELP = (
     "first_name, clinic_name, treatment_name, session_date, appointment_kind, appointment_date, "
@@ -79,7 +86,8 @@ MESSAGE_CONTEXT_HELP = (
     "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking), "
     "receipt_number, receipt_what, receipt_amount, receipt_method, receipt_date, balance (a payment receipt), "
     "session_record_url (aftercare: the session's aftercare and pigment record page), "
-    "lot_number, notice_subject, notice_body (a batch recall: the lot and the wording staff wrote for it)"
+    "lot_number, notice_subject, notice_body (a batch recall: the lot and the wording staff wrote for it), "
+    "intake_url (a consultation's intake form), review_url (the clinic's review link)"
 )
 
 # Staff-edited wording renders in an engine that can load no files and no tag libraries.
@@ -147,6 +155,56 @@ def _touch_up_booked_since(appointment: Appointment) -> bool:
     )
 
 
+def _intake_done(appointment: Appointment) -> bool:
+    """Whether the client has sent the consultation's intake form (one query unless the
+    appointment came with select_related("intake"))."""
+    try:
+        intake = appointment.intake
+    except ObjectDoesNotExist:
+        return False
+    return intake.completed_at is not None
+
+
+def review_url_for(location: Location) -> str:
+    return location.review_url or settings.REVIEW_URL
+
+
+def _marketing_allowed(client: Client) -> bool:
+    """A review request is marketing: only by a channel the client opted into (an unticked box
+    on the booking form, or a withdrawn consent, is an opt-out)."""
+    if channel_for(client) == ClientMessage.Channel.SMS:
+        return client.marketing_sms_opt_in
+    return client.marketing_email_opt_in
+
+
+def _had_complication(client_id: int) -> bool:
+    notes = SessionNote.objects.filter(appointment__client_id=client_id).values_list("reactions", flat=True)
+    return any(COMPLICATION_REACTIONS.intersection(reactions or ()) for reactions in notes)
+
+
+def _review_owed(appointment: Appointment) -> bool:
+    """The last session of a course owes one review request, unless the client opted out of
+    marketing, had a recorded complication, the course was cancelled, the clinic set no review
+    link, or another session of the course already owes (or sent) it: once per course."""
+    course = appointment.course
+    if course is None or course.status == course.Status.CANCELLED or not _ends_course(appointment):
+        return False
+    client = appointment.client
+    if not review_url_for(appointment.location) or not _marketing_allowed(client):
+        return False
+    if _had_complication(client.pk):
+        return False
+    return not (
+        ClientMessage.objects.filter(
+            appointment__course_id=course.pk,
+            kind=Kind.REVIEW_REQUEST,
+            status__in=(Status.PENDING, Status.SENDING, Status.SENT),
+        )
+        .exclude(appointment_id=appointment.pk)
+        .exists()
+    )
+
+
 def owed_kinds(appointment: Appointment) -> dict[str, datetime]:
     """What the appointment owes its client in its current state: kind -> due time.
 
@@ -160,6 +218,10 @@ def owed_kinds(appointment: Appointment) -> dict[str, datetime]:
     opted_in = client.reminders_opt_in
     if appointment.status in UPCOMING_STATUSES and opted_in:
         owed[Kind.REMINDER_48H] = appointment.start - REMINDER_LEAD
+        if appointment.kind == Appointment.Kind.CONSULTATION and not _intake_done(appointment):
+            location = appointment.location
+            day = local_date(appointment.start, location) - timedelta(days=INTAKE_REMINDER_DAYS)
+            owed[Kind.INTAKE_REMINDER] = send_time_on(day, location)
     if appointment.status == Appointment.Status.COMPLETED and appointment.kind in TREATED_KINDS:
         location = appointment.location
         # Day 4 is counted in the clinic's calendar days and sent on its clock.
@@ -175,6 +237,8 @@ def owed_kinds(appointment: Appointment) -> dict[str, datetime]:
                 owed[Kind.NEXT_SESSION_PROMPT] = send_time_on(day + timedelta(days=10), location)
         if _ends_course(appointment) and not _touch_up_booked_since(appointment):
             owed[Kind.TOUCH_UP_RECALL] = send_time_on(add_months(day, settings.TOUCH_UP_RECALL_MONTHS), location)
+        if appointment.kind == Appointment.Kind.TREATMENT_SESSION and _review_owed(appointment):
+            owed[Kind.REVIEW_REQUEST] = send_time_on(day + timedelta(days=settings.REVIEW_REQUEST_DAYS), location)
     return owed
 
 
@@ -193,6 +257,11 @@ def _wanted_now(appointment: Appointment, now: datetime) -> dict[str, datetime]:
             del wanted[Kind.REMINDER_48H]
         else:
             wanted[Kind.REMINDER_48H] = max(reminder_due, now)
+    # Booked (or moved) inside the two days: the confirmation has just carried the link. The grace
+    # keeps a row that fell due moments ago, still waiting for the dispatcher, when a confirm or
+    # another change syncs the appointment meanwhile.
+    if Kind.INTAKE_REMINDER in wanted and wanted[Kind.INTAKE_REMINDER] < now - INTAKE_REMINDER_GRACE:
+        del wanted[Kind.INTAKE_REMINDER]
     for kind in AFTERCARE_DAYS:
         if kind in wanted and wanted[kind] < now - AFTERCARE_TOO_LATE:
             del wanted[kind]
@@ -208,7 +277,7 @@ def reminders_sync(*, appointment: Appointment, now: datetime | None = None) -> 
     first rows with appointment_messages_new instead.)
     """
     now = now or timezone.now()
-    appointment = Appointment.objects.select_related("client", "course", "location").get(pk=appointment.pk)
+    appointment = Appointment.objects.select_related("client", "course", "location", "intake").get(pk=appointment.pk)
     with transaction.atomic():
         wanted = _wanted_now(appointment, now)
         channel = channel_for(appointment.client)
@@ -329,8 +398,12 @@ def skip_reason(reminder: ClientMessage, *, now: datetime, superseded: set[int] 
             return "Skipped: the next session is booked."
         if reminder.kind not in ESSENTIAL_KINDS and not client.reminders_opt_in:
             return "Skipped: the client opted out of reminders and follow-ups."
+        if reminder.kind == Kind.INTAKE_REMINDER and _intake_done(appointment):
+            return "Skipped: the intake form has been filled in."
+        if reminder.kind == Kind.REVIEW_REQUEST:
+            return "Skipped: no review request is owed (opted out of marketing, a complication, or sent already)."
         return "Skipped: the appointment no longer needs this message."
-    if reminder.kind == Kind.REMINDER_48H and appointment.start <= now:
+    if reminder.kind in (Kind.REMINDER_48H, Kind.INTAKE_REMINDER) and appointment.start <= now:
         return "Skipped: the appointment has already started."
     if channel_for(client) == ClientMessage.Channel.EMAIL and not client.email:
         return "Skipped: the client has no e-mail address or mobile number."
@@ -434,6 +507,8 @@ def appointment_messages_new(
     """
     now = now or timezone.now()
     client = appointment.client
+    # Just inserted: it has no intake yet, and asking the database would cost the booking a query.
+    Appointment.intake.related.set_cached_value(appointment, None)
     wanted = _wanted_now(appointment, now)
     channel = channel_for(client)
     rows = [
@@ -543,6 +618,16 @@ def _manage_url(appointment: Appointment) -> str:
         return _site("/")
 
 
+def intake_url(appointment: Appointment) -> str:
+    """A fresh link to the consultation's intake form (signed now: INTAKE_LINK_DAYS from here)."""
+    from bookings.tokens import intake_token_make
+
+    try:
+        return _site(reverse("bookings:intake", args=[intake_token_make(appointment=appointment)]))
+    except NoReverseMatch:
+        return _site("/")
+
+
 def _confirm_url(message: ClientMessage) -> str:
     """The double opt-in link, signed when the message is rendered (so its 7 days run from the
     send) over the marketing choice frozen on the row at booking."""
@@ -623,6 +708,10 @@ def message_context(reminder: ClientMessage) -> dict:
         "deposit": str((reminder.payload or {}).get("deposit", "")) if reminder.kind == Kind.CONFIRMATION else "",
         # A receipt's figures, frozen on the row when staff queued it (bookings.payments.receipts).
         **_receipt_context(reminder),
+        "intake_url": intake_url(appointment)
+        if appointment.kind == Appointment.Kind.CONSULTATION and reminder.kind in INTAKE_LINK_KINDS
+        else "",
+        "review_url": review_url_for(location) if reminder.kind == Kind.REVIEW_REQUEST else "",
         "unsubscribe_url": ""
         if no_opt_out
         else _site(reverse("client_messages:unsubscribe", args=[unsubscribe_token(client)])),
@@ -813,6 +902,8 @@ def sample_context(*, kind: str = Kind.AFTERCARE_DAY_4) -> dict:
         "book_url": _book_url(),
         "manage_url": _site("/booking/sample/"),
         "confirm_url": _site("/book/confirm/sample/"),
+        "intake_url": _site("/intake/sample/"),
+        "review_url": settings.REVIEW_URL or "https://example.com/reviews",
         "unsubscribe_url": "" if kind in NO_OPT_OUT_KINDS else _site("/messages/unsubscribe/sample/"),
         "receipt_number": "R-000123",
         "receipt_what": "Payment",

@@ -242,6 +242,8 @@ def _claimed(token: str) -> list[ClientMessage]:
         "appointment__technician",
         "appointment__treatment",
         "appointment__course__treatment",
+        # The intake reminder's send-time check (has the form been sent meanwhile?).
+        "appointment__intake",
     )
     rows = ClientMessage.objects.select_related(*related).filter(status=Status.SENDING, claim_token=token)
     return list(rows.order_by("due_at", "id"))

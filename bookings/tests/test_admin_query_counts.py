@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from bookings.models import Appointment, ClientMessage, MessageTemplate, OpeningHours, WebhookEvent
@@ -39,7 +40,7 @@ from bookings.tests.factories import (
     UserFactory,
     WorkingHoursFactory,
 )
-from clients.models import AuditEvent, ConsentWording
+from clients.models import AuditEvent, ConsentWording, Intake, IntakeQuestion
 from clients.tests.factories import (
     AssessmentFactory,
     ClientFactory,
@@ -187,6 +188,16 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
     "clients.sessionnote": (lambda: SessionNoteFactory(), _session_note_children),
     "clients.patchtest": (
         lambda: PatchTestFactory(recorded_by=UserFactory(), appointment=AppointmentFactory()),
+        _nothing,
+    ),
+    "clients.intake": (
+        lambda: Intake.objects.create(
+            appointment=(appointment := AppointmentFactory()), client=appointment.client, completed_at=timezone.now()
+        ),
+        _nothing,
+    ),
+    "clients.intakequestion": (
+        lambda: IntakeQuestion.objects.create(text=f"Question {next(SEQ)}?", order=next(SEQ)),
         _nothing,
     ),
     "clients.auditevent": (

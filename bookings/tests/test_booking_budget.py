@@ -87,6 +87,8 @@ def test_the_booking_post_stays_within_its_query_budget(client, location, django
         (ClientMessage.Kind.CONFIRMATION, ClientMessage.Channel.EMAIL),
         (ClientMessage.Kind.CONFIRMATION, ClientMessage.Channel.SMS),
         (ClientMessage.Kind.REMINDER_48H, ClientMessage.Channel.EMAIL),
+        # A consultation more than two days ahead: the intake form's reminder, written in the same INSERT.
+        (ClientMessage.Kind.INTAKE_REMINDER, ClientMessage.Channel.EMAIL),
     }
     assert ConsentRecord.objects.filter(client=appointment.client).exists()
     assert set(AuditEvent.objects.values_list("object_type", flat=True)) >= {"client", "consentrecord"}

@@ -46,6 +46,7 @@ def photo_list_public() -> QuerySet[Photo]:
 
     All three must hold at the moment of the request: the photo is marked for marketing, the
     client has an unwithdrawn consent to marketing use of photos, and the client is not erased.
+    A client's own intake photos are private whatever their flags.
     """
     consent = ConsentRecord.objects.filter(
         client=OuterRef("client"),
@@ -53,7 +54,11 @@ def photo_list_public() -> QuerySet[Photo]:
         withdrawn_at__isnull=True,
         given_at__lte=timezone.now(),
     )
-    return Photo.objects.filter(marketing_consent=True, client__erased_at__isnull=True).filter(Exists(consent))
+    return (
+        Photo.objects.filter(marketing_consent=True, client__erased_at__isnull=True)
+        .exclude(phase=Photo.Phase.INTAKE)
+        .filter(Exists(consent))
+    )
 
 
 @dataclass(frozen=True)

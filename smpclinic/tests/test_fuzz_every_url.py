@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -30,8 +31,14 @@ from hypothesis import strategies as st
 from bookings.models import MessageTemplate
 from bookings.models_stock import SessionBatch
 from bookings.services.messaging import unsubscribe_token
-from bookings.tests.factories import BatchFactory, BookingPolicyFactory, ClientMessageFactory, ClosureFactory
-from bookings.tokens import booking_token_make, identity_token_make, session_record_token_make
+from bookings.tests.factories import (
+    AppointmentFactory,
+    BatchFactory,
+    BookingPolicyFactory,
+    ClientMessageFactory,
+    ClosureFactory,
+)
+from bookings.tokens import booking_token_make, identity_token_make, intake_token_make, session_record_token_make
 from clients.tests.conftest import clinic  # noqa: F401 - the clinic every URL is fuzzed against
 from clients.tests.factories import ConsentRecordFactory, ConsentWordingFactory
 from smpclinic.tests.logins import StaffClient, login_as
@@ -204,6 +211,16 @@ def world(clinic, settings):  # noqa: F811
         "bookings:identity_confirm": identity_token_make(appointment=appointment, marketing_opt_in=False),
         "bookings:session_record": session_record_token_make(appointment=appointment),
         "client_messages:unsubscribe": unsubscribe_token(clinic["client"]),
+        # A consultation still to come, so the intake form is open to the fuzzer's posts.
+        "bookings:intake": intake_token_make(
+            appointment=AppointmentFactory(
+                client=clinic["client"],
+                technician=clinic["technician"],
+                location=clinic["here"],
+                start=clinic["session"].start + timedelta(days=5),
+                end=clinic["session"].start + timedelta(days=5, minutes=45),
+            )
+        ),
     }
     pks = {
         "staff:photo_file": clinic["photo"].pk,

@@ -11,6 +11,7 @@ from django.db.models import Prefetch
 from bookings.availability import local_instant
 from bookings.models import Appointment, Technician
 from bookings.models_stock import Product, SessionBatch
+from bookings.selectors import intake_state
 from bookings.zones import default_tz
 from clients.models import Assessment, Client, ConsentRecord, Photo, SessionNote
 
@@ -47,11 +48,12 @@ def schedule_for(
         technician=technician,
         start__gte=_local_midnight(first, tz),
         start__lt=_local_midnight(last + timedelta(days=1), tz),
-    ).select_related("client", "location", "treatment")
+    ).select_related("client", "location", "treatment", "intake")
     today_start, tomorrow = _local_midnight(today, tz), _local_midnight(today + timedelta(days=1), tz)
     result: dict[str, list[Appointment]] = {"earlier": [], "today": [], "later": []}
     for appointment in qs.exclude(status=Appointment.Status.CANCELLED).order_by("start"):
         appointment.overdue = appointment.status in STILL_OPEN and appointment.end <= now
+        appointment.intake_state = intake_state(appointment, now=now)
         if appointment.start < today_start:
             result["earlier"].append(appointment)
         elif appointment.start < tomorrow:

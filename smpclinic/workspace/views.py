@@ -40,7 +40,7 @@ from clients.forms import (
     PhotoUploadForm,
     SessionNoteForm,
 )
-from clients.models import Assessment, ConsentRecord, PatchTest, Photo, SessionNote
+from clients.models import Assessment, ConsentRecord, Intake, PatchTest, Photo, SessionNote
 from smpclinic.accounts.otp import second_factor_redirect
 from smpclinic.badinput import BadInput
 
@@ -158,12 +158,13 @@ def _appointment_detail(request: HttpRequest, appointment, *, id_form: IdCheckFo
     record = selectors.client_record(client=appointment.client, before=appointment)
     now = timezone.now()
     Status = appointment.Status
+    intake = Intake.objects.filter(appointment=appointment).first()
     services.audit_view(
         actor=request.user,
         client=appointment.client,
         what="client_record",
         object_id=appointment.client_id,
-        fields=["assessment", "session_notes", "photos"],
+        fields=["assessment", "session_notes", "photos", *(["intake"] if intake else [])],
     )
     return render(
         request,
@@ -174,6 +175,7 @@ def _appointment_detail(request: HttpRequest, appointment, *, id_form: IdCheckFo
             "client": appointment.client,
             "can_manage": access.is_manager(request.user),
             "is_consultation": appointment.kind == appointment.Kind.CONSULTATION,
+            "intake": intake,
             # Offered only when the service would accept it: started, and a status that may complete.
             "can_complete": appointment.start <= now
             and appointments.may_transition(by=request.user, current=appointment.status, target=Status.COMPLETED),

@@ -1,0 +1,55 @@
+"""The intake form's part of the client record: the clinic's questions and the client's answers.
+
+Writes go through `intake_record_save` (audited by field name, never by content). The whole
+submission (answers, consent to photos, the photos, the reminder it makes unnecessary) is
+bookings.services.intake.intake_submit, which calls down into this module and clients.services.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.forms.models import model_to_dict
+
+from .models import Client, Intake, IntakeQuestion
+from .services import _save_with_audit
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from bookings.models import Appointment
+
+INTAKE_TEXT_FIELDS = ("medications", "allergies", "previous_treatments", "goals")
+
+
+def intake_questions() -> list[IntakeQuestion]:
+    """The questions asked now, in the clinic's order."""
+    return list(IntakeQuestion.objects.filter(is_active=True).order_by("order", "pk"))
+
+
+@transaction.atomic
+def intake_record_save(
+    *,
+    appointment: Appointment,
+    client: Client,
+    data: dict[str, Any],
+    medical_answers: list[dict[str, str]],
+    completed_at: datetime,
+    by: AbstractBaseUser | None,
+) -> Intake:
+    """Create or replace the answers of one appointment's intake, with an audit row naming the
+    fields that changed. `by` is None when the client sent it through their link."""
+    # Locked: a double tap on "Send" must leave one intake and two honest audit rows, not an error.
+    intake = Intake.objects.select_for_update().filter(appointment=appointment).first()
+    before = model_to_dict(intake) if intake else None
+    if intake is None:
+        intake = Intake(appointment=appointment, client=client)
+    for field in INTAKE_TEXT_FIELDS:
+        setattr(intake, field, data.get(field, "").replace("\x00", "").strip())
+    intake.medical_answers = medical_answers
+    intake.completed_at = completed_at
+    _save_with_audit(instance=intake, before=before, by=by, client_id=client.pk)
+    return intake
