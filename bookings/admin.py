@@ -9,7 +9,10 @@ from clients.admin_paging import BigTableAdminMixin, SharedChoicesFormSet
 from clients.phones import phone_display, phone_search_value
 from clients.widgets import QuickSelectAdminMixin
 
-from . import admin_clients  # noqa: F401 - registers the client admin with its bookings
+from . import (
+    admin_clients,  # noqa: F401 - registers the client admin with its bookings
+    admin_waitlist,  # noqa: F401 - registers the waiting list
+)
 from .admin_attendance import AppointmentAttendanceAdminMixin
 from .admin_board import DayBoardAdminMixin
 from .admin_clients import reference_search_value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils.dateparse import parse_datetime
 
-from bookings.services import outbox
+from bookings.services import outbox, waitlist
 
 
 @shared_task(name="bookings.reminders_dispatch", ignore_result=True, soft_time_limit=240, time_limit=300)
@@ -16,3 +16,17 @@ def reminders_dispatch(now: str | None = None) -> dict[str, int]:
     if now and (fixed is None or fixed.tzinfo is None):
         raise ValueError("now must be an ISO 8601 date-time with a UTC offset")
     return outbox.reminders_dispatch(now=fixed)
+
+
+@shared_task(name="bookings.waitlist_release_offer", ignore_result=True, soft_time_limit=60, time_limit=90)
+def waitlist_release_offer(location_id: int, start: str, freed_from_id: int | None = None) -> None:
+    """Offer a freed time (ISO 8601 with offset) to the waiting list."""
+    moment = parse_datetime(start)
+    if moment is None or moment.tzinfo is None:
+        raise ValueError("start must be an ISO 8601 date-time with a UTC offset")
+    waitlist.waitlist_release_offer(location_id=location_id, start=moment, freed_from_id=freed_from_id)
+
+
+@shared_task(name="bookings.waitlist_expire", ignore_result=True, soft_time_limit=60, time_limit=90)
+def waitlist_expire() -> dict[str, int]:
+    return waitlist.waitlist_expire()

@@ -32,4 +32,10 @@ app.conf.beat_schedule = {
         # A tick that waited longer than its minute is useless: the next one does the same work.
         "options": {"expires": 55},
     },
+    # Offers whose time passed and entries whose last day passed stop being offered.
+    "waitlist-expire": {
+        "task": "bookings.waitlist_expire",
+        "schedule": 900.0,
+        "options": {"expires": 840},
+    },
 }

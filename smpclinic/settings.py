@@ -521,6 +521,8 @@ AFTERCARE_SEND_TIME = f"{_hour:02d}:{_minute:02d}"
 TOUCH_UP_RECALL_MONTHS = env_int("TOUCH_UP_RECALL_MONTHS", default=24, minimum=1)
 # Rows one dispatcher claims, looks up and records together; each costs one mark on top.
 REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", default=100, minimum=1)
+# How many waiting clients (in the order they joined) are offered one freed time.
+WAITLIST_OFFERS_PER_TIME = env_int("WAITLIST_OFFERS_PER_TIME", default=20, minimum=1)
 REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", default=6, minimum=1)
 REMINDERS_RETRY_BASE_SECONDS = env_int("REMINDERS_RETRY_BASE_SECONDS", default=60, minimum=1)
 # A `sending` claim older than this belongs to a dead worker and is taken over. Keep it well

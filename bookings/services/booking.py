@@ -35,6 +35,7 @@ from bookings.selectors import (
     technician_candidates,
 )
 from bookings.services.messaging import appointment_messages_new, client_message_queue, reminders_sync
+from bookings.services.waitlist_hooks import waitlist_notify_freed
 from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
 from clients.services import audit_record
 from treatments.models import Treatment
@@ -53,6 +54,27 @@ class SlotTaken(Exception):
         super().__init__(message)
         self.message = message
         self.alternatives = alternatives or []
+
+
+class ChangeWindowNotAccepted(BookingRequestError):
+    """An online booking inside the policy's change window (the client could not then move or
+    cancel it online) that the client has not been told about and accepted."""
+
+    def __init__(self, message: str):
+        super().__init__("late_change_accepted", message)
+
+
+def in_change_window(*, start: datetime, policy: BookingPolicy, now: datetime | None = None) -> bool:
+    """True when a booking starting then could no longer be moved or cancelled online (the rule
+    client_may_change applies), so the client must be told before booking it."""
+    return start - (now or timezone.now()) < timedelta(hours=policy.change_notice_hours)
+
+
+def change_window_notice(*, location: Location, policy: BookingPolicy) -> str:
+    return (
+        f"This time is less than {policy.change_notice_hours} hours away: once booked it can't be moved or "
+        f"cancelled online. To change it you would need to call {location.name} on {location.phone}."
+    )
 
 
 class ChangeNotAllowed(Exception):
@@ -347,6 +369,8 @@ def appointment_reschedule(
             ),
         )
         reminders_sync(appointment=appointment)
+        if time_changed:
+            waitlist_notify_freed(appointment=appointment, start=previous_start)
         if notify and time_changed:
             client_message_queue(
                 appointment=appointment,
@@ -461,6 +485,7 @@ def appointment_cancel(
         reminders_sync(appointment=appointment)
         if notify and appointment.start > appointment.cancelled_at:
             client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CANCELLED)
+        waitlist_notify_freed(appointment=appointment, start=appointment.start, now=now)
     logger.info(
         "appointment cancelled ref=%s by_client=%s late=%s",
         appointment.reference,
@@ -563,14 +588,23 @@ def online_consultation_book(
     description: str,
     health_consent: bool,
     marketing_opt_in: bool,
+    late_change_accepted: bool = False,
+    policy: BookingPolicy | None = None,
 ) -> Appointment:
     """A client books a free consultation online: a new record for the details as given, consent
     to keep the health data they typed recorded on it, and a booking with any technician. All or
     nothing. The marketing opt-in waits for the address's owner to confirm through the link
-    (double opt-in: bookings.services.identity.booking_identity_confirm)."""
+    (double opt-in: bookings.services.identity.booking_identity_confirm).
+
+    A time inside the policy's change window (it could not then be moved or cancelled online)
+    is booked only with ``late_change_accepted``: the page showed the client that notice first;
+    otherwise ChangeWindowNotAccepted, and the page asks."""
     if not health_consent:
         raise BookingRequestError("health_consent", "We need your consent to keep your health information.")
-    policy = booking_policy_for(location)
+    policy = policy or booking_policy_for(location)
+    booking_window_check(instant=start)
+    if not late_change_accepted and in_change_window(start=start, policy=policy):
+        raise ChangeWindowNotAccepted(change_window_notice(location=location, policy=policy))
     refusal = online_booking_refusal(location=location, policy=policy, email=email, phone=phone)
     if refusal:
         raise BookingRequestError(NON_FIELD_ERRORS, refusal)

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from bookings.models import (
     Appointment,
@@ -154,3 +155,33 @@ def technician_working(*, location: Location, weekdays=range(7), start=time(9), 
     for weekday in weekdays:
         WorkingHoursFactory(technician=technician, location=location, weekday=weekday, start_time=start, end_time=end)
     return technician
+
+
+class WaitlistEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bookings.WaitlistEntry"
+
+    location = factory.SubFactory(LocationFactory)
+    earliest_date = factory.LazyFunction(lambda: timezone.localdate())
+    latest_date = factory.LazyAttribute(lambda o: o.earliest_date + timedelta(days=30))
+    first_name = "Robin"
+    last_name = factory.Sequence(lambda n: f"Waiting{n}")
+    email = factory.Sequence(lambda n: f"waiting{n}@example.com")
+    phone = "+447700900123"
+
+
+class WaitlistReleaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bookings.WaitlistRelease"
+
+    location = factory.SubFactory(LocationFactory)
+    start = factory.LazyFunction(lambda: timezone.now() + timedelta(days=3))
+
+
+class WaitlistOfferFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bookings.WaitlistOffer"
+
+    release = factory.SubFactory(WaitlistReleaseFactory)
+    entry = factory.SubFactory(WaitlistEntryFactory, location=factory.SelfAttribute("..release.location"))
+    position = factory.Sequence(lambda n: n + 1)

@@ -32,6 +32,9 @@ from bookings.tests.factories import (
     TechnicianFactory,
     TimeOffFactory,
     UserFactory,
+    WaitlistEntryFactory,
+    WaitlistOfferFactory,
+    WaitlistReleaseFactory,
     WorkingHoursFactory,
 )
 from clients.models import AuditEvent, ConsentWording
@@ -154,6 +157,11 @@ def _to_match():
     return ClientFactory(email=holder.email, match_of=holder, match_status="pending")
 
 
+def _entry_children(obj, n: int) -> None:
+    for _ in range(n):
+        WaitlistOfferFactory(entry=obj, release=WaitlistReleaseFactory(location=obj.location))
+
+
 MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = {
     "auth.group": (lambda: Group.objects.create(name=f"group {next(SEQ)}"), _nothing),
     "auth.user": (lambda: UserFactory(), _user_children),
@@ -183,6 +191,8 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
     "bookings.clientmessage": (lambda: ClientMessageFactory(), _nothing),
     "bookings.bookingpolicy": (lambda: BookingPolicyFactory(location=LocationFactory()), _nothing),
     "bookings.bookingtomatch": (_to_match, _nothing),
+    "bookings.waitlistentry": (lambda: WaitlistEntryFactory(), _entry_children),
+    "bookings.waitlistrelease": (lambda: WaitlistReleaseFactory(), _nothing),
     # The staff logins' admin (django-axes lockouts and login log, django-otp authenticator apps).
     "axes.accessattempt": (
         lambda: AccessAttempt.objects.create(
