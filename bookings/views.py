@@ -206,7 +206,8 @@ def _picker_context(
         "day": day,
         "groups": groups,
         "day_has_late": any(t["late"] for g in groups for t in g["times"]),
-        "previous_day": earlier[-1] if earlier else (day - timedelta(days=1) if day > today else None),
+        # Within the run every earlier free day is known; beyond it, a day at a time.
+        "previous_day": earlier[-1] if earlier else (day - timedelta(days=1) if day > window_end else None),
         "next_day": next_day,
         "today": today,
         "start": day,

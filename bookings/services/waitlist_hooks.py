@@ -37,7 +37,12 @@ def waitlist_notify_freed(*, appointment: Appointment, start: datetime, now: dat
 def _send(kwargs: dict) -> None:
     try:
         # No publish retries: this runs after the commit of a request and must not hold it up.
-        # Looked up by name and sent with apply_async, so CELERY_TASK_ALWAYS_EAGER runs it in place.
-        current_app.tasks[RELEASE_TASK].apply_async(kwargs=kwargs, retry=False)
+        # Where the task is registered (a worker, or a process that imported bookings.tasks)
+        # apply_async, so CELERY_TASK_ALWAYS_EAGER runs it in place; elsewhere by name.
+        task = current_app.tasks.get(RELEASE_TASK)
+        if task is not None:
+            task.apply_async(kwargs=kwargs, retry=False)
+        else:
+            current_app.send_task(RELEASE_TASK, kwargs=kwargs, retry=False)
     except (KombuOperationalError, OSError) as exc:
         logger.warning("waiting list not told of a freed time (%s); it is not offered", type(exc).__name__)
