@@ -129,7 +129,7 @@ def test_times_inside_the_change_window_are_marked_with_the_notice(client, locat
     morning = response.context["groups"][0]["times"]
     # 16:00 Monday + 24 hours: Tuesday before 16:00 can't be changed online once booked.
     late = [t["label"] for g in response.context["groups"] for t in g["times"] if t["late"]]
-    assert late[0] == "09:00" and late[-1] == "15:45"
+    assert (late[0], late[-1]) == ("09:00", "15:45")
     assert morning[0]["late"]
     html = response.content.decode()
     assert 'id="late-notice"' in html

@@ -71,6 +71,17 @@ def _join_data(**overrides):
     }
 
 
+def _entry(location, first_day: int, last_day: int, *, days_ago: int = 1, **fields) -> WaitlistEntry:
+    """An entry for days of November 2026, joined `days_ago` days before NOW."""
+    return WaitlistEntryFactory(
+        location=location,
+        earliest_date=date(2026, 11, first_day),
+        latest_date=date(2026, 11, last_day),
+        joined_at=NOW - timedelta(days=days_ago),
+        **fields,
+    )
+
+
 def _booked_at(location, start=FREED) -> Appointment:
     return appointment_book(
         client=ClientFactory(), location=location, kind=Appointment.Kind.CONSULTATION, start=start, channel="phone"
@@ -139,11 +150,11 @@ def test_a_cancellation_offers_the_time_to_the_waiting_in_join_order(
     location, eager_tasks, mailoutbox, django_capture_on_commit_callbacks
 ):
     appointment = _booked_at(location)
-    first = WaitlistEntryFactory(location=location, earliest_date=date(2026, 11, 5), latest_date=date(2026, 11, 20), email="first@example.com", joined_at=NOW - timedelta(days=3))  # fmt: skip
-    second = WaitlistEntryFactory(location=location, earliest_date=date(2026, 11, 10), latest_date=date(2026, 11, 10), email="second@example.com", joined_at=NOW - timedelta(days=1))  # fmt: skip
+    first = _entry(location, 5, 20, days_ago=3, email="first@example.com")
+    second = _entry(location, 10, 10, days_ago=1, email="second@example.com")
     # Joined between them, but their days do not cover the freed time, or another clinic.
-    WaitlistEntryFactory(location=location, earliest_date=date(2026, 11, 11), latest_date=date(2026, 11, 30), joined_at=NOW - timedelta(days=2))  # fmt: skip
-    WaitlistEntryFactory(earliest_date=date(2026, 11, 5), latest_date=date(2026, 11, 20), joined_at=NOW - timedelta(days=4))  # fmt: skip
+    _entry(location, 11, 30, days_ago=2)
+    _entry(LocationFactory(), 5, 20, days_ago=4)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         appointment_staff_cancel(appointment=appointment, by=staff_user(role="Reception"))
@@ -198,8 +209,8 @@ def test_a_freed_time_inside_the_minimum_notice_is_not_offered(location):
 @pytest.fixture
 def offered(location):
     """A freed Tuesday 10:00 offered to two waiting clients (first joined first)."""
-    first = WaitlistEntryFactory(location=location, earliest_date=date(2026, 11, 5), latest_date=date(2026, 11, 20), first_name="Jo", last_name="First", email="first@example.com", joined_at=NOW - timedelta(days=2))  # fmt: skip
-    second = WaitlistEntryFactory(location=location, earliest_date=date(2026, 11, 5), latest_date=date(2026, 11, 20), email="second@example.com", joined_at=NOW - timedelta(days=1))  # fmt: skip
+    first = _entry(location, 5, 20, days_ago=2, email="first@example.com", last_name="First")
+    second = _entry(location, 5, 20, days_ago=1, email="second@example.com")
     release = waitlist_release_offer(location_id=location.pk, start=FREED)
     return release, first, second
 
@@ -298,7 +309,7 @@ def test_a_tampered_link_is_404(client, offered):
 
 
 def test_staff_withdraw_an_entry_in_the_admin_through_the_service(admin_client, offered):
-    release, first, second = offered
+    release, first, _ = offered
     url = reverse("admin:bookings_waitlistentry_changelist")
     page = admin_client.get(url)
     assert page.status_code == 200
