@@ -12,6 +12,7 @@ from clients.widgets import QuickSelectAdminMixin
 from . import (
     admin_clients,  # noqa: F401 - registers the client admin with its bookings
     admin_stock,  # noqa: F401 - registers products, batches, recalls and the session note's batches
+    admin_waitlist,  # noqa: F401 - registers the waiting list
 )
 from .admin_attendance import AppointmentAttendanceAdminMixin
 from .admin_board import DayBoardAdminMixin

@@ -91,11 +91,14 @@ class MessageAdminMixin:
         "appointment__technician",
         "appointment__treatment",
         "appointment__course__treatment",
+        "waitlist_entry__location",
+        "waitlist_entry__treatment",
     ]
     search_fields = ["appointment__reference"]
     date_hierarchy = "due_at"
     fields = [
         "appointment",
+        "waitlist_entry",
         "kind",
         "channel",
         "sequence",
@@ -133,6 +136,9 @@ class MessageAdminMixin:
 
     @admin.display(description="client", ordering="appointment__client__last_name")
     def client_name(self, obj: ClientMessage) -> str:
+        if obj.appointment_id is None:
+            entry = obj.waitlist_entry
+            return f"{entry.first_name} {entry.last_name} (waiting list)"
         return str(obj.appointment.client)
 
     @admin.display(description="message")
@@ -142,6 +148,8 @@ class MessageAdminMixin:
 
     @admin.display(description="timeline")
     def client_timeline(self, obj: ClientMessage) -> str:
+        if obj.appointment_id is None:
+            return "-"
         return format_html(
             '<a href="{}">Client #{} messages</a>',
             client_messages_url(obj.appointment.client_id),

@@ -188,6 +188,9 @@ class BookingForm(forms.Form):
         error_messages={"required": "We can only book you in with your consent to keep your health information."},
     )
     marketing_opt_in = forms.BooleanField(required=False, label="Send me occasional news and offers by e-mail.")
+    # Set by the confirmation step, after the page told the client a time near at hand can't be
+    # moved or cancelled online once booked.
+    late_change_accepted = forms.BooleanField(required=False, widget=forms.HiddenInput)
     # Honeypot: hidden from people, filled in by bots.
     website = forms.CharField(required=False, label="Leave this field empty")
 
@@ -215,3 +218,58 @@ class RescheduleForm(forms.Form):
 
 def local_label(instant: datetime, location: Location) -> str:
     return instant.astimezone(location.tz).strftime("%H:%M")
+
+
+class WaitlistJoinForm(forms.Form):
+    """The waiting list's public form: where, what, which days, and how to reach the client."""
+
+    location = forms.ModelChoiceField(
+        queryset=_locations(),
+        to_field_name="slug",
+        empty_label="Choose a clinic",
+        label="Clinic",
+        error_messages={"required": "Choose a clinic.", "invalid_choice": "Choose a clinic from the list."},
+    )
+    treatment = forms.ModelChoiceField(
+        queryset=_treatments(),
+        to_field_name="slug",
+        required=False,
+        empty_label="Not sure yet",
+        label="Treatment you are interested in (optional)",
+        error_messages={"invalid_choice": "Choose a treatment from the list."},
+    )
+    earliest_date = forms.DateField(
+        label="I could come from",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "Choose the first day you could come.", "invalid": "Enter a date."},
+    )
+    latest_date = forms.DateField(
+        label="until",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": "Choose the last day you could come.", "invalid": "Enter a date."},
+    )
+    first_name = forms.CharField(max_length=80, label="First name")
+    last_name = forms.CharField(max_length=80, label="Last name")
+    email = forms.EmailField(label="E-mail")
+    phone = forms.CharField(max_length=30, label="Mobile or phone (UK)")
+    website = forms.CharField(required=False, label="Leave this field empty")
+
+    def clean_phone(self) -> str:
+        return normalise_uk_phone(self.cleaned_data["phone"])
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip()
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.data.get("website"))
+
+
+class WaitlistClaimForm(forms.Form):
+    health_consent = forms.BooleanField(
+        label="I agree that the clinic may keep the health information I share, to assess and treat me.",
+        error_messages={"required": "We can only book you in with your consent to keep your health information."},
+    )
+    late_change_accepted = forms.BooleanField(
+        required=False, label="I understand this booking can't be moved or cancelled online."
+    )

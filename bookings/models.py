@@ -503,12 +503,18 @@ class ClientMessage(models.Model):
         IDENTITY_CONFIRM = "identity_confirm", "Confirm your e-mail (online booking)"
         RECEIPT = "receipt", "Payment receipt"
         BATCH_RECALL = "batch_recall", "Pigment or needle batch recall"
+        WAITLIST_JOINED = "waitlist_joined", "Waiting list: joined"
+        WAITLIST_OFFER = "waitlist_offer", "Waiting list: a time is free"
+        WAITLIST_GONE = "waitlist_gone", "Waiting list: the time has gone"
 
     # Sent because something changed, once per change; the others follow a schedule.
     CHANGE_KINDS = (Kind.CONFIRMATION, Kind.MOVED, Kind.CANCELLED)
     # Sent once per appointment, by e-mail only, never re-synced: the double opt-in link goes to
     # the address given on the online form (a phone number proves nothing about that address).
-    ONE_OFF_KINDS = (Kind.IDENTITY_CONFIRM, Kind.RECEIPT)
+    # The waiting list's messages go to the address on the waiting-list entry (there is no
+    # appointment yet), once, by e-mail.
+    WAITLIST_KINDS = (Kind.WAITLIST_JOINED, Kind.WAITLIST_OFFER, Kind.WAITLIST_GONE)
+    ONE_OFF_KINDS = (Kind.IDENTITY_CONFIRM, Kind.RECEIPT, *WAITLIST_KINDS)
     # Sent again for every payment (and every time staff ask): not one per appointment.
     REPEATABLE_KINDS = (Kind.RECEIPT,)
     # Safety notices (a recalled batch): one per client and lot (bookings.RecallNotice keeps that),
@@ -526,7 +532,12 @@ class ClientMessage(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="messages")
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="messages", null=True, blank=True
+    )
+    waitlist_entry = models.ForeignKey(
+        "bookings.WaitlistEntry", on_delete=models.CASCADE, related_name="messages", null=True, blank=True
+    )
     kind = models.CharField(max_length=30, choices=Kind.choices)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     sequence = models.PositiveIntegerField(
@@ -569,9 +580,24 @@ class ClientMessage(models.Model):
                 condition=~Q(status="sent") | Q(sent_at__isnull=False),
                 name="clientmessage_sent_has_time",
             ),
+            # About an appointment, or (the waiting list's kinds) about a waiting-list entry.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["waitlist_joined", "waitlist_offer", "waitlist_gone"])
+                    & Q(appointment__isnull=True, waitlist_entry__isnull=False)
+                )
+                | (
+                    ~Q(kind__in=["waitlist_joined", "waitlist_offer", "waitlist_gone"])
+                    & Q(appointment__isnull=False, waitlist_entry__isnull=True)
+                ),
+                name="clientmessage_about_one_thing",
+                violation_error_code="message_subject",
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.appointment_id is None:
+            return f"{self.get_kind_display()} for waiting list {self.waitlist_entry_id}"
         return f"{self.get_kind_display()} for {self.appointment.reference}"
 
 
@@ -707,6 +733,114 @@ class BookingToMatch(Client):
         proxy = True
         verbose_name = "online booking to match"
         verbose_name_plural = "online bookings to match"
+
+
+class WaitlistEntry(models.Model):
+    """A client waiting for a consultation at a location between two dates, when no free time
+    suited them. Offers go to entries in the order they joined (bookings.services.waitlist)."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        BOOKED = "booked", "Booked from an offer"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        EXPIRED = "expired", "Expired (its last day passed)"
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="waitlist_entries")
+    treatment = models.ForeignKey(
+        "treatments.Treatment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="waitlist_entries",
+        help_text="The treatment the client is interested in (the consultation is about it), if they said.",
+    )
+    earliest_date = models.DateField("from", help_text="The first day the client could come (the location's calendar).")
+    latest_date = models.DateField("until", help_text="The last day the client could come.")
+    first_name = models.CharField(max_length=80)
+    last_name = models.CharField(max_length=80)
+    email = models.EmailField()
+    phone = models.CharField(max_length=30)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.WAITING)
+    joined_at = models.DateTimeField(default=timezone.now, editable=False)
+    appointment = models.ForeignKey(
+        Appointment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        help_text="The booking made from an offer.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+        verbose_name = "waiting-list entry"
+        verbose_name_plural = "waiting list"
+        indexes = [models.Index(fields=["location", "status", "joined_at"], name="waitlist_location_status_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latest_date__gte=F("earliest_date")),
+                name="waitlist_range_in_order",
+                violation_error_message="The last day must be on or after the first day.",
+                violation_error_code="range_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waiting at {self.location}, {self.earliest_date:%d/%m/%Y}-{self.latest_date:%d/%m/%Y} (#{self.pk})"
+
+
+class WaitlistRelease(models.Model):
+    """A time freed by a cancellation or a move, offered to the waiting list: the first claim
+    through an offer's link books it; the row lock on it lets exactly one claim through."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Offered"
+        CLAIMED = "claimed", "Claimed"
+        GONE = "gone", "Gone (booked elsewhere or past)"
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="waitlist_releases")
+    start = models.DateTimeField()
+    freed_from = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", help_text="What freed it."
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "freed time offered to the waiting list"
+        indexes = [models.Index(fields=["status", "start"], name="waitlist_release_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.location} {self.start:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+
+class WaitlistOffer(models.Model):
+    """One waiting client's offer of one freed time (their claim link signs its id)."""
+
+    class Status(models.TextChoices):
+        OFFERED = "offered", "Offered"
+        CLAIMED = "claimed", "Claimed"
+        GONE = "gone", "Gone to someone else"
+        EXPIRED = "expired", "Expired"
+
+    release = models.ForeignKey(WaitlistRelease, on_delete=models.CASCADE, related_name="offers")
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    position = models.PositiveSmallIntegerField(help_text="The entry's place in the queue when offered (1 = first).")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OFFERED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["release", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "entry"], name="waitlist_one_offer_per_entry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer {self.pk} of {self.release_id} to entry {self.entry_id}"
 
 
 # The money models live in bookings.payments; importing them here registers them with the app.

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils.dateparse import parse_datetime
 
 from bookings.payments import services as payments
-from bookings.services import outbox
+from bookings.services import outbox, waitlist
 
 
 @shared_task(name="bookings.reminders_dispatch", ignore_result=True, soft_time_limit=240, time_limit=300)
@@ -29,3 +29,17 @@ def payment_holds_release() -> int:
 def refunds_retry() -> int:
     """Send refunds the provider could not take at the time (beat, every minute)."""
     return payments.refunds_retry()
+
+
+@shared_task(name="bookings.waitlist_release_offer", ignore_result=True, soft_time_limit=60, time_limit=90)
+def waitlist_release_offer(location_id: int, start: str, freed_from_id: int | None = None) -> None:
+    """Offer a freed time (ISO 8601 with offset) to the waiting list."""
+    moment = parse_datetime(start)
+    if moment is None or moment.tzinfo is None:
+        raise ValueError("start must be an ISO 8601 date-time with a UTC offset")
+    waitlist.waitlist_release_offer(location_id=location_id, start=moment, freed_from_id=freed_from_id)
+
+
+@shared_task(name="bookings.waitlist_expire", ignore_result=True, soft_time_limit=60, time_limit=90)
+def waitlist_expire() -> dict[str, int]:
+    return waitlist.waitlist_expire()

@@ -147,3 +147,20 @@ def intake_token_load(token: str) -> Appointment:
     if appointment is None:
         raise TokenInvalid
     return appointment
+
+
+# The waiting list's claim link: signs one offer's id. It needs no age limit of its own: the
+# offer stops being claimable when its time is booked or passes (the page says so).
+WAITLIST_SALT = "bookings.waitlist.offer.v1"
+
+
+def waitlist_offer_token_make(*, offer_id: int) -> str:
+    return signing.dumps({"o": int(offer_id)}, salt=WAITLIST_SALT, compress=True)
+
+
+def waitlist_offer_token_load(token: str) -> int:
+    """The offer id a claim link names, or TokenInvalid."""
+    try:
+        return int(signing.loads(token, salt=WAITLIST_SALT)["o"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise TokenInvalid from None

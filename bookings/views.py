@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,8 +17,16 @@ from django.views.decorators.http import require_GET, require_http_methods
 from treatments.models import Treatment
 
 from .availability import Slot
-from .forms import MAX_DAYS_SHOWN, AvailabilityQueryForm, BookingForm, RescheduleForm, SlotSearchForm
-from .models import Appointment, Location
+from .forms import (
+    MAX_DAYS_SHOWN,
+    AvailabilityQueryForm,
+    BookingForm,
+    RescheduleForm,
+    SlotSearchForm,
+    WaitlistClaimForm,
+    WaitlistJoinForm,
+)
+from .models import Appointment, BookingPolicy, Location
 from .network import client_ip
 from .payments.selectors import (
     appointment_deposit,
@@ -29,18 +38,29 @@ from .payments.selectors import (
 )
 from .payments.services import PaymentUnavailable, deposit_checkout_start
 from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited
-from .selectors import BookingRequestError, availability_compute, booking_policy_for
+from .selectors import MAX_DAYS, BookingRequestError, availability_compute, booking_policy_for
+from .services import waitlist as waitlist_service
 from .services.booking import (
     ChangeNotAllowed,
+    ChangeWindowNotAccepted,
     SlotTaken,
     appointment_cancel,
     appointment_reschedule,
+    change_window_notice,
     client_may_change,
+    in_change_window,
     online_book,
     online_consultation_book,
 )
 from .services.identity import Confirmed, booking_identity_confirm
-from .tokens import TokenExpired, TokenInvalid, booking_token_load, booking_token_make, identity_token_load
+from .tokens import (
+    TokenExpired,
+    TokenInvalid,
+    booking_token_load,
+    booking_token_make,
+    identity_token_load,
+    waitlist_offer_token_load,
+)
 from .views_intake import intake_path
 from .zones import local_today
 
@@ -120,19 +140,92 @@ def api_availability(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _times_context(*, location: Location, treatment: Treatment | None, start: date) -> dict:
-    slots = availability_compute(
+# Where a day's times are split for a phone: before noon, the afternoon, from 17:00.
+DAY_PARTS = (("morning", "Morning", 0, 12), ("afternoon", "Afternoon", 12, 17), ("evening", "Evening", 17, 24))
+
+
+def _slot_choice(slot: Slot, *, location: Location, policy: BookingPolicy, now) -> dict:
+    local_start = slot.start.astimezone(location.tz)
+    return {
+        "start": _iso(slot.start, location),
+        "label": local_start.strftime("%H:%M"),
+        "hour": local_start.hour,
+        "when": local_start,
+        "late": in_change_window(start=slot.start, policy=policy, now=now),
+    }
+
+
+def _day_choices(slots: list[Slot], *, location: Location, policy: BookingPolicy, now) -> list[dict]:
+    """The day's free start times once each (any technician), in morning/afternoon/evening groups."""
+    seen: dict = {}
+    for slot in slots:
+        seen.setdefault(slot.start, slot)
+    times = [_slot_choice(s, location=location, policy=policy, now=now) for s in sorted(seen.values())]
+    return [
+        {"key": key, "label": label, "times": [t for t in times if lo <= t["hour"] < hi]}
+        for key, label, lo, hi in DAY_PARTS
+        if any(lo <= t["hour"] < hi for t in times)
+    ]
+
+
+def _picker_context(
+    *, location: Location, treatment: Treatment | None, day: date | None, policy: BookingPolicy
+) -> dict:
+    """The phone-first time picker: the first free time, then one day in groups, with the free
+    days either side. One engine run over the booking horizon (from today) answers all three;
+    a day chosen beyond it costs one more run of one day. Constant queries either way."""
+    now = timezone.now()
+    today = local_today(location)
+    window = max(1, min(MAX_DAYS, policy.horizon_days + 1))
+    by_day = availability_compute(
         location=location,
         kind=Appointment.Kind.CONSULTATION,
         treatment=treatment,
-        start_date=start,
-        days=MAX_DAYS_SHOWN,
+        start_date=today,
+        days=window,
+        policy=policy,
+        now=now,
     )
-    today = local_today(location)
+    free_days = [d for d, slots in sorted(by_day.items()) if slots]
+    first = by_day[free_days[0]][0] if free_days else None
+    if day is None:
+        day = free_days[0] if free_days else today
+    day = max(day, today)
+    if day in by_day:
+        slots = by_day[day]
+    else:
+        slots = availability_compute(
+            location=location,
+            kind=Appointment.Kind.CONSULTATION,
+            treatment=treatment,
+            start_date=day,
+            days=1,
+            policy=policy,
+            now=now,
+        )[day]
+    window_end = today + timedelta(days=window - 1)
+    earlier = [d for d in free_days if d < day]
+    later = [d for d in free_days if d > day]
+    if later:
+        next_day = later[0]
+    elif day >= window_end and policy.horizon_days >= MAX_DAYS:
+        next_day = day + timedelta(days=1)  # beyond what one run looked at: step a day at a time
+    else:
+        next_day = None
+    groups = _day_choices(slots, location=location, policy=policy, now=now)
     return {
-        "days": _group(slots, location),
-        "later": start + timedelta(days=MAX_DAYS_SHOWN),
-        "earlier": max(today, start - timedelta(days=MAX_DAYS_SHOWN)) if start > today else None,
+        "first": _slot_choice(first, location=location, policy=policy, now=now) if first else None,
+        "day": day,
+        "groups": groups,
+        "day_has_late": any(t["late"] for g in groups for t in g["times"]),
+        # Within the run every earlier free day is known; beyond it, a day at a time.
+        "previous_day": earlier[-1] if earlier else (day - timedelta(days=1) if day > window_end else None),
+        "next_day": next_day,
+        "today": today,
+        "start": day,
+        "policy": policy,
+        "no_times": not free_days,
+        "late_notice": change_window_notice(location=location, policy=policy),
     }
 
 
@@ -142,15 +235,17 @@ def book(request: HttpRequest) -> HttpResponse:
         return _book_post(request)
     # A link from a treatment page may carry only ?treatment=: preselect it, no errors yet.
     search = SlotSearchForm(request.GET if request.GET.get("location") else None)
-    context: dict = {"search": search, "form": None, "days": None}
+    context: dict = {"search": search, "form": None}
     if search.is_bound and search.is_valid():
         location, treatment = search.cleaned_data["location"], search.cleaned_data["treatment"]
-        start = search.cleaned_data["start"]
         context["form"] = BookingForm(
             initial={"location": location.slug, "treatment": treatment.slug if treatment else ""}
         )
-        context.update(_times_context(location=location, treatment=treatment, start=start))
-        context.update({"location": location, "treatment": treatment, "start": start})
+        policy = booking_policy_for(location)
+        # No day asked for: the day of the first free time.
+        day = search.cleaned_data["start"] if request.GET.get("start") else None
+        context.update(_picker_context(location=location, treatment=treatment, day=day, policy=policy))
+        context.update({"location": location, "treatment": treatment})
     return _render_at(request, "bookings/book.html", _with_selection(context, request.GET), context.get("location"))
 
 
@@ -172,11 +267,13 @@ def _book_post(request: HttpRequest) -> HttpResponse:
     location = treatment = None
     status = 200
     taken = None
+    policy = None
     if form.is_valid():
         data = form.cleaned_data
         location, treatment = data["location"], data["treatment"]
         if booking_email_limited(data["email"]):
             return _rate_limited(request)
+        policy = booking_policy_for(location)
         try:
             appointment = online_consultation_book(
                 location=location,
@@ -190,10 +287,33 @@ def _book_post(request: HttpRequest) -> HttpResponse:
                 description=data["description"],
                 health_consent=data["health_consent"],
                 marketing_opt_in=data["marketing_opt_in"],
+                late_change_accepted=data["late_change_accepted"],
+                policy=policy,
             )
         except SlotTaken as exc:
             taken = exc
             status = 409
+        except ChangeWindowNotAccepted as exc:
+            # The confirmation step: the notice, the time, and the same details posted again.
+            return _render_at(
+                request,
+                "bookings/book_confirm.html",
+                {
+                    "form": form,
+                    "notice": exc.message,
+                    "location": location,
+                    "treatment": treatment,
+                    "when": data["start"],
+                    "back_query": urlencode(
+                        {
+                            "location": location.slug,
+                            "treatment": treatment.slug if treatment else "",
+                            "start": data["start"].astimezone(location.tz).date().isoformat(),
+                        }
+                    ),
+                },
+                location,
+            )
         except BookingRequestError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             status = 400
@@ -211,8 +331,11 @@ def _book_post(request: HttpRequest) -> HttpResponse:
         context["search"] = SlotSearchForm(
             initial={"location": location.slug, "treatment": treatment.slug if treatment else "", "start": first}
         )
-        context.update(_times_context(location=location, treatment=treatment, start=first))
-        context["start"] = first
+        context.update(
+            _picker_context(
+                location=location, treatment=treatment, day=first, policy=policy or booking_policy_for(location)
+            )
+        )
         if taken is not None:
             context["alternatives"] = [
                 {"start": _iso(s.start, location), "label": s.start.astimezone(location.tz)} for s in taken.alternatives
@@ -522,3 +645,77 @@ def identity_confirm(request: HttpRequest, token: str) -> HttpResponse:
         "bookings/identity_confirmed.html",
         {"reference": claim.reference, "already": outcome == Confirmed.ALREADY},
     )
+
+
+@require_http_methods(["GET", "POST"])
+def waitlist_join(request: HttpRequest) -> HttpResponse:
+    """Join the waiting list for a clinic and a range of days (linked from /book/)."""
+    if request.method == "GET":
+        initial = {k: request.GET.get(k, "") for k in ("location", "treatment")}
+        return render(request, "bookings/waitlist_join.html", {"form": WaitlistJoinForm(initial=initial)})
+    if booking_ip_limited(client_ip(request) or "unknown"):
+        return _rate_limited(request)
+    form = WaitlistJoinForm(request.POST)
+    if form.is_bot:
+        logger.info("waiting-list honeypot triggered")
+        return render(request, "bookings/rejected.html", status=400)
+    if form.is_valid():
+        data = form.cleaned_data
+        if booking_email_limited(data["email"]):
+            return _rate_limited(request)
+        try:
+            waitlist_service.waitlist_join(**{k: v for k, v in data.items() if k != "website"})
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            return redirect("bookings:waitlist_joined")
+    return render(request, "bookings/waitlist_join.html", {"form": form}, status=400)
+
+
+@require_GET
+def waitlist_joined(request: HttpRequest) -> HttpResponse:
+    return render(request, "bookings/waitlist_joined.html")
+
+
+@require_http_methods(["GET", "POST"])
+def waitlist_claim(request: HttpRequest, token: str) -> HttpResponse:
+    """An offer's link. GET only shows the time and a button (mail scanners open links); the
+    POST books it, if it is still there."""
+    try:
+        offer_id = waitlist_offer_token_load(token)
+    except TokenInvalid:
+        return render(request, "bookings/link_invalid.html", status=404)
+    offer = waitlist_service.waitlist_offer_load(offer_id)
+    if offer is None:
+        return render(request, "bookings/link_invalid.html", status=404)
+    location = offer.release.location
+    if not waitlist_service.offer_claimable(offer):
+        return _render_at(request, "bookings/waitlist_gone.html", {"location": location}, location, status=410)
+    policy = booking_policy_for(location)
+    late = in_change_window(start=offer.release.start, policy=policy)
+    context = {
+        "offer": offer,
+        "location": location,
+        "late": late,
+        "notice": change_window_notice(location=location, policy=policy) if late else "",
+    }
+    if request.method == "GET":
+        context["form"] = WaitlistClaimForm()
+        return _render_at(request, "bookings/waitlist_claim.html", context, location)
+    form = WaitlistClaimForm(request.POST)
+    context["form"] = form
+    if form.is_valid():
+        try:
+            appointment = waitlist_service.waitlist_offer_claim(
+                offer_id=offer.pk,
+                health_consent=form.cleaned_data["health_consent"],
+                late_change_accepted=form.cleaned_data["late_change_accepted"],
+            )
+        except waitlist_service.OfferGone:
+            return _render_at(request, "bookings/waitlist_gone.html", {"location": location}, location, status=410)
+        except BookingRequestError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            return redirect("bookings:booked", token=booking_token_make(appointment=appointment))
+    return _render_at(request, "bookings/waitlist_claim.html", context, location, status=400)

@@ -36,4 +36,10 @@ app.conf.beat_schedule = {
     # take are asked again (same idempotency key). Both read their state from the database.
     "payment-holds-release": {"task": "bookings.payment_holds_release", "schedule": 60.0, "options": {"expires": 55}},
     "refunds-retry": {"task": "bookings.refunds_retry", "schedule": 60.0, "options": {"expires": 55}},
+    # Offers whose time passed and entries whose last day passed stop being offered.
+    "waitlist-expire": {
+        "task": "bookings.waitlist_expire",
+        "schedule": 900.0,
+        "options": {"expires": 840},
+    },
 }

@@ -561,6 +561,8 @@ if REVIEW_URL and not REVIEW_URL.startswith(("https://", "http://")):
     raise ImproperlyConfigured(f"REVIEW_URL={REVIEW_URL[:40]!r} must be a web address starting with https://.")
 # Rows one dispatcher claims, looks up and records together; each costs one mark on top.
 REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", default=100, minimum=1)
+# How many waiting clients (in the order they joined) are offered one freed time.
+WAITLIST_OFFERS_PER_TIME = env_int("WAITLIST_OFFERS_PER_TIME", default=20, minimum=1)
 REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", default=6, minimum=1)
 REMINDERS_RETRY_BASE_SECONDS = env_int("REMINDERS_RETRY_BASE_SECONDS", default=60, minimum=1)
 # A `sending` claim older than this belongs to a dead worker and is taken over. Keep it well

@@ -38,6 +38,7 @@ from bookings.selectors import (
 )
 from bookings.services.messaging import appointment_messages_new, client_message_queue, reminders_sync
 from bookings.services.safety import booking_safety_check
+from bookings.services.waitlist_hooks import waitlist_notify_freed
 from clients.ages import under_age_message
 from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
 from clients.services import audit_record
@@ -57,6 +58,27 @@ class SlotTaken(Exception):
         super().__init__(message)
         self.message = message
         self.alternatives = alternatives or []
+
+
+class ChangeWindowNotAccepted(BookingRequestError):
+    """An online booking inside the policy's change window (the client could not then move or
+    cancel it online) that the client has not been told about and accepted."""
+
+    def __init__(self, message: str):
+        super().__init__("late_change_accepted", message)
+
+
+def in_change_window(*, start: datetime, policy: BookingPolicy, now: datetime | None = None) -> bool:
+    """True when a booking starting then could no longer be moved or cancelled online (the rule
+    client_may_change applies), so the client must be told before booking it."""
+    return start - (now or timezone.now()) < timedelta(hours=policy.change_notice_hours)
+
+
+def change_window_notice(*, location: Location, policy: BookingPolicy) -> str:
+    return (
+        f"This time is less than {policy.change_notice_hours} hours away: once booked it can't be moved or "
+        f"cancelled online. To change it you would need to call {location.name} on {location.phone}."
+    )
 
 
 class ChangeNotAllowed(Exception):
@@ -375,6 +397,8 @@ def appointment_reschedule(
             ),
         )
         reminders_sync(appointment=appointment)
+        if time_changed:
+            waitlist_notify_freed(appointment=appointment, start=previous_start)
         if notify and time_changed:
             client_message_queue(
                 appointment=appointment,
@@ -493,6 +517,7 @@ def appointment_cancel(
         deposit_settle(appointment=appointment, outcome=Outcome.CANCELLED, by=by, now=now)
         if notify and appointment.start > appointment.cancelled_at:
             client_message_queue(appointment=appointment, kind=ClientMessage.Kind.CANCELLED)
+        waitlist_notify_freed(appointment=appointment, start=appointment.start, now=now)
     logger.info(
         "appointment cancelled ref=%s by_client=%s late=%s",
         appointment.reference,
@@ -611,6 +636,8 @@ def online_book(
     health_consent: bool,
     marketing_opt_in: bool,
     date_of_birth: date | None = None,
+    late_change_accepted: bool = False,
+    policy: BookingPolicy | None = None,
 ) -> Appointment:
     """A client books online: a new record for the details as given, consent to keep the health
     data they typed recorded on it, and a booking with any technician. All or nothing. The
@@ -621,7 +648,11 @@ def online_book(
     location (a session, say; a consultation only if the location says so), the booking is held
     (pending_payment, PAYMENT_HOLD_MINUTES) with its deposit pending: the caller sends the client
     to the provider's checkout (bookings.payments.services.deposit_checkout_start) and the
-    signed webhook confirms it."""
+    signed webhook confirms it.
+
+    A time inside the policy's change window (it could not then be moved or cancelled online)
+    is booked only with ``late_change_accepted``: the page showed the client that notice first;
+    otherwise ChangeWindowNotAccepted, and the page asks."""
     if kind != Appointment.Kind.CONSULTATION and treatment is None:
         raise BookingRequestError("treatment", "Choose the treatment you are booking.")
     if not health_consent:
@@ -632,7 +663,10 @@ def online_book(
         if refusal:
             logger.info("online booking refused: under 18 location=%s", location.pk)
             raise BookingRequestError("date_of_birth", refusal)
-    policy = booking_policy_for(location)
+    policy = policy or booking_policy_for(location)
+    booking_window_check(instant=start)
+    if not late_change_accepted and in_change_window(start=start, policy=policy):
+        raise ChangeWindowNotAccepted(change_window_notice(location=location, policy=policy))
     refusal = online_booking_refusal(location=location, policy=policy, email=email, phone=phone)
     if refusal:
         raise BookingRequestError(NON_FIELD_ERRORS, refusal)

@@ -63,6 +63,7 @@ NOTICE_KINDS = frozenset(ClientMessage.NOTICE_KINDS)
 SCHEDULED_KINDS = tuple(k for k in Kind.values if k not in CHANGE_KINDS | ONE_OFF_KINDS | NOTICE_KINDS)
 # Sent whatever reminders_opt_in says, so they carry no unsubscribe link.
 NO_OPT_OUT_KINDS = ESSENTIAL_KINDS | CHANGE_KINDS | ONE_OFF_KINDS | NOTICE_KINDS
+WAITLIST_KINDS = frozenset(ClientMessage.WAITLIST_KINDS)
 TREATED_KINDS = (Appointment.Kind.TREATMENT_SESSION, Appointment.Kind.TOUCH_UP)
 UPCOMING_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
 REMINDER_LEAD = timedelta(hours=48)
@@ -83,7 +84,8 @@ MESSAGE_CONTEXT_HELP = (
     "technician_name, is_treatment, "
     "is_consultation, previous_date, previous_time (a moved booking's old time), location_name, "
     "location_address, location_phone, location_phone_link, aftercare_url, book_url, manage_url, "
-    "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking), "
+    "unsubscribe_url, confirm_url (the e-mail confirmation link of an online booking), waitlist_from, waitlist_until, "
+    "claim_url (the waiting list's link to book a freed time), "
     "receipt_number, receipt_what, receipt_amount, receipt_method, receipt_date, balance (a payment receipt), "
     "session_record_url (aftercare: the session's aftercare and pigment record page), "
     "lot_number, notice_subject, notice_body (a batch recall: the lot and the wording staff wrote for it), "
@@ -374,6 +376,8 @@ def skip_reason(reminder: ClientMessage, *, now: datetime, superseded: set[int] 
     """Why a claimed message must not go out after all ('' when it should).
 
     `superseded` (from changes_superseded) saves a batch one query per change message."""
+    if reminder.kind in WAITLIST_KINDS:
+        return _waitlist_skip_reason(reminder, now=now)
     appointment = reminder.appointment
     client = appointment.client
     if client.erased_at is not None:
@@ -407,6 +411,19 @@ def skip_reason(reminder: ClientMessage, *, now: datetime, superseded: set[int] 
         return "Skipped: the appointment has already started."
     if channel_for(client) == ClientMessage.Channel.EMAIL and not client.email:
         return "Skipped: the client has no e-mail address or mobile number."
+    return ""
+
+
+def _waitlist_skip_reason(message: ClientMessage, *, now: datetime) -> str:
+    entry = message.waitlist_entry
+    if entry.status == entry.Status.WITHDRAWN:
+        return "Skipped: the waiting-list entry was withdrawn."
+    if message.kind == Kind.WAITLIST_OFFER:
+        from bookings.models import WaitlistOffer
+
+        offer = WaitlistOffer.objects.select_related("release").filter(pk=(message.payload or {}).get("offer")).first()
+        if offer is None or offer.status != WaitlistOffer.Status.OFFERED or offer.release.start <= now:
+            return "Skipped: the time offered has gone."
     return ""
 
 
@@ -489,6 +506,24 @@ def client_message_queue(
     if rows:
         transaction.on_commit(_wake_dispatcher)
     return rows
+
+
+def waitlist_message_queue(
+    *, entry, kind: str, payload: dict | None = None, now: datetime | None = None
+) -> ClientMessage:
+    """Queue one of the waiting list's e-mails to the address on the entry, due now. Call inside
+    the transaction that makes it owed; the worker is woken once that commits."""
+    if kind not in WAITLIST_KINDS:
+        raise ValueError(f"{kind!r} is not a waiting-list message")
+    row = ClientMessage.objects.create(
+        waitlist_entry=entry,
+        kind=kind,
+        channel=ClientMessage.Channel.EMAIL,
+        due_at=now or timezone.now(),
+        payload=payload or {},
+    )
+    transaction.on_commit(_wake_dispatcher)
+    return row
 
 
 def _frozen(appointment: Appointment, payload: dict | None) -> dict:
@@ -664,8 +699,61 @@ def message_times(message: ClientMessage) -> tuple[datetime, datetime]:
     return appointment.start, appointment.end
 
 
+def message_recipient(message: ClientMessage):
+    """Who the message goes to: the appointment's client, or the waiting-list entry (both have
+    first_name, email and phone)."""
+    if message.appointment_id is None:
+        return message.waitlist_entry
+    return message.appointment.client
+
+
+def _waitlist_context(message: ClientMessage) -> dict:
+    """The waiting list's messages: the keys every wording may use, filled from the entry and
+    the time offered (frozen on the row), plus the claim link of an offer."""
+    from bookings.tokens import waitlist_offer_token_make
+
+    entry = message.waitlist_entry
+    location = entry.location
+    payload = message.payload or {}
+    start = local(datetime.fromisoformat(payload["start"]), location) if payload.get("start") else None
+    end = local(datetime.fromisoformat(payload["end"]), location) if payload.get("end") else None
+    claim_url = ""
+    if message.kind == Kind.WAITLIST_OFFER and payload.get("offer"):
+        claim_url = _site(
+            reverse("bookings:waitlist_claim", args=[waitlist_offer_token_make(offer_id=payload["offer"])])
+        )
+    address = ", ".join(
+        p for p in (location.address_line1, location.address_line2, location.city, location.postcode) if p
+    )
+    return {
+        **{key: "" for key in sample_context()},
+        "first_name": entry.first_name,
+        "clinic_name": settings.CLINIC_NAME,
+        "treatment_name": entry.treatment.name if entry.treatment_id else "consultation",
+        "appointment_kind": "free consultation",
+        "appointment_date": _long_date(start.date()) if start else "",
+        "appointment_time": f"{start:%H:%M}" if start else "",
+        "appointment_end_time": f"{end:%H:%M}" if end else "",
+        "time_zone_label": location.time_zone_label,
+        "is_consultation": True,
+        "is_treatment": False,
+        "is_aftercare": False,
+        "location_name": location.name,
+        "location_address": address,
+        "location_phone": location.phone,
+        "location_phone_link": location.phone.replace(" ", ""),
+        "waitlist_from": _long_date(entry.earliest_date),
+        "waitlist_until": _long_date(entry.latest_date),
+        "claim_url": claim_url,
+        "book_url": _book_url(),
+        "aftercare_url": _site("/aftercare/"),
+    }
+
+
 def message_context(reminder: ClientMessage) -> dict:
     """The small, plain-string context every template renders against."""
+    if reminder.kind in WAITLIST_KINDS:
+        return _waitlist_context(reminder)
     appointment = reminder.appointment
     client, location = appointment.client, appointment.location
     treatment = appointment.treatment or (appointment.course.treatment if appointment.course_id else None)
@@ -788,8 +876,7 @@ def message_preview(message: ClientMessage, *, table: dict) -> tuple[str, str]:
     message), for a list of many messages: no query of its own when the message's appointment,
     client, location, technician, treatment and course come with it and `table` is from
     wording_table (which also caches the file wording it falls back to)."""
-    appointment = message.appointment
-    treatment_id = appointment.treatment_id or (appointment.course.treatment_id if appointment.course_id else None)
+    treatment_id = _treatment_id(message)
     key = ("resolved", message.kind, treatment_id)
     if key not in table:
         table[key] = (
@@ -831,6 +918,8 @@ def render_wording(wording: dict[str, str], context: dict) -> dict[str, str]:
 
 
 def _treatment_id(message: ClientMessage) -> int | None:
+    if message.appointment_id is None:
+        return message.waitlist_entry.treatment_id if message.waitlist_entry_id else None
     appointment = message.appointment
     return appointment.treatment_id or (appointment.course.treatment_id if appointment.course_id else None)
 
@@ -915,4 +1004,7 @@ def sample_context(*, kind: str = Kind.AFTERCARE_DAY_4) -> dict:
         "lot_number": "LT-2041",
         "notice_subject": "About a pigment batch used in your treatment",
         "notice_body": "The maker of a pigment batch used in your treatment has recalled it. Please call us.",
+        "waitlist_from": "Monday 2 November 2026",
+        "waitlist_until": "Friday 27 November 2026",
+        "claim_url": _site("/book/waitlist/offer/sample/"),
     }

@@ -35,6 +35,7 @@ from bookings.services.messaging import (
     ONE_OFF_KINDS,
     changes_superseded,
     channel_for,
+    message_recipient,
     message_render,
     skip_reason,
     wordings_for_batch,
@@ -200,7 +201,7 @@ def _channel(reminder: ClientMessage) -> str:
     # preference at send time.
     if reminder.kind in CHANGE_KINDS | ONE_OFF_KINDS:
         return reminder.channel
-    return channel_for(reminder.appointment.client)
+    return channel_for(message_recipient(reminder))
 
 
 def _deliver(reminder: ClientMessage, *, mailer, sms_backend, wordings: dict, now: datetime) -> str:
@@ -209,7 +210,7 @@ def _deliver(reminder: ClientMessage, *, mailer, sms_backend, wordings: dict, no
     E-mail goes through the batch's open connection one message at a time rather than in one
     send_messages(list): each accepted message is then recorded before the next goes, and a
     refusal is pinned on the message it belongs to. SMS providers have no batch call here."""
-    client = reminder.appointment.client
+    client = message_recipient(reminder)
     rendered = message_render(reminder, wordings=wordings)
     channel = _channel(reminder)
     if channel == ClientMessage.Channel.SMS:
@@ -244,6 +245,8 @@ def _claimed(token: str) -> list[ClientMessage]:
         "appointment__course__treatment",
         # The intake reminder's send-time check (has the form been sent meanwhile?).
         "appointment__intake",
+        "waitlist_entry__location",
+        "waitlist_entry__treatment",
     )
     rows = ClientMessage.objects.select_related(*related).filter(status=Status.SENDING, claim_token=token)
     return list(rows.order_by("due_at", "id"))

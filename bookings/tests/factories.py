@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from bookings.models import (
     Appointment,
@@ -204,3 +205,33 @@ class BatchFactory(factory.django.DjangoModelFactory):
     received_on = factory.LazyFunction(lambda: datetime(2020, 1, 1).date())
     expires_on = factory.LazyFunction(lambda: datetime(2099, 12, 31).date())
     supplier = "Acme Ltd"
+
+
+class WaitlistEntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bookings.WaitlistEntry"
+
+    location = factory.SubFactory(LocationFactory)
+    earliest_date = factory.LazyFunction(lambda: timezone.localdate())
+    latest_date = factory.LazyAttribute(lambda o: o.earliest_date + timedelta(days=30))
+    first_name = "Robin"
+    last_name = factory.Sequence(lambda n: f"Waiting{n}")
+    email = factory.Sequence(lambda n: f"waiting{n}@example.com")
+    phone = "+447700900123"
+
+
+class WaitlistReleaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bookings.WaitlistRelease"
+
+    location = factory.SubFactory(LocationFactory)
+    start = factory.LazyFunction(lambda: timezone.now() + timedelta(days=3))
+
+
+class WaitlistOfferFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "bookings.WaitlistOffer"
+
+    release = factory.SubFactory(WaitlistReleaseFactory)
+    entry = factory.SubFactory(WaitlistEntryFactory, location=factory.SelfAttribute("..release.location"))
+    position = factory.Sequence(lambda n: n + 1)

@@ -38,6 +38,9 @@ from bookings.tests.factories import (
     TechnicianFactory,
     TimeOffFactory,
     UserFactory,
+    WaitlistEntryFactory,
+    WaitlistOfferFactory,
+    WaitlistReleaseFactory,
     WorkingHoursFactory,
 )
 from clients.models import AuditEvent, ConsentWording, Intake, IntakeQuestion
@@ -173,6 +176,11 @@ def _to_match():
     return ClientFactory(email=holder.email, match_of=holder, match_status="pending")
 
 
+def _entry_children(obj, n: int) -> None:
+    for _ in range(n):
+        WaitlistOfferFactory(entry=obj, release=WaitlistReleaseFactory(location=obj.location))
+
+
 MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = {
     "auth.group": (lambda: Group.objects.create(name=f"group {next(SEQ)}"), _nothing),
     "auth.user": (lambda: UserFactory(), _user_children),
@@ -226,6 +234,8 @@ MAKERS: dict[str, tuple[Callable[[], object], Callable[[object, int], None]]] = 
     ),
     "bookings.product": (lambda: ProductFactory(), _nothing),
     "bookings.batch": (lambda: BatchFactory(), _nothing),
+    "bookings.waitlistentry": (lambda: WaitlistEntryFactory(), _entry_children),
+    "bookings.waitlistrelease": (lambda: WaitlistReleaseFactory(), _nothing),
     # The staff logins' admin (django-axes lockouts and login log, django-otp authenticator apps).
     "axes.accessattempt": (
         lambda: AccessAttempt.objects.create(

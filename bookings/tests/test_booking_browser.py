@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from bookings.models import Appointment
 from bookings.services.outbox import reminders_dispatch
@@ -47,20 +48,28 @@ def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(
     page.locator("main a[href='/book/']").first.click()
     page.wait_for_url("**/book/")
 
-    # Choosing the clinic and pressing the button shows its times.
+    # Choosing the clinic and pressing the button shows the first free time, then its day.
     page.select_option("#id_location", "manchester")
+    page.select_option("#id_treatment", "hairline")
     page.click("#show-times")
-    page.wait_for_selector("#times label")
-    # Changing the treatment refreshes the times through the API, without leaving the page.
-    with page.expect_response(lambda r: "/api/availability/" in r.url and r.status == 200):
-        page.select_option("#id_treatment", "hairline")
-    # A few days ahead, so the booking can still be changed online (24 hours' notice).
-    with page.expect_response(lambda r: "/api/availability/" in r.url and "start=" in r.url):
-        page.fill("#id_start", (timezone.localdate(frozen_now) + timedelta(days=3)).isoformat())
+    page.wait_for_selector("#first-available label")
+    assert page.locator("#day-times legend").first.is_visible()
+    # Jump a few days ahead, so the booking can still be changed online (24 hours' notice).
+    page.fill("#id_start", (timezone.localdate(frozen_now) + timedelta(days=3)).isoformat())
+    page.click("#show-times")
+    page.wait_for_url("**start=*")
+    # The next day's times come in place (htmx), and the address follows.
+    before = page.locator("#day-times legend").first.inner_text()
+    page.click("#next-day")
+    expect(page.locator("#day-times legend").first).not_to_have_text(before)
+    assert "start=" in page.url
     assert axe_violations(page) == []
 
-    page.locator("#times label").first.click()
-    chosen = page.locator("#times input[name=start]:checked").get_attribute("value")
+    page.locator("#day-times label").first.click()
+    chosen = page.locator("#day-times input[name=start]:checked").get_attribute("value")
+    # The summary repeats the time chosen; this one is days away, so no change-window notice.
+    assert page.locator("#choice-summary").is_visible()
+    assert not page.locator("#choice-late").is_visible()
     page.fill("#id_first_name", "Alex")
     page.fill("#id_last_name", "Morgan")
     page.fill("#id_email", "alex.morgan@example.com")

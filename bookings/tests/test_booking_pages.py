@@ -345,8 +345,10 @@ def test_the_booking_page_links_in_from_a_clinic_and_treatment(client, location)
     html = client.get(url).content.decode()
     assert '<option value="manchester" selected>' in html
     assert 'name="treatment" value="scar"' in html
-    assert 'id="times"' in html
-    assert "Monday 2 November" in html
+    assert 'id="day-picker"' in html
+    # No day asked for: the first free time first, and its day (12 hours' notice: tomorrow).
+    assert 'id="first-available"' in html
+    assert "Tuesday 3 November" in html
 
 
 def test_an_online_booking_leaves_an_audit_trail_without_personal_data(client, location):

@@ -157,7 +157,7 @@ def test_the_booking_page_offers_new_york_times_in_new_york_time(client, new_yor
     html = response.content.decode()
     assert "Times are New York time." in html
     assert 'value="2026-03-08T09:00:00-04:00"' in html
-    assert response.context["days"][0]["times"][0]["label"] == "09:00"
+    assert response.context["groups"][0]["times"][0]["label"] == "09:00"
 
 
 @pytest.mark.django_db
@@ -166,7 +166,7 @@ def test_today_on_the_booking_page_is_new_york_today(client, new_york):
     # 02:00 UTC on 10 March: already the 10th in London, still the 9th in New York.
     with time_machine.travel(datetime(2026, 3, 10, 2, tzinfo=UTC), tick=False):
         response = client.get(reverse("bookings:book"), {"location": "new-york"})
-    assert response.context["start"] == date(2026, 3, 9)
+    assert response.context["today"] == date(2026, 3, 9)
 
 
 @pytest.mark.django_db
