@@ -442,6 +442,8 @@ def _book_session_post(request: HttpRequest) -> HttpResponse:
                 last_name=data["last_name"],
                 email=data["email"],
                 phone=data["phone"],
+                date_of_birth=data["date_of_birth"],
+                late_change_accepted=data["late_change_accepted"],
                 description=data["description"],
                 health_consent=data["health_consent"],
                 marketing_opt_in=data["marketing_opt_in"],

@@ -56,6 +56,8 @@ from bookings.services.appointments import (
 from bookings.services.messaging import (
     AFTERCARE_DAYS,
     AFTERCARE_TOO_LATE,
+    INTAKE_REMINDER_DAYS,
+    INTAKE_REMINDER_GRACE,
     REMINDER_LEAD,
     REMINDER_MIN_NOTICE,
     TREATED_KINDS,
@@ -990,6 +992,18 @@ def _history_messages(appointments: list[Appointment], *, now: datetime) -> None
                 rows.append(_sent(reminder))
             elif appointment.status in UPCOMING_STATUSES:
                 rows.append(reminder)
+        if (
+            appointment.kind == Appointment.Kind.CONSULTATION
+            and appointment.status in UPCOMING_STATUSES
+            and client.reminders_opt_in
+        ):
+            # The intake form's reminder two days before (no demo client has sent the form yet),
+            # unless booked inside those two days (the confirmation carried the link).
+            day = local_date(appointment.start, appointment.location) - timedelta(days=INTAKE_REMINDER_DAYS)
+            due = send_time_on(day, appointment.location)
+            if due >= appointment.created_at - INTAKE_REMINDER_GRACE:
+                row = ClientMessage(appointment=appointment, kind=M.INTAKE_REMINDER, channel=channel, due_at=due)
+                rows.append(_sent(row) if due <= now else row)
         if appointment.status == Status.COMPLETED and appointment.kind in TREATED_KINDS:
             for kind, due in _owed(appointment, next_booked=id(appointment) in next_booked).items():
                 row = ClientMessage(appointment=appointment, kind=kind, channel=channel, due_at=due)

@@ -142,9 +142,11 @@ def test_adding_an_appointment_books_it_through_the_service_with_an_audit_row(cl
     event = AuditEvent.objects.get(object_type="appointment", action="create")
     assert (event.actor, event.object_id, event.detail) == (manager, str(appointment.pk), "phone")
     assert {"start", "technician", "staff_notes"} <= set(event.fields)
+    # A consultation also owes the intake form's reminder two days before.
     assert set(Message.objects.filter(appointment=appointment).values_list("kind", flat=True)) == {
         "confirmation",
         "reminder_48h",
+        "intake_reminder",
     }
 
 

@@ -59,6 +59,7 @@ def test_a_phone_books_the_first_free_time_after_confirming_it_cant_be_changed_o
     page.fill("#id_last_name", "Morgan")
     page.fill("#id_email", "alex.morgan@example.com")
     page.fill("#id_phone", "07700 900456")
+    page.fill("#id_date_of_birth", "1985-03-14")
     page.check("#id_health_consent")
     page.click("#book-submit")
 

@@ -149,6 +149,7 @@ def _post(client, **overrides):
         "email": "sam@example.com",
         "phone": "07700 900123",
         "health_consent": "on",
+        "date_of_birth": "1985-03-14",
         **overrides,
     }
     return client.post(BOOK, data)

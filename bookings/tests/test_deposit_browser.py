@@ -67,6 +67,7 @@ def test_a_client_pays_a_deposit_and_sees_the_booking_confirmed(
     page.fill("#id_last_name", "Morgan")
     page.fill("#id_email", "alex.morgan@example.com")
     page.fill("#id_phone", "07700 900456")
+    page.fill("#id_date_of_birth", "1985-03-14")
     page.check("#id_health_consent")
     page.click("#book-submit")
 

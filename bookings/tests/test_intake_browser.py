@@ -30,19 +30,21 @@ def _fresh_rate_limits():
 
 
 def _book_the_first_free_time(page, live_server) -> None:
-    """The booking form, kept small: the /book/ page's layout is being redesigned, and only
-    "a consultation is booked on a phone" matters here."""
-    page.goto(live_server.url + "/book/")
-    page.select_option("#id_location", "manchester")
-    page.click("#show-times")
-    page.wait_for_selector("#times input[name=start]", state="attached")
-    page.locator("#times label").first.click()
+    """The booking form, kept small: only "a consultation is booked on a phone" matters here."""
+    page.goto(live_server.url + "/book/?location=manchester")
+    page.wait_for_selector("#first-available label")
+    page.locator("#first-available label").click()
     page.fill("#id_first_name", "Sam")
     page.fill("#id_last_name", "Okafor")
     page.fill("#id_email", "sam.okafor@example.com")
     page.fill("#id_phone", "07700 900321")
+    page.fill("#id_date_of_birth", "1985-03-14")
     page.check("#id_health_consent")
     page.click("#book-submit")
+    # A time less than the change notice away asks the client to confirm that notice first.
+    page.wait_for_selector("#change-window-notice, #intake-invite")
+    if page.locator("#confirm-submit").count():
+        page.click("#confirm-submit")
     page.wait_for_url("**/book/booked/**")
 
 

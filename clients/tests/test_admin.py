@@ -54,6 +54,7 @@ def test_a_change_made_in_the_admin_is_audited_by_field_name(client, clinic):
         "last_name": c.last_name,
         "email": c.email,
         "phone": "07700 900999",
+        "date_of_birth": c.date_of_birth.isoformat() if c.date_of_birth else "",
         "preferred_channel": "email",
         "reminders_opt_in": "on",
         "consents-TOTAL_FORMS": "0",

@@ -173,6 +173,7 @@ class Browser:
             "email": f"scale{n}@example.com",
             "phone": "07700 900123",
             "health_consent": "on",
+            "date_of_birth": "1985-03-14",
         }
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": self.cookie}
         # A fresh connection: gunicorn closes one idle for longer than its keep-alive.
