@@ -10,6 +10,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from treatments.money import format_minor
+
 register = template.Library()
 
 # The same escapes json_script uses, so no value can close the <script> element early.
@@ -33,6 +35,12 @@ def gbp(value: Decimal | int | None) -> str:
     if value == value.to_integral_value():
         return f"£{value:,.0f}"
     return f"£{value:,.2f}"
+
+
+@register.filter
+def money(minor: int | None, currency: str = "GBP") -> str:
+    """An integer of minor units as £1,200 (or £1,200.50 when there are pence): no float."""
+    return format_minor(minor, currency or "GBP")
 
 
 @register.filter
