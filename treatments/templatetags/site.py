@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
@@ -24,17 +23,6 @@ def json_ld(data: dict) -> SafeString:
     text = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False).translate(_JSON_ESCAPES)
     # Safe: json.dumps quotes every string and the escapes above neutralise <, > and &.
     return format_html('<script type="application/ld+json">{}</script>', mark_safe(text))  # noqa: S308
-
-
-@register.filter
-def gbp(value: Decimal | int | None) -> str:
-    """£1,200 (or £1,200.50 when there are pence)."""
-    if value is None or value == "":
-        return ""
-    value = Decimal(value)
-    if value == value.to_integral_value():
-        return f"£{value:,.0f}"
-    return f"£{value:,.2f}"
 
 
 @register.filter
