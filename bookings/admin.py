@@ -8,6 +8,7 @@ from clients.admin import MAX_SEARCH_LENGTH, ServiceAdminMixin
 from clients.admin_paging import BigTableAdminMixin, SharedChoicesFormSet
 from clients.phones import phone_display, phone_search_value
 from clients.widgets import QuickSelectAdminMixin
+from treatments.money import PoundsField
 
 from . import (
     admin_clients,  # noqa: F401 - registers the client admin with its bookings
@@ -148,6 +149,9 @@ class AppointmentInline(admin.TabularInline):
 class CourseAdminForm(forms.ModelForm):
     """The status offers what staff may choose (cancel, or reopen a cancelled course); the
     course services judge it against the sessions, under the course's lock."""
+
+    # Staff type pounds ("1,250.00" or "1250"); stored as an integer of pence.
+    price_agreed_minor = PoundsField(required=False, min_minor=0, label="Price agreed (£)")
 
     class Meta:
         model = Course

@@ -87,7 +87,7 @@ class ClientCourseInline(admin.TabularInline):
     model = Course
     formset = SharedChoicesFormSet
     display_only = True
-    fields = ["treatment", "planned_sessions", "status", "price_agreed", "created_at"]
+    fields = ["treatment", "planned_sessions", "status", "price_agreed_display", "created_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -95,6 +95,11 @@ class ClientCourseInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("treatment")
+
+    @admin.display(description="price agreed")
+    def price_agreed_display(self, obj: Course) -> str:
+        money = obj.price_agreed_money if obj.pk else None
+        return str(money) if money is not None else "-"
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -56,7 +56,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate, TruncWeek
+from django.db.models.functions import Cast, Coalesce, TruncDate, TruncWeek
 
 from treatments.models import PriceGuide
 
@@ -295,33 +295,40 @@ def _guides(treatment_ref: str) -> QuerySet:
     ).order_by(F("location_id").asc(nulls_last=True))
 
 
+def _pounds(minor) -> ExpressionWrapper:
+    """Prices are stored in pence; this report sums pounds (exact: numeric division by 100)."""
+    return ExpressionWrapper(Cast(minor, output_field=MONEY) / Value(100), output_field=MONEY)
+
+
 def revenue_by_treatment_and_location(*, period: Period) -> Revenue:
     """The value of the appointments booked in the period, per treatment and location (one query)."""
     sessions = F("course__planned_sessions")
     # Multiplying by 1.00 first keeps pence on SQLite, which divides integers as integers.
     per_session = Value(Decimal("1.00")) / sessions
-    course_guide = _guides("course__treatment_id").filter(band=OuterRef("course__price_band")).values("price_from")[:1]
+    course_guide = (
+        _guides("course__treatment_id").filter(band=OuterRef("course__price_band")).values("price_from_minor")[:1]
+    )
     lowest_guide = (
         _guides("priced_treatment")
-        .order_by(F("location_id").asc(nulls_last=True), "price_from")
-        .values("price_from")[:1]
+        .order_by(F("location_id").asc(nulls_last=True), "price_from_minor")
+        .values("price_from_minor")[:1]
     )
     price = Case(
         When(
             kind=Kind.TREATMENT_SESSION,
-            course__price_agreed__isnull=False,
-            then=ExpressionWrapper(F("course__price_agreed") * per_session, output_field=MONEY),
+            course__price_agreed_minor__isnull=False,
+            then=ExpressionWrapper(_pounds(F("course__price_agreed_minor")) * per_session, output_field=MONEY),
         ),
         When(
             kind=Kind.TREATMENT_SESSION,
             course__isnull=False,
-            then=ExpressionWrapper(Subquery(course_guide, output_field=MONEY) * per_session, output_field=MONEY),
+            then=ExpressionWrapper(_pounds(Subquery(course_guide)) * per_session, output_field=MONEY),
         ),
-        When(kind=Kind.TOUCH_UP, then=Subquery(lowest_guide, output_field=MONEY)),
+        When(kind=Kind.TOUCH_UP, then=_pounds(Subquery(lowest_guide))),
         default=None,
         output_field=MONEY,
     )
-    agreed = Q(kind=Kind.TREATMENT_SESSION, course__price_agreed__isnull=False)
+    agreed = Q(kind=Kind.TREATMENT_SESSION, course__price_agreed_minor__isnull=False)
     rows = (
         _in_period(
             Appointment.objects.filter(kind__in=(Kind.TREATMENT_SESSION, Kind.TOUCH_UP), status__in=REVENUE_STATUSES),

@@ -246,7 +246,8 @@ class Course(models.Model):
     treatment = models.ForeignKey("treatments.Treatment", on_delete=models.PROTECT, related_name="courses")
     planned_sessions = models.PositiveSmallIntegerField(default=3)
     price_band = models.CharField(max_length=20, blank=True, choices=PriceBand.choices)
-    price_agreed = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    # An integer of minor units (pence) in ``currency``; staff type pounds (treatments.money.PoundsField).
+    price_agreed_minor = models.BigIntegerField("price agreed", null=True, blank=True)
     # The currency the price is agreed in: every payment against the course is in it too.
     currency = models.CharField(
         max_length=3,
@@ -269,7 +270,7 @@ class Course(models.Model):
                 violation_error_code="course_planned_sessions_1_to_5",
             ),
             models.CheckConstraint(
-                condition=Q(price_agreed__isnull=True) | Q(price_agreed__gte=0),
+                condition=Q(price_agreed_minor__isnull=True) | Q(price_agreed_minor__gte=0),
                 name="course_price_not_negative",
                 violation_error_message="The price agreed cannot be negative.",
                 violation_error_code="course_price_not_negative",
@@ -278,6 +279,13 @@ class Course(models.Model):
 
     def __str__(self) -> str:
         return f"{self.treatment} course #{self.pk}"
+
+    @property
+    def price_agreed_money(self):
+        """The price agreed as Money (minor units and the course's currency), or None."""
+        from .payments.money import Money
+
+        return None if self.price_agreed_minor is None else Money(self.price_agreed_minor, self.currency)
 
 
 class TsTzRange(Func):

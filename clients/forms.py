@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from treatments.models import PriceBand, Treatment
+from treatments.money import PoundsField
 
 from .models import Assessment, Client, ConsentWording, PatchTest, Photo, SessionNote
 
@@ -201,9 +202,8 @@ class CoursePlanForm(forms.Form):
     treatment = forms.ModelChoiceField(queryset=None)
     planned_sessions = forms.IntegerField(min_value=1, max_value=5, initial=3)
     price_band = forms.ChoiceField(choices=[("", "Not set"), *PriceBand.choices], required=False)
-    price_agreed = forms.DecimalField(
-        min_value=0, max_digits=8, decimal_places=2, required=False, label="Price agreed (£)"
-    )
+    # Typed in pounds ("1,250.00" or "1250"), cleaned to an integer of pence.
+    price_agreed_minor = PoundsField(min_minor=0, required=False, label="Price agreed (£)")
     first_date = DateWithinYearsField(label="First session on or after", widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, **kwargs):

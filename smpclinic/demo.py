@@ -418,7 +418,7 @@ def _seed_catalogue(report: SeedReport) -> None:
                 treatment=treatment,
                 location=None,
                 band=band,
-                defaults={"price_from": Decimal(low), "price_to": Decimal(high)},
+                defaults={"price_from_minor": low * 100, "price_to_minor": high * 100},  # pounds -> pence
             )
             report.count(created)
     for slug, prices in MANCHESTER_PRICES.items():
@@ -427,7 +427,7 @@ def _seed_catalogue(report: SeedReport) -> None:
                 treatment=treatments[slug],
                 location=locations["manchester"],
                 band=band,
-                defaults={"price_from": Decimal(low), "price_to": Decimal(high)},
+                defaults={"price_from_minor": low * 100, "price_to_minor": high * 100},  # pounds -> pence
             )
             report.count(created)
 
@@ -647,11 +647,12 @@ def _slots(*, today: date, techs: list[Technician], hours: dict, closed: set[dat
     return slots
 
 
-def _price(treatment: Treatment, band: str, prices: dict) -> Decimal | None:
+def _price(treatment: Treatment, band: str, prices: dict) -> int | None:
+    """The middle of the band's guide, to whole pounds, in pence."""
     guide = prices.get((treatment.pk, band))
     if guide is None:
         return None
-    return ((guide[0] + guide[1]) / 2).quantize(Decimal("1"))
+    return int((Decimal(guide[0] + guide[1]) / 200).quantize(Decimal("1"))) * 100
 
 
 def _seed_people(report: SeedReport, today: date) -> None:
@@ -671,7 +672,8 @@ def _seed_people(report: SeedReport, today: date) -> None:
     wordings = {w.kind: w for w in ConsentWording.objects.all()}
     treatments = {t.slug: t for t in Treatment.objects.all()}
     prices = {
-        (g.treatment_id, g.band): (g.price_from, g.price_to) for g in PriceGuide.objects.filter(location__isnull=True)
+        (g.treatment_id, g.band): (g.price_from_minor, g.price_to_minor)
+        for g in PriceGuide.objects.filter(location__isnull=True)
     }
     people = _People(rng, treatments)
     # References drawn from the demo's own random numbers: the same on every seeding, and
@@ -696,7 +698,7 @@ def _seed_people(report: SeedReport, today: date) -> None:
             treatment=treatment,
             planned_sessions=planned,
             price_band=band,
-            price_agreed=_price(treatment, band, prices),
+            price_agreed_minor=_price(treatment, band, prices),
             created_at=created,
         )
         courses.append(course)

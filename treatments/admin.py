@@ -1,10 +1,24 @@
+from django import forms
 from django.contrib import admin
 
 from .models import AftercareMilestone, Page, PageSection, PriceGuide, Treatment
+from .money import PoundsField, format_minor
+
+
+class PriceGuideForm(forms.ModelForm):
+    """Staff type pounds ("1,250.00" or "1250"); the guide stores integers of pence."""
+
+    price_from_minor = PoundsField(min_minor=0, label="Price from (£)")
+    price_to_minor = PoundsField(required=False, min_minor=0, label="Price to (£)")
+
+    class Meta:
+        model = PriceGuide
+        fields = ["treatment", "location", "band", "price_from_minor", "price_to_minor", "note"]
 
 
 class PriceGuideInline(admin.TabularInline):
     model = PriceGuide
+    form = PriceGuideForm
     extra = 0
 
     def get_queryset(self, request):
@@ -47,9 +61,18 @@ class TreatmentAdmin(admin.ModelAdmin):
 
 @admin.register(PriceGuide)
 class PriceGuideAdmin(admin.ModelAdmin):
+    form = PriceGuideForm
     list_display = ["treatment", "band", "location", "price_from", "price_to"]
     list_filter = ["treatment", "location", "band"]
     list_select_related = ["treatment", "location"]
+
+    @admin.display(description="price from", ordering="price_from_minor")
+    def price_from(self, obj: PriceGuide) -> str:
+        return format_minor(obj.price_from_minor, obj.currency)
+
+    @admin.display(description="price to", ordering="price_to_minor")
+    def price_to(self, obj: PriceGuide) -> str:
+        return format_minor(obj.price_to_minor, obj.currency) or "-"
 
 
 @admin.register(AftercareMilestone)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+
+from .money import CURRENCY_PATTERN, DEFAULT_CURRENCY
 
 
 class HairLossStage(models.TextChoices):
@@ -121,8 +123,10 @@ class Treatment(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("treatments:detail", kwargs={"slug": self.slug})
 
-    def touch_up_price(self, price: Decimal) -> Decimal:
-        return (price * self.touch_up_percent / 100).quantize(Decimal("1"))
+    def touch_up_price(self, price_minor: int) -> int:
+        """The touch-up's share of a price in minor units, rounded to whole pounds as before."""
+        pounds = (Decimal(price_minor * self.touch_up_percent) / 10000).quantize(Decimal("1"))
+        return int(pounds) * 100
 
 
 class PriceGuide(models.Model):
@@ -138,24 +142,36 @@ class PriceGuide(models.Model):
         help_text="Leave empty for the price at every location without its own.",
     )
     band = models.CharField(max_length=20, choices=PriceBand.choices)
-    price_from = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
-    price_to = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    # Integers of minor units (pence) in ``currency``: never a float; staff type pounds (money.PoundsField).
+    price_from_minor = models.BigIntegerField("price from", validators=[MinValueValidator(0)])
+    price_to_minor = models.BigIntegerField("price to", null=True, blank=True)
+    currency = models.CharField(
+        max_length=3,
+        default=DEFAULT_CURRENCY,
+        validators=[RegexValidator(CURRENCY_PATTERN, "A three-letter ISO 4217 currency code in capitals, e.g. GBP.")],
+    )
     note = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["treatment", "location", "band"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(price_from__gte=0),
+                condition=Q(price_from_minor__gte=0),
                 name="priceguide_price_not_negative",
                 violation_error_message="A price cannot be negative.",
                 violation_error_code="priceguide_price_not_negative",
             ),
             models.CheckConstraint(
-                condition=Q(price_to__isnull=True) | Q(price_to__gte=F("price_from")),
+                condition=Q(price_to_minor__isnull=True) | Q(price_to_minor__gte=F("price_from_minor")),
                 name="priceguide_price_range",
                 violation_error_message="The 'to' price cannot be below the 'from' price.",
                 violation_error_code="priceguide_price_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=CURRENCY_PATTERN),
+                name="priceguide_currency_iso",
+                violation_error_message="The currency is a three-letter ISO 4217 code in capitals.",
+                violation_error_code="priceguide_currency_iso",
             ),
             models.UniqueConstraint(
                 fields=["treatment", "band"],

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db.models import Min, Prefetch, Q, QuerySet
 
 from .models import AftercareMilestone, Page, PageSection, PriceBand, PriceGuide, Treatment
+from .money import DEFAULT_CURRENCY
 
 if TYPE_CHECKING:
     from bookings.models import Location
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 BAND_ORDER = {value: index for index, value in enumerate(PriceBand.values)}
 # "From £X" counts clinic-wide prices and those of clinics that are open, never a closed one's.
 LOWEST_PRICE = Min(
-    "price_guides__price_from",
+    "price_guides__price_from_minor",
     filter=Q(price_guides__location__isnull=True) | Q(price_guides__location__is_active=True),
 )
 
@@ -26,7 +26,7 @@ def treatment_list_public() -> QuerySet[Treatment]:
     return (
         Treatment.objects.filter(is_active=True)
         .exclude(category=Treatment.Category.TOUCH_UP)
-        .annotate(price_from=LOWEST_PRICE)
+        .annotate(price_from_minor=LOWEST_PRICE)
         .order_by("order", "name")  # Meta.ordering does not apply to GROUP BY queries
     )
 
@@ -34,7 +34,7 @@ def treatment_list_public() -> QuerySet[Treatment]:
 def treatment_touch_ups_public() -> QuerySet[Treatment]:
     return (
         Treatment.objects.filter(is_active=True, category=Treatment.Category.TOUCH_UP)
-        .annotate(price_from=LOWEST_PRICE)
+        .annotate(price_from_minor=LOWEST_PRICE)
         .order_by("order", "name")
     )
 
@@ -54,10 +54,13 @@ def treatment_get_public(*, slug: str) -> Treatment | None:
 
 @dataclass(frozen=True)
 class PriceCell:
-    price_from: Decimal
-    price_to: Decimal | None
-    touch_up_from: Decimal | None = None
-    touch_up_to: Decimal | None = None
+    """A band's guide price, integers of minor units in ``currency`` (touch-up prices likewise)."""
+
+    price_from: int
+    price_to: int | None
+    touch_up_from: int | None = None
+    touch_up_to: int | None = None
+    currency: str = DEFAULT_CURRENCY
 
 
 @dataclass
@@ -93,12 +96,13 @@ def treatment_price_table(*, treatment: Treatment, locations: list[Location]) ->
         if guide is None:
             return None
         if not with_touch_up:
-            return PriceCell(guide.price_from, guide.price_to)
+            return PriceCell(guide.price_from_minor, guide.price_to_minor, currency=guide.currency)
         return PriceCell(
-            guide.price_from,
-            guide.price_to,
-            treatment.touch_up_price(guide.price_from),
-            treatment.touch_up_price(guide.price_to) if guide.price_to is not None else None,
+            guide.price_from_minor,
+            guide.price_to_minor,
+            treatment.touch_up_price(guide.price_from_minor),
+            treatment.touch_up_price(guide.price_to_minor) if guide.price_to_minor is not None else None,
+            guide.currency,
         )
 
     bands = sorted({*clinic_wide, *(band for _, band in overrides)}, key=lambda band: BAND_ORDER.get(band, 99))

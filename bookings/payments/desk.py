@@ -67,9 +67,9 @@ def appointment_currency(appointment: Appointment) -> str:
 
 
 def course_price(course: Course) -> Money | None:
-    if course.price_agreed is None:
+    if course.price_agreed_minor is None:
         return None
-    return Money.from_decimal(course.price_agreed, course_currency(course))
+    return Money(course.price_agreed_minor, course_currency(course))
 
 
 @dataclass(frozen=True)

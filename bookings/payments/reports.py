@@ -22,7 +22,6 @@ from datetime import date
 
 from django.db.models import (
     BigIntegerField,
-    Case,
     Count,
     Exists,
     ExpressionWrapper,
@@ -31,15 +30,13 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
-    Value,
-    When,
 )
-from django.db.models.functions import Cast, Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 
 from bookings.models import Appointment, Course
 
 from .models import Payment
-from .money import _EXPONENTS, Money
+from .money import Money
 
 Kind, Status = Payment.Kind, Payment.Status
 IN_KINDS = (Kind.DEPOSIT, Kind.PAYMENT)
@@ -224,23 +221,13 @@ def _course_sum(kinds) -> Subquery:
     return Coalesce(Subquery(rows, output_field=BIG), 0)
 
 
-def _price_minor():
-    # The agreed price (major units, two decimals) in minor units of the course's currency.
-    scale = Case(
-        *(When(currency=code, then=Value(10**places)) for code, places in _EXPONENTS.items()),
-        default=Value(100),
-        output_field=BIG,
-    )
-    return Cast(F("price_agreed") * scale, output_field=BIG)
-
-
 def courses_with_balance(*, location=None):
     """Courses not cancelled, with a price agreed, annotated with ``balance`` in minor units."""
-    courses = Course.objects.filter(price_agreed__isnull=False).exclude(status=Course.Status.CANCELLED)
+    courses = Course.objects.filter(price_agreed_minor__isnull=False).exclude(status=Course.Status.CANCELLED)
     if location is not None:
         courses = courses.filter(Exists(Appointment.objects.filter(course=OuterRef("pk"), location=location)))
     return courses.annotate(
-        price_minor=_price_minor(),
+        price_minor=F("price_agreed_minor"),
         paid_minor=_course_sum(IN_KINDS),
         refunded_minor=_course_sum((Kind.REFUND,)),
         balance=ExpressionWrapper(F("price_minor") - F("paid_minor") + F("refunded_minor"), output_field=BIG),

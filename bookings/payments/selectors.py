@@ -23,15 +23,17 @@ def deposit_policy_for(*, kind: str, location, treatment) -> DepositPolicy | Non
 def price_basis(*, treatment, location, course=None) -> Money | None:
     """What a percentage deposit is a percentage of: the course's agreed price, else the lowest
     'from' price of the treatment's price guide at the location (or clinic-wide)."""
-    if course is not None and course.price_agreed is not None:
-        return Money.from_decimal(course.price_agreed, DEFAULT_CURRENCY)
+    if course is not None and course.price_agreed_minor is not None:
+        return Money(course.price_agreed_minor, course.currency or DEFAULT_CURRENCY)
     if treatment is None:
         return None
     guides = PriceGuide.objects.filter(treatment=treatment).filter(Q(location=location) | Q(location__isnull=True))
     if course is not None and course.price_band:
         guides = guides.filter(band=course.price_band)
-    prices = sorted(guides.values_list("location_id", "price_from"), key=lambda row: (row[0] is None, row[1]))
-    return Money.from_decimal(prices[0][1], DEFAULT_CURRENCY) if prices else None
+    prices = sorted(
+        guides.values_list("location_id", "price_from_minor", "currency"), key=lambda row: (row[0] is None, row[1])
+    )
+    return Money(prices[0][1], prices[0][2]) if prices else None
 
 
 def deposit_amount(*, policy: DepositPolicy, treatment, location, course=None) -> Money | None:

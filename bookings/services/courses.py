@@ -7,7 +7,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -305,7 +304,7 @@ def course_create_and_book(
     technician: Technician,
     planned_sessions: int,
     price_band: str,
-    price_agreed: Decimal | None,
+    price_agreed_minor: int | None,
     starts: Sequence[datetime],
     by: AbstractBaseUser,
     patch_test_start: datetime | None = None,
@@ -355,7 +354,7 @@ def course_create_and_book(
             "treatment": treatment,
             "planned_sessions": planned_sessions,
             "price_band": price_band,
-            "price_agreed": price_agreed,
+            "price_agreed_minor": price_agreed_minor,
         },
         by=by,
     )
@@ -428,8 +427,12 @@ def price_guide_for(*, treatment: Treatment, band: str, location: Location) -> P
 
 # What staff may set on a course. The client is fixed once it exists (its sessions are theirs);
 # completed_at follows the status.
-COURSE_CREATE_FIELDS = frozenset({"client", "treatment", "planned_sessions", "price_band", "price_agreed", "notes"})
-COURSE_UPDATE_FIELDS = frozenset({"treatment", "planned_sessions", "price_band", "price_agreed", "status", "notes"})
+COURSE_CREATE_FIELDS = frozenset(
+    {"client", "treatment", "planned_sessions", "price_band", "price_agreed_minor", "notes"}
+)
+COURSE_UPDATE_FIELDS = frozenset(
+    {"treatment", "planned_sessions", "price_band", "price_agreed_minor", "status", "notes"}
+)
 # The sessions that hold a technician's time: a course cannot be cancelled or cut below them.
 HELD_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED, Appointment.Status.ARRIVED)
 

@@ -19,6 +19,7 @@ from bookings.tests.factories import AppointmentFactory, CourseFactory, UserFact
 from clients.models import AuditEvent
 from clients.tests.factories import ClientFactory, staff_user
 from smpclinic.tests.logins import login_as
+from treatments.money import minor_to_pounds
 from treatments.tests.factories import TreatmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,9 @@ def _form(course: Course, **changes) -> dict:
         "treatment": course.treatment_id,
         "planned_sessions": course.planned_sessions,
         "price_band": course.price_band,
-        "price_agreed": "" if course.price_agreed is None else str(course.price_agreed),
+        "price_agreed_minor": ""
+        if course.price_agreed_minor is None
+        else str(minor_to_pounds(course.price_agreed_minor)),
         "status": course.status,
         "notes": course.notes,
         # The appointments inline is read-only: its rows post nothing to save.
@@ -256,3 +259,31 @@ def test_course_create_refuses_fields_staff_do_not_set():
         course_create(
             data={"client": ClientFactory(), "treatment": TreatmentFactory(), "completed_at": NOW}, by=UserFactory()
         )
+
+
+def test_the_price_agreed_is_typed_in_pounds_and_stored_in_pence(client, course):
+    login_as(client, staff_user(role="Manager"))
+    url = reverse("admin:bookings_course_change", args=[course.pk])
+
+    response = client.post(url, _form(course, price_agreed_minor="1,250.50"))
+
+    assert response.status_code == 302, _errors(response)
+    course.refresh_from_db()
+    assert course.price_agreed_minor == 125050
+    assert str(course.price_agreed_money) == "£1,250.50"
+    assert _course_events()[-1].fields == ["price_agreed_minor"]
+
+
+@pytest.mark.parametrize("typed", ["12,50", "1250.505", "1e3", "twelve", "-10", "NaN"])
+def test_a_price_agreed_that_is_not_pounds_is_a_form_error_not_a_500(client, course, typed):
+    login_as(client, staff_user(role="Manager"))
+    before = course.price_agreed_minor
+    url = reverse("admin:bookings_course_change", args=[course.pk])
+
+    response = client.post(url, _form(course, price_agreed_minor=typed))
+
+    assert response.status_code == 200
+    assert any("Enter" in error for error in _errors(response)), _errors(response)
+    course.refresh_from_db()
+    assert course.price_agreed_minor == before
+    assert _course_events() == []

@@ -86,11 +86,11 @@ def clinic(frozen_now, settings):
     BookingPolicyFactory(location=b, change_notice_hours=24, late_cancellation_hours=48)
     hairline = TreatmentFactory(name="Hairline design", slug="hairline")
     touch_up = TreatmentFactory(name="Touch-up", slug="touch-up", category=Treatment.Category.TOUCH_UP)
-    PriceGuideFactory(treatment=hairline, band="N3", location=None, price_from=Decimal("900"))
-    PriceGuideFactory(treatment=hairline, band="N3", location=b, price_from=Decimal("1200"))
-    PriceGuideFactory(treatment=touch_up, band="small", location=None, price_from=Decimal("100"))
-    PriceGuideFactory(treatment=touch_up, band="full", location=None, price_from=Decimal("650"))
-    PriceGuideFactory(treatment=touch_up, band="small", location=a, price_from=Decimal("80"))
+    PriceGuideFactory(treatment=hairline, band="N3", location=None, price_from_minor=90000)
+    PriceGuideFactory(treatment=hairline, band="N3", location=b, price_from_minor=120000)
+    PriceGuideFactory(treatment=touch_up, band="small", location=None, price_from_minor=10000)
+    PriceGuideFactory(treatment=touch_up, band="full", location=None, price_from_minor=65000)
+    PriceGuideFactory(treatment=touch_up, band="small", location=a, price_from_minor=8000)
     return {"a": a, "b": b, "hairline": hairline, "touch_up": touch_up}
 
 
@@ -98,7 +98,7 @@ def clinic(frozen_now, settings):
 def figures(clinic):
     """Two weeks of a small clinic, with the appointments either side of the period that must not count."""
     a, b, hairline, touch_up = clinic["a"], clinic["b"], clinic["hairline"], clinic["touch_up"]
-    agreed = CourseFactory(treatment=hairline, planned_sessions=3, price_agreed=Decimal("1500"))
+    agreed = CourseFactory(treatment=hairline, planned_sessions=3, price_agreed_minor=150000)
     guided = CourseFactory(treatment=hairline, planned_sessions=2, price_band="N3")
     unpriced = CourseFactory(treatment=hairline, planned_sessions=3)
     converted, not_converted, converted_before = ClientFactory(), ClientFactory(), ClientFactory()

@@ -5,7 +5,6 @@ on a phone and on a desk."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -38,8 +37,8 @@ def _clinic() -> None:
     here = LocationFactory(name="Manchester", order=0)
     hairline = TreatmentFactory(name="Hairline design", slug="hairline")
     touch_up = TreatmentFactory(name="Touch-up", slug="touch-up", category=Treatment.Category.TOUCH_UP)
-    PriceGuideFactory(treatment=touch_up, band="small", price_from=Decimal("100"))
-    course = CourseFactory(treatment=hairline, planned_sessions=2, price_agreed=Decimal("1600"))
+    PriceGuideFactory(treatment=touch_up, band="small", price_from_minor=10000)
+    course = CourseFactory(treatment=hairline, planned_sessions=2, price_agreed_minor=160000)
     for weeks, kind, status in [
         (1, K.CONSULTATION, S.COMPLETED),
         (2, K.CONSULTATION, S.NO_SHOW),

@@ -5,7 +5,6 @@ and each payment's receipt is a page, a PDF and one e-mail through the outbox pe
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -39,9 +38,7 @@ def reception(client):
 
 @pytest.fixture
 def course():
-    course = CourseFactory(
-        price_agreed=Decimal("1234.50"), client=ClientFactory(first_name="Alex", email="alex@example.com")
-    )
+    course = CourseFactory(price_agreed_minor=123450, client=ClientFactory(first_name="Alex", email="alex@example.com"))
     start = NOW + timedelta(days=3)
     AppointmentFactory(
         kind=Appointment.Kind.TREATMENT_SESSION,
@@ -173,7 +170,7 @@ def test_the_receipt_renders_as_html_and_pdf(client, reception, course):
 
 
 def test_a_receipt_of_another_course_is_a_404(client, reception, course):
-    other = CourseFactory(price_agreed=Decimal("10"))
+    other = CourseFactory(price_agreed_minor=1000)
     theirs = desk_payment_record(
         by=reception, kind="payment", amount_minor=100, currency="GBP", method="cash", course=other
     )

@@ -44,7 +44,7 @@ def reception():
 
 
 def course_priced(price: str = "1500.00", **kwargs):
-    return CourseFactory(price_agreed=Decimal(price), **kwargs)
+    return CourseFactory(price_agreed_minor=int(Decimal(price) * 100), **kwargs)
 
 
 def pay(by, course, amount, *, method="cash", currency="GBP", **kwargs) -> Payment:
@@ -232,7 +232,7 @@ def test_the_balance_is_always_price_minus_payments_plus_refunds(
     operations,
 ):
     by = staff_user(role="Reception")
-    course = CourseFactory(price_agreed=Decimal(price_pence) / 100)
+    course = CourseFactory(price_agreed_minor=price_pence)
     paid_in: list[Payment] = []
     expected_paid = expected_refunded = 0
     for op, amount, extra in operations:

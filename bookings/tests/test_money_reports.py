@@ -5,7 +5,6 @@ clinic, a constant number of queries, managers only, exports audited."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -67,22 +66,22 @@ def clinic(stripe_stub):  # noqa: F811 (the fixture above)
             by=desk, kind=kind, amount_minor=amount, currency="GBP", method="cash", now=when, **target
         )
 
-    c1 = CourseFactory(treatment=hairline, price_agreed=Decimal("1500.00"))
+    c1 = CourseFactory(treatment=hairline, price_agreed_minor=150000)
     s1 = session(c1, a, amara, at(3))
     record("payment", 90000, at(20, month=5), course=c1)  # before the period: in the balance only
     record("payment", 50000, at(3, 15), appointment=s1)
     deposit_paid(c1, 5000, now=NOW, location=a, technician=amara, start=at(20))  # held
 
-    c2 = CourseFactory(treatment=scar, price_agreed=Decimal("400.00"))
+    c2 = CourseFactory(treatment=scar, price_agreed_minor=40000)
     s2 = session(c2, b, ben, at(4))
     paid = record("payment", 40000, at(4, 15), appointment=s2)
     record("refund", 5000, at(5, 12), appointment=s2, refund_of=paid)
     kept = deposit_paid(c2, 3000, now=NOW, location=b, technician=ben, start=at(22))
     deposit_settle(appointment=kept.appointment, outcome=Outcome.NO_SHOW, now=NOW)
 
-    c3 = CourseFactory(treatment=hairline, price_agreed=Decimal("2000.00"))
+    c3 = CourseFactory(treatment=hairline, price_agreed_minor=200000)
     record("payment", 10000, at(8), course=c3)  # a course alone: no technician, no location
-    CourseFactory(treatment=scar, price_agreed=Decimal("300.00"), status="cancelled")  # owes nothing
+    CourseFactory(treatment=scar, price_agreed_minor=30000, status="cancelled")  # owes nothing
     return {"a": a, "b": b, "desk": desk}
 
 
@@ -167,7 +166,7 @@ def test_the_money_figures_cost_the_same_queries_whatever_the_data(client, clini
     few = _queries(client, PERIOD)
     at_a = _queries(client, {**PERIOD, "location": clinic["a"].pk})
     for day in range(1, 13):
-        course = CourseFactory(price_agreed=Decimal("999.99"))
+        course = CourseFactory(price_agreed_minor=99999)
         appointment = AppointmentFactory(
             kind=Appointment.Kind.TREATMENT_SESSION, course=course, client=course.client, location=clinic["a"]
         )

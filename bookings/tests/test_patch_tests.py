@@ -262,7 +262,7 @@ def test_the_planner_books_the_patch_test_first_and_the_first_session_once_it_is
         "technician": place["technician"],
         "planned_sessions": 2,
         "price_band": "",
-        "price_agreed": None,
+        "price_agreed_minor": None,
         "starts": starts,
         "by": place["technician"].user,
     }

@@ -96,7 +96,7 @@ def test_a_course_is_booked_whole_across_the_clock_change(open_clinic):
         technician=open_clinic["technician"],
         planned_sessions=3,
         price_band="N4",
-        price_agreed=1500,
+        price_agreed_minor=150000,
         starts=starts,
         by=open_clinic["technician"].user,
     )
@@ -129,7 +129,7 @@ def test_if_one_session_is_taken_nothing_of_the_course_is_booked(client, open_cl
             "treatment": open_clinic["course"].treatment.pk,
             "planned_sessions": 3,
             "price_band": "N4",
-            "price_agreed": "1500",
+            "price_agreed_minor": "1500",
             "first_date": "2027-02-01",
             **{f"start_{n}": s.strftime("%Y-%m-%dT%H:%M") for n, s in enumerate(starts, start=1)},
         },
@@ -139,7 +139,7 @@ def test_if_one_session_is_taken_nothing_of_the_course_is_booked(client, open_cl
     assert "Session 2 (Mon 15 Feb 2027 10:00)" in body
     assert "Nothing was booked" in body
     assert (Appointment.objects.count(), Course.objects.count()) == before
-    assert not Course.objects.filter(client=patient, price_agreed=1500).exists()
+    assert not Course.objects.filter(client=patient, price_agreed_minor=150000).exists()
 
 
 def test_sessions_closer_than_the_treatment_spacing_are_refused(open_clinic):
@@ -151,15 +151,17 @@ def test_sessions_closer_than_the_treatment_spacing_are_refused(open_clinic):
             technician=open_clinic["technician"],
             planned_sessions=2,
             price_band="",
-            price_agreed=None,
+            price_agreed_minor=None,
             starts=course_starts(datetime(2027, 2, 1, 10, tzinfo=LONDON), gaps=(7,)),
             by=open_clinic["technician"].user,
         )
-    assert not Course.objects.filter(price_agreed=None, planned_sessions=2).exists()
+    assert not Course.objects.filter(price_agreed_minor=None, planned_sessions=2).exists()
 
 
 def test_the_course_page_proposes_a_time_per_session_at_valid_spacing(client, open_clinic):
-    PriceGuideFactory(treatment=open_clinic["course"].treatment, band="N4", price_from=1200, price_to=1600)
+    PriceGuideFactory(
+        treatment=open_clinic["course"].treatment, band="N4", price_from_minor=120000, price_to_minor=160000
+    )
     client.login(username="tech", password=PASSWORD)
     response = client.post(
         reverse("staff:course_plan", args=[open_clinic["consultation"].pk]),
@@ -172,7 +174,7 @@ def test_the_course_page_proposes_a_time_per_session_at_valid_spacing(client, op
         },
     )
     assert response.status_code == 200
-    assert response.context["guide"].price_from == 1200  # the stage's guide price, shown to agree the price
+    assert response.context["guide"].price_from_minor == 120000  # the stage's guide price, shown to agree the price
     assert "Guide price for Norwood 4" in response.content.decode()
     form = response.context["form"]
     starts = [form.cleaned_data[f"start_{n}"] for n in (1, 2, 3)]

@@ -4,7 +4,6 @@ balance) to the staff who take payments (in the workspace: managers), not to tec
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -28,7 +27,7 @@ def _now():
 
 @pytest.fixture
 def session():
-    course = CourseFactory(price_agreed=Decimal("1800.00"))
+    course = CourseFactory(price_agreed_minor=180000)
     location = LocationFactory()
     technician = TechnicianFactory(user=staff_user(role="Technician"), locations=[location])
     start = NOW + timedelta(days=2)

@@ -488,7 +488,7 @@ def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
                     technician=appointment.technician,
                     planned_sessions=data["planned_sessions"],
                     price_band=data["price_band"],
-                    price_agreed=data["price_agreed"],
+                    price_agreed_minor=data["price_agreed_minor"],
                     starts=[s for s in form.starts() if s is not None],
                     by=request.user,
                     patch_test_start=data.get("patch_test_start"),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+
+from treatments.money import format_minor
 
 register = template.Library()
 
@@ -25,14 +26,9 @@ def json_ld(data: dict) -> SafeString:
 
 
 @register.filter
-def gbp(value: Decimal | int | None) -> str:
-    """£1,200 (or £1,200.50 when there are pence)."""
-    if value is None or value == "":
-        return ""
-    value = Decimal(value)
-    if value == value.to_integral_value():
-        return f"£{value:,.0f}"
-    return f"£{value:,.2f}"
+def money(minor: int | None, currency: str = "GBP") -> str:
+    """An integer of minor units as £1,200 (or £1,200.50 when there are pence): no float."""
+    return format_minor(minor, currency or "GBP")
 
 
 @register.filter

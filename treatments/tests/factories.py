@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import factory
 from django.utils import timezone
@@ -33,8 +32,8 @@ class PriceGuideFactory(factory.django.DjangoModelFactory):
 
     treatment = factory.SubFactory(TreatmentFactory)
     band = "N3"
-    price_from = Decimal("1200")
-    price_to = Decimal("1600")
+    price_from_minor = 120000  # pence
+    price_to_minor = 160000
 
 
 class AftercareMilestoneFactory(factory.django.DjangoModelFactory):

@@ -16,7 +16,13 @@ def test_a_second_all_locations_price_for_a_stage_is_explained(admin_client):
     existing = PriceGuideFactory(band="N3")
     response = admin_client.post(
         reverse("admin:treatments_priceguide_add"),
-        {"treatment": existing.treatment_id, "band": "N3", "location": "", "price_from": "1000", "price_to": ""},
+        {
+            "treatment": existing.treatment_id,
+            "band": "N3",
+            "location": "",
+            "price_from_minor": "1000",
+            "price_to_minor": "",
+        },
     )
     html = response.content.decode()
     assert response.status_code == 200
@@ -29,7 +35,13 @@ def test_a_price_range_upside_down_is_explained(admin_client):
     existing = PriceGuideFactory(band="N3")
     response = admin_client.post(
         reverse("admin:treatments_priceguide_add"),
-        {"treatment": existing.treatment_id, "band": "N4", "location": "", "price_from": "1600", "price_to": "1200"},
+        {
+            "treatment": existing.treatment_id,
+            "band": "N4",
+            "location": "",
+            "price_from_minor": "1600",
+            "price_to_minor": "1200",
+        },
     )
     html = response.content.decode()
     assert response.status_code == 200

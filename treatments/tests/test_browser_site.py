@@ -32,10 +32,12 @@ def build_site():
         aftercare_brief="Keep the scalp dry for four days.",
     )
     density = TreatmentFactory(name="Density", slug="density", category="density", order=2)
-    PriceGuideFactory(treatment=hairline, band="N3", price_from=1200, price_to=1600)
-    PriceGuideFactory(treatment=hairline, band="N5", price_from=2000, price_to=2500)
-    PriceGuideFactory(treatment=hairline, location=manchester, band="N5", price_from=2200, price_to=2700)
-    PriceGuideFactory(treatment=density, band="L2", price_from=1400, price_to=1900)
+    PriceGuideFactory(treatment=hairline, band="N3", price_from_minor=120000, price_to_minor=160000)
+    PriceGuideFactory(treatment=hairline, band="N5", price_from_minor=200000, price_to_minor=250000)
+    PriceGuideFactory(
+        treatment=hairline, location=manchester, band="N5", price_from_minor=220000, price_to_minor=270000
+    )
+    PriceGuideFactory(treatment=density, band="L2", price_from_minor=140000, price_to_minor=190000)
     technician = TechnicianFactory(locations=[manchester])
     published_pair(treatment=hairline, technician=technician, location=manchester)
     published_pair(treatment=density, technician=technician, location=manchester)

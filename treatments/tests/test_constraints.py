@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from django.db import IntegrityError, transaction
 
@@ -29,20 +27,20 @@ def test_it_rejects_sessions_shorter_than_fifteen_minutes():
 
 def test_it_rejects_a_price_range_upside_down():
     with pytest.raises(IntegrityError, match="priceguide_price_range"), transaction.atomic():
-        PriceGuideFactory(price_from=Decimal("2000"), price_to=Decimal("1000"))
+        PriceGuideFactory(price_from_minor=200000, price_to_minor=100000)
 
 
 def test_it_rejects_two_clinic_wide_prices_for_one_band():
     guide = PriceGuideFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
-        PriceGuide.objects.create(treatment=guide.treatment, band=guide.band, price_from=1)
+        PriceGuide.objects.create(treatment=guide.treatment, band=guide.band, price_from_minor=100)
 
 
 def test_it_rejects_two_prices_for_one_band_at_one_location():
     location = LocationFactory()
     guide = PriceGuideFactory(location=location)
     with pytest.raises(IntegrityError), transaction.atomic():
-        PriceGuide.objects.create(treatment=guide.treatment, location=location, band=guide.band, price_from=1)
+        PriceGuide.objects.create(treatment=guide.treatment, location=location, band=guide.band, price_from_minor=100)
 
 
 def test_a_location_may_override_the_clinic_wide_price():
@@ -53,4 +51,5 @@ def test_a_location_may_override_the_clinic_wide_price():
 
 def test_touch_up_price_is_a_share_of_the_original():
     treatment = TreatmentFactory(touch_up_percent=25)
-    assert treatment.touch_up_price(Decimal("2000")) == Decimal("500")
+    assert treatment.touch_up_price(200000) == 50000  # pence
+    assert treatment.touch_up_price(123450) == 30900  # £308.625 -> whole pounds, as before

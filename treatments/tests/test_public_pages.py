@@ -40,10 +40,12 @@ def build_catalogue(size: int) -> list:
         )
     treatments = [TreatmentFactory(order=i) for i in range(size)]
     for treatment in treatments:
-        PriceGuideFactory(treatment=treatment, band="N2", price_from=1000, price_to=1300)
-        PriceGuideFactory(treatment=treatment, band="N5", price_from=2000, price_to=2500)
+        PriceGuideFactory(treatment=treatment, band="N2", price_from_minor=100000, price_to_minor=130000)
+        PriceGuideFactory(treatment=treatment, band="N5", price_from_minor=200000, price_to_minor=250000)
         for location in locations:
-            PriceGuideFactory(treatment=treatment, location=location, band="N5", price_from=2200, price_to=2700)
+            PriceGuideFactory(
+                treatment=treatment, location=location, band="N5", price_from_minor=220000, price_to_minor=270000
+            )
     technician = TechnicianFactory(locations=locations[:1])
     for i in range(size):
         published_pair(treatment=treatments[i % size], technician=technician, location=locations[i % size])
@@ -148,20 +150,23 @@ def test_a_location_price_overrides_the_clinic_wide_price_for_that_band_only():
     manchester = LocationFactory(name="Manchester", slug="manchester", order=1)
     preston = LocationFactory(name="Preston", slug="preston", order=2)
     treatment = TreatmentFactory(touch_up_percent=25)
-    PriceGuideFactory(treatment=treatment, band="N3", price_from=1200, price_to=1600)
-    PriceGuideFactory(treatment=treatment, band="N5", price_from=2000, price_to=2500)
-    PriceGuideFactory(treatment=treatment, location=manchester, band="N5", price_from=2200, price_to=2700)
+    PriceGuideFactory(treatment=treatment, band="N3", price_from_minor=120000, price_to_minor=160000)
+    PriceGuideFactory(treatment=treatment, band="N5", price_from_minor=200000, price_to_minor=250000)
+    PriceGuideFactory(
+        treatment=treatment, location=manchester, band="N5", price_from_minor=220000, price_to_minor=270000
+    )
 
     table = treatment_price_table(treatment=treatment_get_public(slug=treatment.slug), locations=[manchester, preston])
 
     assert table.columns == ["Manchester", "Preston"]
     rows = {row.band: row.cells for row in table.rows}
-    assert [cell.price_from for cell in rows["N3"]] == [Decimal("1200"), Decimal("1200")]
+    assert [cell.price_from for cell in rows["N3"]] == [120000, 120000]
     assert [(cell.price_from, cell.price_to) for cell in rows["N5"]] == [
-        (Decimal("2200"), Decimal("2700")),
-        (Decimal("2000"), Decimal("2500")),
+        (220000, 270000),
+        (200000, 250000),
     ]
-    assert (rows["N5"][0].touch_up_from, rows["N5"][0].touch_up_to) == (Decimal("550"), Decimal("675"))
+    assert (rows["N5"][0].touch_up_from, rows["N5"][0].touch_up_to) == (55000, 67500)
+    assert {cell.currency for cell in rows["N5"]} == {"GBP"}
 
 
 def test_without_overrides_one_price_column_serves_every_clinic():
@@ -176,18 +181,20 @@ def test_an_inactive_location_price_is_ignored():
     active = LocationFactory()
     closed = LocationFactory(is_active=False)
     treatment = TreatmentFactory()
-    PriceGuideFactory(treatment=treatment, band="N3", price_from=1200, price_to=1600)
-    PriceGuideFactory(treatment=treatment, location=closed, band="N3", price_from=9000, price_to=9900)
+    PriceGuideFactory(treatment=treatment, band="N3", price_from_minor=120000, price_to_minor=160000)
+    PriceGuideFactory(treatment=treatment, location=closed, band="N3", price_from_minor=900000, price_to_minor=990000)
     table = treatment_price_table(treatment=treatment_get_public(slug=treatment.slug), locations=[active])
     assert table.columns == ["All clinics"]
-    assert table.rows[0].cells[0].price_from == Decimal("1200")
+    assert table.rows[0].cells[0].price_from == 120000
 
 
 def test_treatment_page_renders_prices_by_stage_and_location_with_touch_up(client):
     manchester = LocationFactory(name="Manchester", slug="manchester")
     treatment = TreatmentFactory(slug="hairline-design", touch_up_percent=25)
-    PriceGuideFactory(treatment=treatment, band="N5", price_from=2000, price_to=2500)
-    PriceGuideFactory(treatment=treatment, location=manchester, band="N5", price_from=2200, price_to=2700)
+    PriceGuideFactory(treatment=treatment, band="N5", price_from_minor=200000, price_to_minor=250000)
+    PriceGuideFactory(
+        treatment=treatment, location=manchester, band="N5", price_from_minor=220000, price_to_minor=270000
+    )
     html = re.sub(r"<[^>]+>", "", client.get(treatment.get_absolute_url()).content.decode())
     assert "Norwood 5" in html
     assert "£2,200\u2013£2,700" in html
