@@ -219,6 +219,13 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 form.cleaned_data["lot"], page_number=request.GET.get("page"), per_page=RECALL_PAGE_SIZE
             )
             page = result.page
+            # Two reverse() calls, not one per client and session (each costs a fraction of a ms).
+            client_url = reverse("admin:clients_client_change", args=["__pk__"])
+            appointment_url = reverse("admin:bookings_appointment_change", args=["__pk__"])
+            for entry in result.entries:
+                entry["url"] = client_url.replace("__pk__", str(entry["pk"]))
+                for session in entry["sessions"]:
+                    session["url"] = appointment_url.replace("__pk__", str(session["appointment_id"]))
         context = self._context(
             request, title="Recall: every client treated with a lot", form=form, result=result, page=page
         )
