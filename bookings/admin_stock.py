@@ -8,7 +8,6 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -33,7 +32,7 @@ from .services.stock import (
     product_save,
     session_note_batches_set,
 )
-from .stock_selectors import batch_choices, lot_key, recall_search
+from .stock_selectors import batch_choices, lot_key, recall_page
 
 RECALL_PAGE_SIZE = 200
 
@@ -213,10 +212,20 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
         form = RecallSearchForm(request.GET if "lot" in request.GET else None)
         result, page = None, None
         if form.is_bound and form.is_valid():
-            result = recall_search(form.cleaned_data["lot"])
             # A lot shipped chain-wide can reach thousands of clients: the page shows them a
-            # page at a time (the search is the same three queries); the CSV has them all.
-            page = Paginator(result.clients, RECALL_PAGE_SIZE).get_page(request.GET.get("page"))
+            # page at a time, paged in SQL (only the page's rows are read, as plain values, in
+            # the same four queries whatever the lot); the CSV has them all.
+            result = recall_page(
+                form.cleaned_data["lot"], page_number=request.GET.get("page"), per_page=RECALL_PAGE_SIZE
+            )
+            page = result.page
+            # Two reverse() calls, not one per client and session (each costs a fraction of a ms).
+            client_url = reverse("admin:clients_client_change", args=["__pk__"])
+            appointment_url = reverse("admin:bookings_appointment_change", args=["__pk__"])
+            for entry in result.entries:
+                entry["url"] = client_url.replace("__pk__", str(entry["pk"]))
+                for session in entry["sessions"]:
+                    session["url"] = appointment_url.replace("__pk__", str(session["appointment_id"]))
         context = self._context(
             request, title="Recall: every client treated with a lot", form=form, result=result, page=page
         )
@@ -270,7 +279,7 @@ class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:bookings_batch_recall"))
             form = RecallMessageForm(initial={"lot": lot_key(search.cleaned_data["lot"])})
         lot = lot_key(form.data.get("lot", "") if form.is_bound else form.initial["lot"])
-        result = recall_search(lot[:60]) if lot else None
+        result = recall_page(lot[:60], page_number=1, per_page=1) if lot else None  # the counts
         context = self._context(
             request, title=f"Recall: message every client treated with lot {lot}", form=form, result=result, lot=lot
         )

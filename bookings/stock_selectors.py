@@ -3,13 +3,16 @@ and a client's own pigment record. Each is a fixed number of queries, whatever t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from clients.models import Client, SessionNote
+from clients.phones import phone_display
 
 from .models import Appointment, Location
 from .models_stock import Batch, Product, RecallNotice, SessionBatch
@@ -150,6 +153,140 @@ def recall_search(lot: str) -> RecallResult:
         for client_id, entry in clients.items():
             entry.notified_at = notified.get(client_id)
     return RecallResult(lot=key, batches=batches, clients=list(clients.values()))
+
+
+# The recall page and CSV: paged in SQL, plain values ------------------------------------------
+# A pigment lot shipped chain-wide reaches thousands of clients: building a model instance per
+# row (client, appointment, location, technician, batch, product) cost seconds. The page reads
+# only its own clients' rows as plain values; the CSV streams them in chunks.
+
+RECALL_USE_FIELDS = (
+    "share_percent",
+    "batch__lot_number",
+    "batch__product__brand",
+    "batch__product__shade",
+    "batch__location__name",
+    "session_note__appointment_id",
+    "session_note__appointment__client_id",
+    "session_note__appointment__start",
+    "session_note__appointment__reference",
+    "session_note__appointment__location__name",
+    "session_note__appointment__location__time_zone",
+    "session_note__appointment__technician__display_name",
+)
+RECALL_CLIENT_FIELDS = ("pk", "first_name", "last_name", "email", "phone", "postcode", "preferred_channel", "erased_at")
+RECALL_ORDER = (
+    "session_note__appointment__client__last_name",
+    "session_note__appointment__client__first_name",
+    "session_note__appointment__client_id",
+    "session_note__appointment__start",
+    "pk",
+)
+
+
+def _product_name(brand: str, shade: str) -> str:
+    return " ".join(p for p in (brand, shade) if p)  # as Product.__str__
+
+
+def recall_session_row(row: dict) -> dict:
+    """One use of the lot as the page and the CSV read it (plain values, no model instances)."""
+    start = row["session_note__appointment__start"]
+    return {
+        "appointment_id": row["session_note__appointment_id"],
+        "day": start.astimezone(ZoneInfo(row["session_note__appointment__location__time_zone"])).date(),
+        "reference": row["session_note__appointment__reference"],
+        "location": row["session_note__appointment__location__name"],
+        "technician": row["session_note__appointment__technician__display_name"],
+        "product": _product_name(row["batch__product__brand"], row["batch__product__shade"]),
+        "lot_number": row["batch__lot_number"],
+        "batch_location": row["batch__location__name"],
+        "share_percent": row["share_percent"],
+    }
+
+
+def recall_client_row(values: dict) -> dict:
+    channels = dict(Client.Channel.choices)
+    erased = values["erased_at"] is not None
+    return {
+        **values,
+        "name": f"Erased client #{values['pk']}" if erased else f"{values['first_name']} {values['last_name']}",
+        "phone_display": phone_display(values["phone"]),
+        "channel_display": channels.get(values["preferred_channel"], values["preferred_channel"]),
+    }
+
+
+def recall_clients(batch_ids: Iterable[int]) -> QuerySet[Client]:
+    """The clients treated with the batches, ordered as the page lists them (not yet fetched)."""
+    treated = SessionBatch.objects.filter(batch_id__in=list(batch_ids)).values("session_note__appointment__client_id")
+    return Client.objects.filter(pk__in=treated).order_by("last_name", "first_name", "pk")
+
+
+@dataclass
+class RecallPage:
+    lot: str
+    batches: list[Batch]
+    client_count: int = 0
+    session_count: int = 0
+    page: Page | None = None
+    # The page's clients, each a dict of plain values with its "sessions" and "notified_at".
+    entries: list[dict] = field(default_factory=list)
+
+
+def recall_page(lot: str, *, page_number, per_page: int) -> RecallPage:
+    """One page of the clients treated with the lot: four queries whatever the lot's size (the
+    batches, the counts of clients and of uses, the page's clients with when they were told,
+    their uses)."""
+    key = lot_key(lot)
+    batches = recall_batches(key) if key else []
+    result = RecallPage(lot=key, batches=batches)
+    if not batches:
+        return result
+    batch_ids = [b.pk for b in batches]
+    counts = SessionBatch.objects.filter(batch_id__in=batch_ids).aggregate(
+        uses=Count("pk"), clients=Count("session_note__appointment__client_id", distinct=True)
+    )
+    result.session_count, result.client_count = counts["uses"], counts["clients"]
+    told = RecallNotice.objects.filter(lot_number=key, client=OuterRef("pk")).order_by("created_at")
+    rows = recall_clients(batch_ids).annotate(notified_at=Subquery(told.values("created_at")[:1]))
+    paginator = Paginator(rows.values(*RECALL_CLIENT_FIELDS, "notified_at"), per_page)
+    paginator.__dict__["count"] = result.client_count  # counted above with the uses (a cached_property)
+    result.page = paginator.get_page(page_number)
+    clients = {row["pk"]: {**recall_client_row(row), "sessions": []} for row in result.page}
+    if not clients:
+        return result
+    uses = (
+        SessionBatch.objects.filter(batch_id__in=batch_ids, session_note__appointment__client_id__in=list(clients))
+        .order_by(*RECALL_ORDER)
+        .values(*RECALL_USE_FIELDS)
+    )
+    for row in uses:
+        clients[row["session_note__appointment__client_id"]]["sessions"].append(recall_session_row(row))
+    result.entries = list(clients.values())
+    return result
+
+
+def recall_rows(lot: str, *, chunk_size: int = 2000) -> Iterator[tuple[dict, dict, object]]:
+    """Every use of the lot as (client values, session values, notified_at), ordered by client:
+    the notices in one query, then one streamed query (chunk_size rows in memory at a time)."""
+    key = lot_key(lot)
+    if not key:
+        return
+    batch_ids = list(Batch.objects.filter(lot_number__iexact=key, is_legacy=False).values_list("pk", flat=True))
+    if not batch_ids:
+        return
+    notified = dict(RecallNotice.objects.filter(lot_number=key).values_list("client_id", "created_at"))
+    client_fields = [f"session_note__appointment__client__{f}" for f in RECALL_CLIENT_FIELDS if f != "pk"]
+    uses = (
+        SessionBatch.objects.filter(batch_id__in=batch_ids)
+        .order_by(*RECALL_ORDER)
+        .values(*RECALL_USE_FIELDS, *client_fields)
+        .iterator(chunk_size=chunk_size)
+    )
+    prefix = len("session_note__appointment__client__")
+    for row in uses:
+        client_id = row["session_note__appointment__client_id"]
+        client = recall_client_row({"pk": client_id, **{name[prefix:]: row[name] for name in client_fields}})
+        yield client, recall_session_row(row), notified.get(client_id)
 
 
 # The client's pigment record -------------------------------------------------------------------

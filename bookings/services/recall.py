@@ -19,10 +19,8 @@ from bookings.exports import csv_lines
 from bookings.models import ClientMessage
 from bookings.models_stock import Batch, RecallNotice
 from bookings.services import messaging
-from bookings.stock_selectors import RecallResult, lot_key, recall_search
-from bookings.zones import local
+from bookings.stock_selectors import lot_key, recall_clients, recall_rows, recall_search
 from clients.models import AuditEvent
-from clients.phones import phone_display
 from clients.services import audit_record
 
 if TYPE_CHECKING:
@@ -69,49 +67,57 @@ CSV_HEADER = [
 ]
 
 
-def _csv_rows(result: RecallResult) -> Iterator[list]:
-    for entry in result.clients:
-        client = entry.client
-        for session in entry.sessions:
-            appointment = session.appointment
-            yield [
-                client.pk,
-                client.first_name,
-                client.last_name,
-                client.email,
-                phone_display(client.phone),
-                client.postcode,
-                client.get_preferred_channel_display(),
-                local(appointment.start, appointment.location).date().isoformat(),
-                appointment.reference,
-                appointment.location.name,
-                appointment.technician.display_name,
-                str(session.batch.product),
-                session.batch.lot_number,
-                session.batch.location.name,
-                session.share_percent,
-                timezone.localtime(entry.notified_at).isoformat(timespec="minutes") if entry.notified_at else "",
-            ]
+def _csv_rows(lot: str) -> Iterator[list]:
+    """One row per client and session, streamed (plain values, a chunk of rows in memory)."""
+    for client, session, notified_at in recall_rows(lot):
+        yield [
+            client["pk"],
+            client["first_name"],
+            client["last_name"],
+            client["email"],
+            client["phone_display"],
+            client["postcode"],
+            client["channel_display"],
+            session["day"].isoformat(),
+            session["reference"],
+            session["location"],
+            session["technician"],
+            session["product"],
+            session["lot_number"],
+            session["batch_location"],
+            session["share_percent"],
+            timezone.localtime(notified_at).isoformat(timespec="minutes") if notified_at else "",
+        ]
 
 
-def recall_csv_export(*, lot: str, by: AbstractBaseUser) -> tuple[RecallResult, Iterator[str]]:
-    """Check the permission, search, write the audit row, and return the result and its CSV lines
-    (one line per client and session)."""
+@dataclass(frozen=True)
+class RecallExport:
+    lot: str
+    batch_count: int
+    client_count: int
+
+
+def recall_csv_export(*, lot: str, by: AbstractBaseUser) -> tuple[RecallExport, Iterator[str]]:
+    """Check the permission, count, write the audit row, and return the counts and the CSV's
+    lines (one per client and session), generated from one streamed query as they are sent."""
     require_recall(by)
-    result = recall_search(lot)
-    if not result.lot:
+    key = lot_key(lot)
+    if not key:
         raise ValidationError("Type the lot number to search for.", code="lot_required")
+    batch_ids = list(Batch.objects.filter(lot_number__iexact=key, is_legacy=False).values_list("pk", flat=True))
+    client_count = recall_clients(batch_ids).count() if batch_ids else 0
+    export = RecallExport(lot=key, batch_count=len(batch_ids), client_count=client_count)
     audit_record(
         actor=by,
         action=AuditEvent.Action.EXPORT,
         object_type="batch_recall_csv",
-        object_id=result.lot[:40],
+        object_id=key[:40],
         client_id=None,
         fields=CSV_HEADER,
-        detail=f"csv lot={result.lot} batches={len(result.batches)} clients={len(result.clients)}",
+        detail=f"csv lot={key} batches={len(batch_ids)} clients={client_count}",
     )
-    logger.info("recall csv exported by user %s: %s clients", getattr(by, "pk", None), len(result.clients))
-    return result, csv_lines(CSV_HEADER, _csv_rows(result))
+    logger.info("recall csv exported by user %s: %s clients", getattr(by, "pk", None), client_count)
+    return export, csv_lines(CSV_HEADER, _csv_rows(key))
 
 
 @dataclass(frozen=True)

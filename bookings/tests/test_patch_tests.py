@@ -22,11 +22,17 @@ from bookings.services.safety import BookingRefused
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _post_add
 from bookings.tokens import booking_token_make
-from clients.models import AuditEvent, PatchTest, Photo
+from clients.models import AuditEvent, Client, ConsentWording, PatchTest, Photo
 from clients.services import patch_test_record
 from clients.tests import images
 from clients.tests.conftest import PASSWORD
-from clients.tests.factories import AssessmentFactory, ClientFactory, PatchTestFactory, staff_user
+from clients.tests.factories import (
+    AssessmentFactory,
+    ClientFactory,
+    ConsentWordingFactory,
+    PatchTestFactory,
+    staff_user,
+)
 from smpclinic.tests.logins import login_as
 from treatments.tests.factories import TreatmentFactory
 
@@ -166,6 +172,31 @@ def test_online_a_client_cannot_move_their_first_session_too_close_to_the_patch_
     assert "less than 48 hours" in response.content.decode()
     first.refresh_from_db()
     assert first.start == START
+
+
+def test_the_public_session_page_refuses_a_session_without_a_clear_patch_test_and_books_nothing(client, place):
+    ConsentWordingFactory(kind=ConsentWording.Kind.HEALTH_DATA, version=1, effective_from=NOW - timedelta(days=30))
+    clients_before = Client.objects.count()
+    response = client.post(
+        reverse("bookings:book_session"),
+        {
+            "location": "manchester",
+            "treatment": "density",
+            "start": START.isoformat(),
+            "first_name": "Pat",
+            "last_name": "Newman",
+            "email": "pat@example.com",
+            "phone": "07700 900123",
+            "date_of_birth": "1985-03-14",
+            "description": "",
+            "health_consent": "on",
+            "website": "",
+        },
+    )
+    assert response.status_code == 400
+    assert "A patch test must be recorded clear before the first session" in response.content.decode()
+    assert not Appointment.objects.exists()
+    assert Client.objects.count() == clients_before  # the whole booking rolled back, its new record too
 
 
 def test_in_the_workspace_a_course_cannot_book_its_first_session_without_a_patch_test(client, place):

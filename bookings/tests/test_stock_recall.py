@@ -19,7 +19,7 @@ from bookings.models import Appointment, ClientMessage
 from bookings.models_stock import RecallNotice, SessionBatch
 from bookings.services.outbox import reminders_dispatch
 from bookings.services.recall import DEFAULT_BODY, recall_csv_export, recall_message_send
-from bookings.stock_selectors import recall_search
+from bookings.stock_selectors import recall_page, recall_search
 from bookings.tests.factories import AppointmentFactory, BatchFactory, LocationFactory, ProductFactory, UserFactory
 from clients.models import AuditEvent
 from clients.tests.factories import ClientFactory, SessionNoteFactory, staff_user
@@ -336,3 +336,21 @@ def test_a_long_recall_list_is_shown_a_page_at_a_time(client, lots, manager, mon
     assert people[0].email not in second
     assert "Clients 3 to 3 of 3" in second
     assert client.get(url, {"lot": "LT-77", "page": "nonsense"}).status_code == 200
+
+
+def test_the_recall_page_reads_only_its_own_page_of_clients_in_sql(client, lots, manager, monkeypatch):
+    monkeypatch.setattr("bookings.admin_stock.RECALL_PAGE_SIZE", 2)
+    people = [treated(lots["m77" if i % 2 else "n77"]) for i in range(5)]
+    people.sort(key=lambda c: (c.last_name, c.first_name, c.pk))
+    login_as(client, manager)
+    response = client.get(reverse("admin:bookings_batch_recall") + "?lot=LT-77&page=2")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "5 clients" in page
+    assert "Clients 3 to 4 of 5" in page
+    assert {p.email for p in people if p.email in page} == {people[2].email, people[3].email}
+    # Only the page's clients and their sessions are read and built.
+    result = recall_page("lt-77", page_number=2, per_page=2)
+    assert [entry["pk"] for entry in result.entries] == [people[2].pk, people[3].pk]
+    assert (result.client_count, result.session_count) == (5, 5)
+    assert [len(entry["sessions"]) for entry in result.entries] == [1, 1]
