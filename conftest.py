@@ -100,6 +100,9 @@ def _test_settings() -> None:
     # Django's default hasher costs about a second per password on this machine, paid for every
     # test user created and every login. The tests check who may log in, not the hash's strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The dashboard's figures are computed on every load in tests (each test checks the
+    # figures its own data gives); the snapshot tests turn the snapshots on themselves.
+    settings.DASHBOARD_CACHE_SECONDS = 0
     # Under pytest-xdist every worker gets its own cache, so one worker's rate-limit counters
     # (all requests come from 127.0.0.1) and cache.clear() never reach another's.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

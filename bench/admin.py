@@ -592,6 +592,8 @@ def pages(ids: dict) -> list[tuple[str, list[str]]]:
         ("admin day board", ["/admin/bookings/appointment/board/"]),
         ("admin diary week", ["/admin/bookings/appointment/diary/?view=week"]),
         ("admin dashboard", ["/admin/dashboard/", "/admin/bookings/dashboard/"]),
+        # "Refresh figures": counted afresh on every load, as the snapshot's first load and beat do.
+        ("admin dashboard refresh", ["/admin/dashboard/?fresh=1"]),
         ("staff schedule week", ["/staff/"]),
         ("staff schedule day", [f"/staff/?technician={ids['technician_id']}&view=day"]),
         ("staff clients", ["/staff/clients/"]),

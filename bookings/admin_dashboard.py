@@ -8,7 +8,8 @@ JavaScript too.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -18,23 +19,16 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from .dashboard import Dashboard, Period, dashboard_compute
+from .dashboard import Dashboard, Period, dashboard_figures, default_period
 from .models import Location
 from .zones import default_tz
 
 PERMISSION = "bookings.view_dashboard"
-DEFAULT_WEEKS = 12
 # Two years and a day: a leap year's two years still fit. Longer would only draw unreadable
 # charts and make the database count years of rows on every load.
 MAX_DAYS = 731
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 PALETTE = ["#205067", "#c24e00", "#2a7d4f", "#7b3fa0", "#a8323e", "#5a6a00", "#00707a", "#6b4f2a"]
-
-
-def default_period(today: date) -> tuple[date, date]:
-    """The last twelve weeks: Monday eleven weeks before this week's, to today."""
-    monday = today - timedelta(days=today.weekday())
-    return monday - timedelta(weeks=DEFAULT_WEEKS - 1), today
 
 
 class DashboardForm(forms.Form):
@@ -174,9 +168,19 @@ def dashboard_view(request: HttpRequest, *, site: AdminSite) -> HttpResponse:
         return TemplateResponse(request, "admin/dashboard.html", context, status=400)
     period = form.period()
     today = now.astimezone(period.tz).date()
-    dashboard = dashboard_compute(period=period, now=now, today=today)
+    snapshot = dashboard_figures(period=period, now=now, today=today, fresh=request.GET.get("fresh") == "1")
+    dashboard = snapshot.dashboard
     context.update(
         dashboard=dashboard,
+        computed_at=snapshot.computed_at,
+        refresh_query=urlencode(
+            {
+                "date_from": period.date_from.isoformat(),
+                "date_to": period.date_to.isoformat(),
+                "location": period.location.pk if period.location else "",
+                "fresh": "1",
+            }
+        ),
         period=period,
         chart_data=chart_data(dashboard),
         money_tables=[

@@ -26,10 +26,17 @@ What each figure means (the page says the same):
 - aftercare messages (day 4, 7 and 10) by the week they fall due, by outcome;
 - money taken (takings per day, treatment, technician and location), deposits held and
   forfeited, balances outstanding: bookings.payments.reports says what each counts.
+
+At a chain's scale (hundreds of thousands of appointments) counting a quarter takes the database
+a few hundred milliseconds, so the page reads a snapshot of the figures no older than
+DASHBOARD_CACHE_SECONDS (`dashboard_figures`) and says when it was computed; beat recomputes the
+default period, for every location and for each one, before the snapshots run out
+(`dashboard_snapshots_refresh`), and "Refresh figures" on the page recomputes at once.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -37,6 +44,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Case,
@@ -66,6 +74,8 @@ from .selectors import LATE_CANCELLATION
 from .services.messaging import add_months
 from .zones import default_tz
 
+logger = logging.getLogger(__name__)
+
 Kind, Status = Appointment.Kind, Appointment.Status
 AFTERCARE_KINDS = (
     ClientMessage.Kind.AFTERCARE_DAY_4,
@@ -77,6 +87,10 @@ REVENUE_STATUSES = (Status.BOOKED, Status.CONFIRMED, Status.ARRIVED, Status.COMP
 ATTENDED_STATUSES = (Status.ARRIVED, Status.COMPLETED)
 TOUCH_UP_WINDOW_DAYS = 90
 TOUCH_UP_LIST_LIMIT = 50
+DEFAULT_WEEKS = 12
+# Part of every snapshot's cache key: bump it when Dashboard's fields change, so a snapshot
+# pickled by the previous release is never read back into the new one.
+SNAPSHOT_FORMAT = 1
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
@@ -503,3 +517,69 @@ def dashboard_compute(*, period: Period, now: datetime, today: date) -> Dashboar
         touch_ups=touch_ups_due(location=period.location, today=today),
         money=money_report(period=period),
     )
+
+
+def default_period(today: date) -> tuple[date, date]:
+    """The last twelve weeks: Monday eleven weeks before this week's, to today."""
+    monday = today - timedelta(days=today.weekday())
+    return monday - timedelta(weeks=DEFAULT_WEEKS - 1), today
+
+
+@dataclass
+class Snapshot:
+    """The figures and the instant they were computed (the page shows it)."""
+
+    dashboard: Dashboard
+    computed_at: datetime
+
+
+def _snapshot_key(period: Period) -> str:
+    where = period.location.pk if period.location is not None else "all"
+    return f"dashboard:{SNAPSHOT_FORMAT}:{where}:{period.date_from.isoformat()}:{period.date_to.isoformat()}"
+
+
+def _snapshot_read(key: str) -> Snapshot | None:
+    try:
+        snapshot = cache.get(key)
+    except Exception as exc:  # noqa: BLE001 - a cache that is down or holds junk: compute instead
+        logger.warning("dashboard snapshot not read (%s)", type(exc).__name__)
+        return None
+    return snapshot if isinstance(snapshot, Snapshot) else None
+
+
+def _snapshot_write(key: str, snapshot: Snapshot, seconds: int) -> None:
+    try:
+        cache.set(key, snapshot, seconds)
+    except Exception as exc:  # noqa: BLE001 - the page still has its figures; the next one computes again
+        logger.warning("dashboard snapshot not kept (%s)", type(exc).__name__)
+
+
+def dashboard_figures(*, period: Period, now: datetime, today: date, fresh: bool = False) -> Snapshot:
+    """The figures for the period: a snapshot computed at most DASHBOARD_CACHE_SECONDS ago if one
+    is kept (never one from the future: a clock set back, as in tests, computes afresh), else
+    computed now and kept. ``fresh`` computes now whatever is kept; 0 seconds keeps nothing."""
+    seconds = settings.DASHBOARD_CACHE_SECONDS
+    if seconds > 0 and not fresh:
+        kept = _snapshot_read(_snapshot_key(period))
+        if kept is not None and now - timedelta(seconds=seconds) < kept.computed_at <= now:
+            return kept
+    snapshot = Snapshot(dashboard=dashboard_compute(period=period, now=now, today=today), computed_at=now)
+    if seconds > 0:
+        _snapshot_write(_snapshot_key(period), snapshot, seconds)
+    return snapshot
+
+
+def dashboard_snapshots_refresh(*, now: datetime) -> int:
+    """Compute the default period's snapshot for every location together and for each active
+    one (what the page shows when first opened), so managers find them ready. Beat calls it
+    more often than the snapshots run out. Returns how many were computed."""
+    if settings.DASHBOARD_CACHE_SECONDS <= 0:
+        return 0
+    computed = 0
+    for location in [None, *Location.objects.filter(is_active=True).order_by("pk")]:
+        today = now.astimezone(location.tz if location is not None else default_tz()).date()
+        date_from, date_to = default_period(today)
+        period = Period(date_from=date_from, date_to=date_to, location=location)
+        dashboard_figures(period=period, now=now, today=today, fresh=True)
+        computed += 1
+    return computed

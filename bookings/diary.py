@@ -206,6 +206,9 @@ def diary_grid(*, location: Location, first_day: date, days: int, now: datetime)
         Appointment.objects.filter(Q(location=location) | Q(technician_id__in=ids, status__in=GRID_STATUSES))
         .filter(start__lt=range_end, end__gt=range_start)
         .select_related("client", "technician", "location", "intake")
+        # The grid shows the client's name: their phone (parsed into a PhoneNumber on every
+        # load, a tenth of a busy week's render), address and notes stay in the database.
+        .defer("client__phone", "client__address", "client__staff_notes")
         .order_by("start", "pk")
     )
     known = set(ids)

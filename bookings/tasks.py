@@ -19,6 +19,16 @@ def reminders_dispatch(now: str | None = None) -> dict[str, int]:
     return outbox.reminders_dispatch(now=fixed)
 
 
+@shared_task(name="bookings.dashboard_snapshots_refresh", ignore_result=True, soft_time_limit=240, time_limit=280)
+def dashboard_snapshots_refresh() -> int:
+    """Recompute the dashboard's default view for every location and each one (beat, every 5 minutes)."""
+    from django.utils import timezone
+
+    from bookings.dashboard import dashboard_snapshots_refresh as refresh
+
+    return refresh(now=timezone.now())
+
+
 @shared_task(name="bookings.payment_holds_release", ignore_result=True, soft_time_limit=50, time_limit=60)
 def payment_holds_release() -> int:
     """Release online bookings whose deposit was not paid in time (beat, every minute)."""

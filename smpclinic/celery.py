@@ -36,6 +36,13 @@ app.conf.beat_schedule = {
     # take are asked again (same idempotency key). Both read their state from the database.
     "payment-holds-release": {"task": "bookings.payment_holds_release", "schedule": 60.0, "options": {"expires": 55}},
     "refunds-retry": {"task": "bookings.refunds_retry", "schedule": 60.0, "options": {"expires": 55}},
+    # The managers' dashboard's default view, computed before its snapshot (DASHBOARD_CACHE_SECONDS,
+    # 10 minutes by default) runs out, so the page opens without counting a quarter's appointments.
+    "dashboard-snapshots": {
+        "task": "bookings.dashboard_snapshots_refresh",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
     # Offers whose time passed and entries whose last day passed stop being offered.
     "waitlist-expire": {
         "task": "bookings.waitlist_expire",

@@ -551,6 +551,10 @@ except ValueError:
 # Wall-clock time, in the appointment's location's zone, at which aftercare and follow-ups go out.
 AFTERCARE_SEND_TIME = f"{_hour:02d}:{_minute:02d}"
 TOUCH_UP_RECALL_MONTHS = env_int("TOUCH_UP_RECALL_MONTHS", default=24, minimum=1)
+# Seconds the managers' dashboard shows a snapshot of its figures before computing them again
+# (the page says when they were computed; beat refreshes the default view before they run out).
+# 0: compute on every load.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", default=600, minimum=0)
 # Days the intake form's link (in the confirmation, the 2-day reminder and the manage page) works.
 INTAKE_LINK_DAYS = env_int("INTAKE_LINK_DAYS", default=30, minimum=1)
 # Days after a course's last session (healed) that the review request goes out; and where it
