@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from clients.admin import ServiceAdminMixin, SessionNoteAdmin
-from clients.admin_paging import SharedChoicesFormSet
+from clients.admin_paging import QuickCheckboxAdminMixin, SharedChoicesFormSet
 from clients.models import SessionNote
 
 from .forms_stock import RecallMessageForm, RecallSearchForm
@@ -111,7 +111,7 @@ class BatchAdminForm(forms.ModelForm):
 
 
 @admin.register(Batch)
-class BatchAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class BatchAdmin(QuickCheckboxAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = BatchAdminForm
     change_list_template = "admin/bookings/batch/change_list.html"
     list_display = [

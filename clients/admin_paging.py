@@ -3,10 +3,13 @@ built once per page instead of once per row."""
 
 from __future__ import annotations
 
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.paginator import Paginator
 from django.db import connections
 from django.forms.models import BaseInlineFormSet, ModelChoiceField
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 # Below this many rows an exact count is cheap and an estimate would show a wrong number.
 EXACT_COUNT_BELOW = 10_000
@@ -46,10 +49,25 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
-class BigTableAdminMixin:
+class QuickCheckboxAdminMixin:
+    """Each changelist row's action checkbox written here, the markup Django's CheckboxInput
+    renders (its template, once per row, cost a fifth of a 100-row page)."""
+
+    def action_checkbox(self, obj):
+        label = format_html(_("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            label,
+        )
+
+
+class BigTableAdminMixin(QuickCheckboxAdminMixin):
     """For the admin's big changelists: no second COUNT(*) of the whole table for "N total",
-    the estimated count for the unfiltered list, and a date hierarchy drawn from the calendar
-    rather than from the rows (clients/templatetags/clinic_admin.py)."""
+    the estimated count for the unfiltered list, a date hierarchy drawn from the calendar
+    rather than from the rows (clients/templatetags/clinic_admin.py), and each row's checkbox
+    without a template."""
 
     show_full_result_count = False
     paginator = EstimatedCountPaginator

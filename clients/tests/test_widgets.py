@@ -26,3 +26,15 @@ def test_quick_select_escapes_labels_and_values():
     html = QuickSelect(choices=[("<x>", "<script>")]).render("who", None)
     assert "<script>" not in html
     assert 'value="&lt;x&gt;"' in html
+
+
+@pytest.mark.parametrize(("pk", "name"), [(12, "Ann"), (7, 'A <b>&</b> "O\'Neil"')])
+def test_the_quick_action_checkbox_writes_djangos_markup(pk, name):
+    from django.contrib import admin
+
+    from clients.admin_paging import QuickCheckboxAdminMixin
+    from clients.models import Client
+
+    client = Client(pk=pk, first_name=name, last_name="")
+    django = admin.ModelAdmin(Client, admin.site).action_checkbox(client)
+    assert QuickCheckboxAdminMixin().action_checkbox(client) == django
