@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Page, Paginator
@@ -153,6 +153,51 @@ def recall_search(lot: str) -> RecallResult:
         for client_id, entry in clients.items():
             entry.notified_at = notified.get(client_id)
     return RecallResult(lot=key, batches=batches, clients=list(clients.values()))
+
+
+@dataclass
+class RecallRecipient:
+    """A client treated with the lot, as the recall message needs them: the latest session that
+    used it (the message hangs on it), how to reach them, and whether they were told already."""
+
+    client_id: int
+    appointment_id: int
+    start: datetime
+    erased: bool
+    email: str
+    phone: object
+    preferred_channel: str
+    notified: bool = False
+
+
+def recall_recipients(lot: str) -> list[RecallRecipient]:
+    """Every client treated with the lot, one entry each, in two queries of plain values (the
+    uses, the notices sent): no model instance per use, which for a chain-wide pigment lot is
+    thousands."""
+    key = lot_key(lot)
+    if not key:
+        return []
+    uses = SessionBatch.objects.filter(batch__lot_number__iexact=key, batch__is_legacy=False).values_list(
+        "session_note__appointment__client_id",
+        "session_note__appointment_id",
+        "session_note__appointment__start",
+        "session_note__appointment__client__erased_at",
+        "session_note__appointment__client__email",
+        "session_note__appointment__client__phone",
+        "session_note__appointment__client__preferred_channel",
+    )
+    latest: dict[int, RecallRecipient] = {}
+    for client_id, appointment_id, start, erased_at, email, phone, channel in uses:
+        known = latest.get(client_id)
+        if known is None or (start, appointment_id) > (known.start, known.appointment_id):
+            latest[client_id] = RecallRecipient(
+                client_id, appointment_id, start, erased_at is not None, email, phone, channel
+            )
+    for client_id in RecallNotice.objects.filter(lot_number=key, client_id__in=list(latest)).values_list(
+        "client_id", flat=True
+    ):
+        latest[client_id].notified = True
+    return [latest[client_id] for client_id in sorted(latest)]
 
 
 # The recall page and CSV: paged in SQL, plain values ------------------------------------------

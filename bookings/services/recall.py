@@ -19,7 +19,7 @@ from bookings.exports import csv_lines
 from bookings.models import ClientMessage
 from bookings.models_stock import Batch, RecallNotice
 from bookings.services import messaging
-from bookings.stock_selectors import lot_key, recall_clients, recall_rows, recall_search
+from bookings.stock_selectors import lot_key, recall_clients, recall_recipients, recall_rows
 from clients.models import AuditEvent
 from clients.services import audit_record
 
@@ -164,32 +164,29 @@ def recall_message_send(*, lot: str, subject: str, body: str, by: AbstractBaseUs
         locked = list(Batch.objects.select_for_update().filter(lot_number__iexact=key, is_legacy=False).values("pk"))
         if not locked:
             raise ValidationError(f"No batch has lot number {key}.", code="lot_unknown")
-        result = recall_search(key)
         now = timezone.now()
         payload = {"lot_number": key, "subject": subject, "body": body}
         todo, already, unreachable = [], 0, 0
-        for entry in result.clients:
-            client = entry.client
-            if entry.notified_at is not None:
+        for recipient in recall_recipients(key):
+            if recipient.notified:
                 already += 1
-            elif client.erased_at is not None or not (client.email or client.phone):
+            elif recipient.erased or not (recipient.email or recipient.phone):
                 unreachable += 1
             else:
-                latest = max(entry.sessions, key=lambda s: s.appointment.start).appointment
-                todo.append((client, latest))
+                todo.append(recipient)
         messages = ClientMessage.objects.bulk_create(
             ClientMessage(
-                appointment=appointment,
+                appointment_id=recipient.appointment_id,
                 kind=ClientMessage.Kind.BATCH_RECALL,
-                channel=messaging.channel_for(client),
+                channel=messaging.channel_for(recipient),
                 due_at=now,
                 payload=payload,
             )
-            for client, appointment in todo
+            for recipient in todo
         )
         RecallNotice.objects.bulk_create(
-            RecallNotice(lot_number=key, client=client, message=message, sent_by=by)
-            for (client, _), message in zip(todo, messages, strict=True)
+            RecallNotice(lot_number=key, client_id=recipient.client_id, message=message, sent_by=by)
+            for recipient, message in zip(todo, messages, strict=True)
         )
         audit_record(
             actor=by,

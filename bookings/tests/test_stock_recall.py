@@ -196,6 +196,25 @@ def test_each_client_is_messaged_once_however_often_the_recall_is_sent(lots, man
     assert AuditEvent.objects.filter(object_type="batch_recall_message").count() == 2
 
 
+def test_sending_the_recall_costs_the_same_queries_for_two_clients_as_for_many(lots, manager):
+    """The messages hang on each client's latest session with the lot, whatever the count."""
+    treated(lots["m77"])
+    treated(lots["n77"])
+    few = _count(lambda: recall_message_send(lot="LT-77", subject="Lot", body=DEFAULT_BODY, by=manager))
+    ClientMessage.objects.all().delete()
+    RecallNotice.objects.all().delete()
+    people = [treated(lots["m77" if i % 2 else "n77"]) for i in range(10)]
+    for person in people[:3]:
+        treated(lots["n77"], client=person)  # another session with the lot: the latest one carries it
+    many = _count(lambda: recall_message_send(lot="LT-77", subject="Lot", body=DEFAULT_BODY, by=manager))
+    assert many <= few  # the first send also read the manager's permissions
+    rows = ClientMessage.objects.filter(kind=ClientMessage.Kind.BATCH_RECALL).select_related("appointment")
+    assert rows.count() == 12
+    for person in people[:3]:
+        latest = max(Appointment.objects.filter(client=person, session_note__isnull=False), key=lambda a: a.start)
+        assert rows.get(appointment__client=person).appointment == latest
+
+
 def test_the_recall_message_goes_out_in_staff_wording_whatever_the_reminder_settings(lots, manager, mailoutbox):
     person = treated(lots["m77"])
     person.reminders_opt_in = False
