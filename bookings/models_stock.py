@@ -15,8 +15,6 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
-from .models import ClientMessage, Location
-
 
 class Product(models.Model):
     """A pigment shade, a needle configuration or another supply, as its maker sells it."""
@@ -66,7 +64,7 @@ class Batch(models.Model):
     """One lot of a product received at one location."""
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="batches")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="batches")
+    location = models.ForeignKey("bookings.Location", on_delete=models.PROTECT, related_name="batches")
     lot_number = models.CharField(max_length=60, blank=True, help_text="As printed on the bottle or box.")
     expires_on = models.DateField("expiry date", null=True, blank=True)
     received_on = models.DateField(null=True, blank=True)
@@ -192,7 +190,7 @@ class RecallNotice(models.Model):
 
     lot_number = models.CharField(max_length=60, help_text="Upper case, as the recall search matches it.")
     client = models.ForeignKey("clients.Client", on_delete=models.CASCADE, related_name="recall_notices")
-    message = models.OneToOneField(ClientMessage, on_delete=models.CASCADE, related_name="recall_notice")
+    message = models.OneToOneField("bookings.ClientMessage", on_delete=models.CASCADE, related_name="recall_notice")
     sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
