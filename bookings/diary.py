@@ -24,7 +24,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Q
 
 from .availability import local_instant
-from .models import Appointment, Break, Closure, Location, OpeningHours, Technician, TimeOff, WorkingHours
+from .models import (
+    MAX_APPOINTMENT_LENGTH,
+    Appointment,
+    Break,
+    Closure,
+    Location,
+    OpeningHours,
+    Technician,
+    TimeOff,
+    WorkingHours,
+)
 from .selectors import booking_policy_for, client_attendance_counts
 
 ROW = timedelta(minutes=15)
@@ -204,7 +214,9 @@ def diary_grid(*, location: Location, first_day: date, days: int, now: datetime)
     # appointments elsewhere: a technician cannot be in two clinics at once.
     appointments = list(
         Appointment.objects.filter(Q(location=location) | Q(technician_id__in=ids, status__in=GRID_STATUSES))
-        .filter(start__lt=range_end, end__gt=range_start)
+        # The lower bound on start (the longest appointment) lets the (location, start) and
+        # (technician, start) indexes find the range instead of every appointment of the clinic.
+        .filter(start__lt=range_end, start__gt=range_start - MAX_APPOINTMENT_LENGTH, end__gt=range_start)
         .select_related("client", "technician", "location", "intake")
         # The grid shows the client's name: their phone (parsed into a PhoneNumber on every
         # load, a tenth of a busy week's render), address and notes stay in the database.

@@ -4,6 +4,7 @@ the outbox of messages each appointment owes its client."""
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -293,6 +294,10 @@ class TsTzRange(Func):
     output_field = models.DateTimeField()
 
 
+# No appointment lasts longer (a database check): what starts a day before a period cannot reach it.
+MAX_APPOINTMENT_LENGTH = timedelta(days=1)
+
+
 class Appointment(models.Model):
     class Kind(models.TextChoices):
         CONSULTATION = "consultation", "Consultation"
@@ -420,6 +425,9 @@ class Appointment(models.Model):
                 name="appointment_missed_idx",
                 condition=Q(status="no_show") | Q(status="cancelled", late_cancellation=True),
             ),
+            # A clinic's diary and day board: its appointments over a few days, found by range
+            # (with the longest appointment bounding how early one can start and still show).
+            models.Index(fields=["location", "start"], name="appointment_location_start_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -427,6 +435,14 @@ class Appointment(models.Model):
                 name="appointment_end_after_start",
                 violation_error_message="The appointment must end after it starts.",
                 violation_error_code="appointment_end_after_start",
+            ),
+            # The longest session is a few hours; a day is the bound that lets a diary find the
+            # appointments overlapping its days by their start (the index above).
+            models.CheckConstraint(
+                condition=Q(end__lte=F("start") + MAX_APPOINTMENT_LENGTH),
+                name="appointment_at_most_a_day",
+                violation_error_message="An appointment lasts at most a day.",
+                violation_error_code="appointment_at_most_a_day",
             ),
             models.CheckConstraint(
                 condition=Q(session_number__isnull=True) | Q(course__isnull=False, session_number__gte=1),

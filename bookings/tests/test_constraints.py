@@ -41,6 +41,25 @@ def test_it_rejects_a_zero_length_appointment():
     rejected(appointment.save, constraint="appointment_end_after_start")
 
 
+def test_it_rejects_an_appointment_longer_than_a_day_and_keeps_one_of_a_day():
+    appointment = AppointmentFactory()
+    appointment.end = appointment.start + timedelta(days=1, minutes=1)
+    rejected(appointment.save, constraint="appointment_at_most_a_day")
+    appointment.refresh_from_db()
+    appointment.end = appointment.start + timedelta(days=1)
+    appointment.save()
+
+
+def test_the_diary_shows_an_appointment_that_began_the_evening_before():
+    """The diary finds appointments by their start, bounded by the longest one (a day)."""
+    from bookings.diary import diary_grid
+
+    late = AppointmentFactory(start=WHEN - timedelta(hours=20), end=WHEN + timedelta(hours=2))
+    grid = diary_grid(location=late.location, first_day=WHEN.date(), days=1, now=WHEN)
+    shown = {cell.appointment.pk for row in grid.rows for cell in row.cells if getattr(cell, "appointment", None)}
+    assert late.pk in shown
+
+
 def test_it_rejects_a_session_number_without_a_course():
     appointment = AppointmentFactory(kind=Appointment.Kind.TREATMENT_SESSION)
     appointment.session_number = 1
