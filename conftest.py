@@ -100,6 +100,9 @@ def _test_settings() -> None:
     # Django's default hasher costs about a second per password on this machine, paid for every
     # test user created and every login. The tests check who may log in, not the hash's strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Rendered pages outlive a test's rolled-back rows in the shared cache: the page cache is off
+    # unless a test turns it on (bookings/tests/test_pagecache.py, with a fresh version).
+    settings.PAGE_CACHE_SECONDS = 0
     # Under pytest-xdist every worker gets its own cache, so one worker's rate-limit counters
     # (all requests come from 127.0.0.1) and cache.clear() never reach another's.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

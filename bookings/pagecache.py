@@ -1,0 +1,274 @@
+"""Whole pages kept in the cache for anonymous visitors: the public site and the booking form.
+
+A page is stored under its address (scheme, host, path, query) and the current tokens of the
+versions it depends on; a write that changes what the page shows replaces a token, so the next
+request misses and renders afresh (nothing has to find and delete old entries: they expire).
+
+- ``SITE``: everything the public pages and the booking form's choices show (the catalogue,
+  clinics and their hours, consented results photos, consent wordings). Replaced from the model
+  signals connected below, so the admin, the workspace and the services all invalidate alike.
+- ``AVAILABILITY``: free times. Replaced when any appointment is saved or deleted (booked, moved,
+  cancelled, a status changed) and when hours, breaks, time off, closures, technicians or a
+  booking policy change. One version for every clinic: a technician may work at two, so an
+  appointment at one changes free times at the other, and finding those clinics would cost a
+  query inside the booking transaction.
+  The booking form's key also carries the five-minute bucket of "now" (the smallest slot step
+  the policy allows), so a cached picker offers a time the minimum notice has just excluded for
+  at most five minutes. The POST re-checks every rule whatever the page offered.
+
+Tokens are replaced at once and again when the transaction commits: at once so a page read
+later in the same transaction (and in tests, which never commit) is fresh, and on commit so a
+page rendered from the old rows between the two is not kept under the new token.
+
+The cache is Redis in production and may be away: every read and write here fails soft (the
+page is rendered as if nothing were cached), as the rate limits do.
+
+Nothing is cached for a request with a session or messages cookie (staff, or a message
+waiting), for a query parameter the page does not take, or for a response that is not a plain
+200 (cookies, Vary: Cookie, Cache-Control private/no-store, its own CSP, a CSP nonce used, the
+session read). The booking form's CSRF token is cut out before storing and a fresh one put in
+for each request, so each visitor still gets their own token and cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+SITE = "pages:v:site"
+AVAILABILITY = "pages:v:availability"
+# The smallest slot step a booking policy may have (bookingpolicy_step_at_least_5).
+NOTICE_BUCKET_SECONDS = 5 * 60
+CACHE_ERRORS = (ConnectionError, OSError, RedisError)
+MAX_PARAM_LENGTH = 64
+CSRF_PLACEHOLDER = "@@csrf-token@@"
+_CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+
+
+def _cache():
+    return caches["default"]
+
+
+def _failed(action: str, exc: Exception) -> None:
+    logger.warning("page cache %s skipped (%s): the cache did not answer", action, type(exc).__name__)
+
+
+def _new_token() -> str:
+    return secrets.token_hex(6)
+
+
+def versions_get(keys: list[str]) -> list[str] | None:
+    """The current token of each version (made if missing); None if the cache is away."""
+    try:
+        found = _cache().get_many(keys)
+        missing = {key: _new_token() for key in keys if key not in found}
+        if missing:
+            _cache().set_many(missing, timeout=None)
+            found.update(missing)
+    except CACHE_ERRORS as exc:
+        _failed("read", exc)
+        return None
+    return [found[key] for key in keys]
+
+
+def _replace(keys: Iterable[str]) -> None:
+    try:
+        _cache().set_many({key: _new_token() for key in keys}, timeout=None)
+    except CACHE_ERRORS as exc:
+        # A version that could not be replaced keeps serving pages until their timeout.
+        _failed("invalidation", exc)
+
+
+def versions_bump(*keys: str) -> None:
+    """Replace these versions now and again when the current transaction commits."""
+    _replace(keys)
+    transaction.on_commit(lambda: _replace(keys))
+
+
+def notice_bucket() -> int:
+    return int(timezone.now().timestamp() // NOTICE_BUCKET_SECONDS)
+
+
+# Pages ---------------------------------------------------------------------------------
+
+
+def _request_cacheable(request: HttpRequest, params: frozenset[str]) -> bool:
+    if request.method not in ("GET", "HEAD"):
+        return False
+    if settings.SESSION_COOKIE_NAME in request.COOKIES or CookieStorage.cookie_name in request.COOKIES:
+        return False
+    return all(
+        name in params and len(values) == 1 and len(values[0]) <= MAX_PARAM_LENGTH
+        for name, values in request.GET.lists()
+    )
+
+
+def _response_cacheable(request: HttpRequest, response: HttpResponse) -> bool:
+    if response.status_code != 200 or response.streaming or response.cookies:
+        return False
+    if "cookie" in response.get("Vary", "").lower():
+        return False
+    if any(word in response.get("Cache-Control", "").lower() for word in ("private", "no-store", "no-cache")):
+        return False
+    # A page that set its own policy, or printed a nonce that must match this response's header.
+    if hasattr(response, "_csp_config") or hasattr(response, "_csp_ro_config") or getattr(request, "_csp_nonce", None):
+        return False
+    # The session was empty (no cookie); the staff idle check reads it on every request, so
+    # "accessed" says nothing, but a page that stored something in it is that visitor's own.
+    session = getattr(request, "session", None)
+    return not (session is not None and session.modified)
+
+
+def _page_key(request: HttpRequest, tokens: list[str], extra: str) -> str:
+    address = f"{request.scheme}://{request.get_host()}{request.get_full_path()}"
+    material = "|".join([address, *tokens, extra])
+    return "pages:page:" + hashlib.sha256(material.encode()).hexdigest()[:40]
+
+
+def anonymous_page_cache(
+    *,
+    versions: tuple[str, ...] = (SITE,),
+    params: Iterable[str] = (),
+    timeout: Callable[[], int] | None = None,
+    extra: Callable[[HttpRequest], str] | None = None,
+    csrf: bool = False,
+):
+    """Serve an anonymous GET from the cache, or render it and keep the result.
+
+    ``params``: the query parameters the page takes (any other one bypasses the cache);
+    ``extra``: more of the key (the booking form's notice bucket); ``csrf``: the page prints
+    a CSRF token, replaced per request.
+    """
+    allowed = frozenset(params)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            seconds = settings.PAGE_CACHE_SECONDS
+            if timeout is not None:
+                seconds = min(seconds, timeout())
+            if seconds <= 0 or not _request_cacheable(request, allowed):
+                return view(request, *args, **kwargs)
+            tokens = versions_get(list(versions))
+            if tokens is None:
+                return view(request, *args, **kwargs)
+            key = _page_key(request, tokens, extra(request) if extra else "")
+            try:
+                stored = _cache().get(key)
+            except CACHE_ERRORS as exc:
+                _failed("read", exc)
+                return view(request, *args, **kwargs)
+            if stored is not None:
+                status, headers, content = stored
+                if csrf:
+                    content = content.replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
+                return HttpResponse(content, status=status, headers=headers)
+            response = view(request, *args, **kwargs)
+            if not _response_cacheable(request, response):
+                return response
+            content = response.content
+            if csrf:
+                content = _CSRF_INPUT.sub(rb"\g<1>" + CSRF_PLACEHOLDER.encode() + rb"\g<2>", content)
+            elif request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
+                return response  # the page printed a token this view does not expect
+            try:
+                _cache().set(key, (response.status_code, dict(response.items()), content), seconds)
+            except CACHE_ERRORS as exc:
+                _failed("write", exc)
+            return response
+
+        return wrapped
+
+    return decorator
+
+
+def booking_form_timeout() -> int:
+    return NOTICE_BUCKET_SECONDS
+
+
+def booking_form_extra(request: HttpRequest) -> str:
+    return f"notice:{notice_bucket()}"
+
+
+booking_form_cache = anonymous_page_cache(
+    versions=(SITE, AVAILABILITY),
+    params=("location", "treatment", "start"),
+    timeout=booking_form_timeout,
+    extra=booking_form_extra,
+    csrf=True,
+)
+
+
+# Invalidation ------------------------------------------------------------------------------
+
+# What the public pages and the booking form's choices read, besides every catalogue model.
+SITE_MODELS = (
+    "bookings.Location",
+    "bookings.OpeningHours",
+    "clients.Photo",
+    "clients.ConsentWording",
+)
+# What the availability engine reads (bookings.selectors.availability_schedules).
+AVAILABILITY_MODELS = (
+    "bookings.Appointment",
+    "bookings.Location",
+    "bookings.Technician",
+    "bookings.WorkingHours",
+    "bookings.Break",
+    "bookings.TimeOff",
+    "bookings.Closure",
+    "bookings.BookingPolicy",
+)
+
+
+def _site_changed(sender, **kwargs) -> None:
+    versions_bump(SITE)
+
+
+def _availability_changed(sender, **kwargs) -> None:
+    versions_bump(AVAILABILITY)
+
+
+def _consent_changed(sender, instance, **kwargs) -> None:
+    """Only a marketing-photos consent changes /results/; every booking writes a health-data one."""
+    from clients.models import ConsentWording
+
+    field = sender._meta.get_field("wording")
+    # Without the wording at hand, replace the version rather than spend a query finding out.
+    if not field.is_cached(instance) or instance.wording.kind == ConsentWording.Kind.MARKETING_PHOTOS:
+        versions_bump(SITE)
+
+
+def _connect(models: Iterable, receiver, uid: str) -> None:
+    for model in models:
+        label = model._meta.label
+        post_save.connect(receiver, sender=model, dispatch_uid=f"{uid}:save:{label}")
+        post_delete.connect(receiver, sender=model, dispatch_uid=f"{uid}:delete:{label}")
+        for field in model._meta.local_many_to_many:
+            through = field.remote_field.through
+            m2m_changed.connect(receiver, sender=through, dispatch_uid=f"{uid}:m2m:{through._meta.label}")
+
+
+def signals_connect() -> None:
+    """Called from BookingsConfig.ready(): the writes that change a cached page replace its version."""
+    catalogue = list(apps.get_app_config("treatments").get_models())
+    _connect([*catalogue, *(apps.get_model(label) for label in SITE_MODELS)], _site_changed, "pages-site")
+    _connect([apps.get_model(label) for label in AVAILABILITY_MODELS], _availability_changed, "pages-availability")
+    _connect([apps.get_model("clients.ConsentRecord")], _consent_changed, "pages-consent")
