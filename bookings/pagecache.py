@@ -1,8 +1,9 @@
 """Whole pages kept in the cache for anonymous visitors: the public site and the booking form.
 
-A page is stored under its address (scheme, host, path, query) and the current tokens of the
-versions it depends on; a write that changes what the page shows replaces a token, so the next
-request misses and renders afresh (nothing has to find and delete old entries: they expire).
+A page is stored under its address (scheme, host, path, query) with the tokens of the versions
+it depends on when it was rendered; a write that changes what the page shows replaces a token,
+so the next request finds the stored tokens out of date, renders afresh and stores the page
+again. The versions and the page come back in one round trip (MGET).
 
 - ``SITE``: everything the public pages and the booking form's choices show (the catalogue,
   clinics and their hours, consented results photos, consent wordings). Replaced from the model
@@ -74,10 +75,11 @@ def _new_token() -> str:
     return secrets.token_hex(6)
 
 
-def versions_get(keys: list[str]) -> list[str] | None:
-    """The current token of each version (made if missing); None if the cache is away."""
+def _read(keys: list[str], page_key: str) -> tuple[list[str], object] | None:
+    """The current token of each version (made if missing) and the stored page, in one round
+    trip on a hit; None if the cache is away."""
     try:
-        found = _cache().get_many(keys)
+        found = _cache().get_many([*keys, page_key])
         missing = {key: _new_token() for key in keys if key not in found}
         if missing:
             _cache().set_many(missing, timeout=None)
@@ -85,7 +87,7 @@ def versions_get(keys: list[str]) -> list[str] | None:
     except CACHE_ERRORS as exc:
         _failed("read", exc)
         return None
-    return [found[key] for key in keys]
+    return [found[key] for key in keys], found.get(page_key)
 
 
 def _replace(keys: Iterable[str]) -> None:
@@ -136,10 +138,9 @@ def _response_cacheable(request: HttpRequest, response: HttpResponse) -> bool:
     return not (session is not None and session.modified)
 
 
-def _page_key(request: HttpRequest, tokens: list[str], extra: str) -> str:
+def _page_key(request: HttpRequest, extra: str) -> str:
     address = f"{request.scheme}://{request.get_host()}{request.get_full_path()}"
-    material = "|".join([address, *tokens, extra])
-    return "pages:page:" + hashlib.sha256(material.encode()).hexdigest()[:40]
+    return "pages:page:" + hashlib.sha256(f"{address}|{extra}".encode()).hexdigest()[:40]
 
 
 def anonymous_page_cache(
@@ -166,17 +167,14 @@ def anonymous_page_cache(
                 seconds = min(seconds, timeout())
             if seconds <= 0 or not _request_cacheable(request, allowed):
                 return view(request, *args, **kwargs)
-            tokens = versions_get(list(versions))
-            if tokens is None:
+            key = _page_key(request, extra(request) if extra else "")
+            read = _read(list(versions), key)
+            if read is None:
                 return view(request, *args, **kwargs)
-            key = _page_key(request, tokens, extra(request) if extra else "")
-            try:
-                stored = _cache().get(key)
-            except CACHE_ERRORS as exc:
-                _failed("read", exc)
-                return view(request, *args, **kwargs)
-            if stored is not None:
-                status, headers, content = stored
+            tokens, stored = read
+            # Kept with the tokens it was rendered under: a version replaced since is a miss.
+            if stored is not None and stored[0] == tokens:
+                _, status, headers, content = stored
                 if csrf:
                     content = content.replace(CSRF_PLACEHOLDER.encode(), get_token(request).encode())
                 return HttpResponse(content, status=status, headers=headers)
@@ -189,7 +187,7 @@ def anonymous_page_cache(
             elif request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
                 return response  # the page printed a token this view does not expect
             try:
-                _cache().set(key, (response.status_code, dict(response.items()), content), seconds)
+                _cache().set(key, (tokens, response.status_code, dict(response.items()), content), seconds)
             except CACHE_ERRORS as exc:
                 _failed("write", exc)
             return response
