@@ -38,7 +38,9 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 from functools import wraps
+from urllib.parse import urlencode
 
 from django.apps import apps
 from django.conf import settings
@@ -51,6 +53,8 @@ from django.middleware.csrf import get_token
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from .selectors import MAX_DAYS
+
 logger = logging.getLogger(__name__)
 
 SITE = "pages:v:site"
@@ -60,6 +64,7 @@ NOTICE_BUCKET_SECONDS = 5 * 60
 CACHE_ERRORS = (ConnectionError, OSError, RedisError)
 MAX_PARAM_LENGTH = 64
 CSRF_PLACEHOLDER = "@@csrf-token@@"
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CSRF_INPUT = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 
 
@@ -139,7 +144,9 @@ def _response_cacheable(request: HttpRequest, response: HttpResponse) -> bool:
 
 
 def _page_key(request: HttpRequest, extra: str) -> str:
-    address = f"{request.scheme}://{request.get_host()}{request.get_full_path()}"
+    # The parameters sorted: the same page asked in another order is the same entry.
+    query = urlencode(sorted(request.GET.items()))
+    address = f"{request.scheme}://{request.get_host()}{request.path}?{query}"
     return "pages:page:" + hashlib.sha256(f"{address}|{extra}".encode()).hexdigest()[:40]
 
 
@@ -149,13 +156,17 @@ def anonymous_page_cache(
     params: Iterable[str] = (),
     timeout: Callable[[], int] | None = None,
     extra: Callable[[HttpRequest], str] | None = None,
+    accept: Callable[[HttpRequest], bool] | None = None,
     csrf: bool = False,
 ):
     """Serve an anonymous GET from the cache, or render it and keep the result.
 
     ``params``: the query parameters the page takes (any other one bypasses the cache);
-    ``extra``: more of the key (the booking form's notice bucket); ``csrf``: the page prints
-    a CSRF token, replaced per request.
+    ``accept``: whether the parameters' values are worth an entry; ``extra``: more of the key
+    (the booking form's notice bucket); ``csrf``: the page prints a CSRF token, replaced per
+    request, and is kept only if it did (the booking form prints one only for a valid search).
+    Pages that stay small in number: every entry must be one a visitor could ask for, since
+    Redis runs with noeviction (docs/deploy.md) and also carries the broker.
     """
     allowed = frozenset(params)
 
@@ -165,7 +176,7 @@ def anonymous_page_cache(
             seconds = settings.PAGE_CACHE_SECONDS
             if timeout is not None:
                 seconds = min(seconds, timeout())
-            if seconds <= 0 or not _request_cacheable(request, allowed):
+            if seconds <= 0 or not _request_cacheable(request, allowed) or (accept and not accept(request)):
                 return view(request, *args, **kwargs)
             key = _page_key(request, extra(request) if extra else "")
             read = _read(list(versions), key)
@@ -183,7 +194,9 @@ def anonymous_page_cache(
                 return response
             content = response.content
             if csrf:
-                content = _CSRF_INPUT.sub(rb"\g<1>" + CSRF_PLACEHOLDER.encode() + rb"\g<2>", content)
+                content, found = _CSRF_INPUT.subn(rb"\g<1>" + CSRF_PLACEHOLDER.encode() + rb"\g<2>", content)
+                if not found:
+                    return response
             elif request.META.get("CSRF_COOKIE_NEEDS_UPDATE"):
                 return response  # the page printed a token this view does not expect
             try:
@@ -205,11 +218,26 @@ def booking_form_extra(request: HttpRequest) -> str:
     return f"notice:{notice_bucket()}"
 
 
+def booking_form_accept(request: HttpRequest) -> bool:
+    """A day asked for is kept only within the booking horizon's reach (the form takes a year)."""
+    start = request.GET.get("start")
+    if not start:
+        return True
+    try:
+        day = date.fromisoformat(start) if _ISO_DATE.fullmatch(start) else None
+    except ValueError:
+        day = None
+    today = timezone.localdate()
+    # A day either side of today: the location's today may be the server's yesterday or tomorrow.
+    return day is not None and today - timedelta(days=1) <= day <= today + timedelta(days=MAX_DAYS)
+
+
 booking_form_cache = anonymous_page_cache(
     versions=(SITE, AVAILABILITY),
     params=("location", "treatment", "start"),
     timeout=booking_form_timeout,
     extra=booking_form_extra,
+    accept=booking_form_accept,
     csrf=True,
 )
 

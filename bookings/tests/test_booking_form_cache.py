@@ -194,3 +194,23 @@ def test_the_form_renders_with_its_times_and_a_token_while_redis_is_down(locatio
     assert FIRST in _starts(html)
     assert CSRF_PLACEHOLDER not in html
     assert _TOKEN.search(html)
+
+
+@pytest.mark.parametrize("start", ["2027-06-01", "2026-11-31", "03/11/2026", "2026-11-02"])
+def test_only_a_day_within_the_horizon_is_kept_and_the_same_day_asked_in_another_order_is_one_entry(
+    location, page_cache, start
+):
+    kept = start == "2026-11-02"
+    with time_machine.travel(NOW, tick=False):
+        Client().get(BOOK, {"location": "manchester", "start": start})
+        with CaptureQueriesContext(connection) as queries:
+            Client().get(f"{BOOK}?start={start}&location=manchester")
+    assert (len(queries) == 0) is kept
+
+
+def test_a_search_that_shows_no_booking_form_is_not_kept(location, page_cache):
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            response = Client().get(BOOK, {"location": "nowhere"})
+        assert response.status_code == 200
+        assert len(queries) > 0

@@ -6,12 +6,16 @@ import socket
 from datetime import time
 
 import pytest
+from django.contrib.sessions.backends.cache import SessionStore
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpResponse
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils.csp import LazyNonce
 
 from bookings.models import Location, OpeningHours
+from bookings.pagecache import _response_cacheable
 from bookings.tests.factories import LocationFactory, TechnicianFactory, UserFactory
 from clients.models import ConsentRecord, ConsentWording
 from clients.services import consent_withdraw
@@ -138,3 +142,29 @@ def test_the_public_pages_render_while_redis_is_down(client, site, page_cache, r
     response = client.get(url)
     assert response.status_code == 200
     assert b"Hairline design" in response.content
+
+
+def _response(**headers) -> HttpResponse:
+    return HttpResponse("<p>page</p>", headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("spoil", "kept"),
+    [
+        (lambda request, response: None, True),
+        (lambda request, response: str(request._csp_nonce), False),  # the page printed the nonce
+        (lambda request, response: response.headers.__setitem__("Vary", "Accept-Encoding, Cookie"), False),
+        (lambda request, response: response.set_cookie("seen", "1"), False),
+        (lambda request, response: response.headers.__setitem__("Cache-Control", "private"), False),
+        (lambda request, response: setattr(response, "_csp_config", {}), False),
+        (lambda request, response: request.session.__setitem__("basket", 1), False),
+        (lambda request, response: setattr(response, "status_code", 404), False),
+    ],
+)
+def test_only_a_plain_response_is_kept(rf, spoil, kept):
+    request = rf.get("/")
+    request._csp_nonce = LazyNonce()
+    request.session = SessionStore()
+    response = _response()
+    spoil(request, response)
+    assert _response_cacheable(request, response) is kept
