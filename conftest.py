@@ -107,7 +107,7 @@ def _test_settings() -> None:
     # (all requests come from 127.0.0.1) and cache.clear() never reach another's.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     cache = dict(settings.CACHES["default"])
-    if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    if cache["BACKEND"] == "smpclinic.cache.RedisCache":
         cache.update(BACKEND="smpclinic.tests.cache.PrefixedRedisCache", KEY_PREFIX=f"tests-{worker}")
     elif cache["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache":
         cache["LOCATION"] = os.path.join(cache["LOCATION"], f"tests-{worker}")

@@ -166,7 +166,8 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, with one redis-py client per pool instead of one per call.
+            "BACKEND": "smpclinic.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # A Redis that stops answering (not one that refuses) must cost a request seconds,
             # not hang it: the rate limits then fail open as they do when Redis is down.

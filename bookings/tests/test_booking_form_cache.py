@@ -180,7 +180,7 @@ def redis_down():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     down = {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "smpclinic.cache.RedisCache",
         "LOCATION": f"redis://127.0.0.1:{port}/0",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
     }
