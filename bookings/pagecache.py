@@ -17,9 +17,10 @@ again. The versions and the page come back in one round trip (MGET).
   the policy allows), so a cached picker offers a time the minimum notice has just excluded for
   at most five minutes. The POST re-checks every rule whatever the page offered.
 
-Tokens are replaced at once and again when the transaction commits: at once so a page read
-later in the same transaction (and in tests, which never commit) is fresh, and on commit so a
-page rendered from the old rows between the two is not kept under the new token.
+Tokens are replaced when the transaction commits, not before: a page rendered from the old
+rows while the transaction runs is stored under the old token, and the replacement after the
+commit makes it a miss. (Tests that write inside their own transaction run the callbacks with
+django_capture_on_commit_callbacks.)
 
 The cache is Redis in production and may be away: every read and write here fails soft (the
 page is rendered as if nothing were cached), as the rate limits do.
@@ -104,8 +105,7 @@ def _replace(keys: Iterable[str]) -> None:
 
 
 def versions_bump(*keys: str) -> None:
-    """Replace these versions now and again when the current transaction commits."""
-    _replace(keys)
+    """Replace these versions once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: _replace(keys))
 
 

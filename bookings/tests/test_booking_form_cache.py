@@ -118,31 +118,36 @@ def _book_first(location) -> Appointment:
     )
 
 
-def test_a_time_just_booked_is_gone_from_the_next_form(location, page_cache):
+def test_a_time_just_booked_is_gone_from_the_next_form(location, page_cache, django_capture_on_commit_callbacks):
     with time_machine.travel(NOW, tick=False):
         _get(Client())
         assert _get(Client())[0] == 0  # cached
-        _book_first(location)
+        with django_capture_on_commit_callbacks(execute=True):  # the booking's transaction commits
+            _book_first(location)
         _, html = _get(Client())
     assert FIRST not in _starts(html)
     assert _starts(html)[0] == "2026-11-03T10:00:00+00:00"
 
 
-def test_a_cancelled_appointment_gives_its_time_back_on_the_next_form(location, page_cache):
+def test_a_cancelled_appointment_gives_its_time_back_on_the_next_form(
+    location, page_cache, django_capture_on_commit_callbacks
+):
     with time_machine.travel(NOW, tick=False):
         appointment = _book_first(location)
         assert FIRST not in _starts(_get(Client())[1])
         assert _get(Client())[0] == 0  # cached
-        appointment_cancel(appointment=appointment, by_client=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            appointment_cancel(appointment=appointment, by_client=True)
         assert FIRST in _starts(_get(Client())[1])
 
 
-def test_a_closure_takes_its_day_off_the_next_form(location, page_cache):
+def test_a_closure_takes_its_day_off_the_next_form(location, page_cache, django_capture_on_commit_callbacks):
     with time_machine.travel(NOW, tick=False):
         assert FIRST in _starts(_get(Client())[1])
-        Closure.objects.create(
-            location=location, start_date=date(2026, 11, 3), end_date=date(2026, 11, 3), reason="Refit"
-        )
+        with django_capture_on_commit_callbacks(execute=True):
+            Closure.objects.create(
+                location=location, start_date=date(2026, 11, 3), end_date=date(2026, 11, 3), reason="Refit"
+            )
         html = _get(Client())[1]
     assert not any(start.startswith("2026-11-03") for start in _starts(html))
 

@@ -73,27 +73,49 @@ def test_a_cached_page_keeps_a_csp_header_that_matches_its_body(client, site, pa
     assert "script-src 'self'" in second["Content-Security-Policy"]
 
 
-def test_a_catalogue_change_shows_on_the_next_request(client, site, page_cache):
+def test_a_catalogue_change_shows_on_the_next_request(client, site, page_cache, django_capture_on_commit_callbacks):
     assert b"Hairline design" in client.get("/treatments/").content
     site.name = "Hairline restoration"
-    site.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        site.save()
     page = client.get("/treatments/").content
     assert b"Hairline restoration" in page
     assert b"Hairline design" not in page
 
 
-def test_new_opening_hours_show_on_the_locations_page_at_once(client, site, page_cache):
+def test_new_opening_hours_show_on_the_locations_page_at_once(
+    client, site, page_cache, django_capture_on_commit_callbacks
+):
     assert b"10:30" not in client.get("/locations/").content
     location = Location.objects.get(name="Leeds")
-    OpeningHours.objects.create(location=location, weekday=1, opens=time(10, 30), closes=time(12))
+    with django_capture_on_commit_callbacks(execute=True):
+        OpeningHours.objects.create(location=location, weekday=1, opens=time(10, 30), closes=time(12))
     assert b"10:30" in client.get("/locations/").content
 
 
-def test_a_withdrawn_marketing_consent_takes_the_photos_off_the_results_page_at_once(client, site, page_cache):
+def test_a_withdrawn_marketing_consent_takes_the_photos_off_the_results_page_at_once(
+    client, site, page_cache, django_capture_on_commit_callbacks
+):
     assert b"results/photo/" in client.get("/results/").content
     record = ConsentRecord.objects.get(wording__kind=ConsentWording.Kind.MARKETING_PHOTOS)
-    consent_withdraw(record=record, by=UserFactory())
+    with django_capture_on_commit_callbacks(execute=True):
+        consent_withdraw(record=record, by=UserFactory())
     assert b"results/photo/" not in client.get("/results/").content
+
+
+def test_a_change_not_yet_committed_keeps_the_page_and_its_commit_replaces_it(
+    client, site, page_cache, django_capture_on_commit_callbacks
+):
+    client.get("/treatments/")
+    with django_capture_on_commit_callbacks(execute=False):  # the transaction still open
+        site.name = "Hairline restoration"
+        site.save()
+    assert _queries(client, "/treatments/")[0] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        site.save()
+    queries, response = _queries(client, "/treatments/")
+    assert queries > 0
+    assert b"Hairline restoration" in response.content
 
 
 def test_signed_in_staff_are_never_served_nor_stored_in_the_anonymous_cache(client, admin_client, site, page_cache):
