@@ -282,6 +282,14 @@ def _consent_changed(sender, instance, **kwargs) -> None:
         versions_bump(SITE)
 
 
+def _after_m2m(receiver):
+    def changed(sender, action: str, **kwargs) -> None:
+        if action.startswith("post_"):  # not once more for each pre_ signal
+            receiver(sender, **kwargs)
+
+    return changed
+
+
 def _connect(models: Iterable, receiver, uid: str) -> None:
     for model in models:
         label = model._meta.label
@@ -289,7 +297,9 @@ def _connect(models: Iterable, receiver, uid: str) -> None:
         post_delete.connect(receiver, sender=model, dispatch_uid=f"{uid}:delete:{label}")
         for field in model._meta.local_many_to_many:
             through = field.remote_field.through
-            m2m_changed.connect(receiver, sender=through, dispatch_uid=f"{uid}:m2m:{through._meta.label}")
+            m2m_changed.connect(
+                _after_m2m(receiver), sender=through, weak=False, dispatch_uid=f"{uid}:m2m:{through._meta.label}"
+            )
 
 
 def signals_connect() -> None:

@@ -16,10 +16,10 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from bookings.models import Appointment, Closure
+from bookings.models import Appointment, Closure, Technician
 from bookings.pagecache import CSRF_PLACEHOLDER
 from bookings.services.booking import appointment_cancel, online_consultation_book
-from bookings.tests.factories import BookingPolicyFactory, LocationFactory, technician_working
+from bookings.tests.factories import BookingPolicyFactory, LocationFactory, WorkingHoursFactory, technician_working
 from clients.models import ConsentWording
 from clients.tests.factories import ConsentWordingFactory
 
@@ -219,3 +219,17 @@ def test_a_search_that_shows_no_booking_form_is_not_kept(location, page_cache):
             response = Client().get(BOOK, {"location": "nowhere"})
         assert response.status_code == 200
         assert len(queries) > 0
+
+
+def test_a_technician_added_to_a_clinic_brings_their_times_to_its_next_form(
+    location, page_cache, django_capture_on_commit_callbacks
+):
+    leeds = LocationFactory(slug="leeds", name="Leeds")
+    technician = Technician.objects.get()
+    WorkingHoursFactory(technician=technician, location=leeds, weekday=1, start_time=time(9), end_time=time(17))
+    with time_machine.travel(NOW, tick=False):
+        assert _starts(Client().get(BOOK, {"location": "leeds"}).content.decode()) == []
+        with django_capture_on_commit_callbacks(execute=True):
+            technician.locations.add(leeds)
+        html = Client().get(BOOK, {"location": "leeds"}).content.decode()
+    assert FIRST in _starts(html)
