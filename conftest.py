@@ -103,11 +103,14 @@ def _test_settings() -> None:
     # The dashboard's figures are computed on every load in tests (each test checks the
     # figures its own data gives); the snapshot tests turn the snapshots on themselves.
     settings.DASHBOARD_CACHE_SECONDS = 0
+    # Rendered pages outlive a test's rolled-back rows in the shared cache: the page cache is off
+    # unless a test turns it on (smpclinic/tests/test_public_page_cache.py, bookings/tests/test_booking_form_cache.py).
+    settings.PAGE_CACHE_SECONDS = 0
     # Under pytest-xdist every worker gets its own cache, so one worker's rate-limit counters
     # (all requests come from 127.0.0.1) and cache.clear() never reach another's.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     cache = dict(settings.CACHES["default"])
-    if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    if cache["BACKEND"] == "smpclinic.cache.RedisCache":
         cache.update(BACKEND="smpclinic.tests.cache.PrefixedRedisCache", KEY_PREFIX=f"tests-{worker}")
     elif cache["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache":
         cache["LOCATION"] = os.path.join(cache["LOCATION"], f"tests-{worker}")

@@ -28,6 +28,7 @@ from .forms import (
 )
 from .models import Appointment, BookingPolicy, Location
 from .network import client_ip
+from .pagecache import booking_form_cache
 from .payments.selectors import (
     appointment_deposit,
     appointment_deposit_with_settlements,
@@ -230,6 +231,7 @@ def _picker_context(
 
 
 @require_http_methods(["GET", "POST"])
+@booking_form_cache  # the GET only: a POST goes straight through
 def book(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _book_post(request)

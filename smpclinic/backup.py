@@ -41,6 +41,7 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
 
+from bookings.pagecache import AVAILABILITY, SITE, versions_bump
 from clients.models import Photo
 
 logger = logging.getLogger(__name__)
@@ -406,6 +407,8 @@ def backup_restore(
     if differ:
         raise BackupError("After the restore these row counts differ from the manifest: " + ", ".join(differ))
     logger.info("backup restored: %s rows, %s photo files", sum(counts.values()), files)
+    # Rows written under the models' signals' feet: no page cached before may be served again.
+    versions_bump(SITE, AVAILABILITY)
     return RestoreResult(counts=counts, files=files, pending_migrations=pending)
 
 

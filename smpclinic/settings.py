@@ -166,7 +166,8 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, with one redis-py client per pool instead of one per call.
+            "BACKEND": "smpclinic.cache.RedisCache",
             "LOCATION": REDIS_URL,
             # A Redis that stops answering (not one that refuses) must cost a request seconds,
             # not hang it: the rate limits then fail open as they do when Redis is down.
@@ -592,3 +593,6 @@ if _mailer_backend:
 # bookings per hour for one e-mail address.
 BOOKING_RATE_LIMIT_PER_IP = env_int("BOOKING_RATE_LIMIT_PER_IP", default=20, minimum=1)
 BOOKING_RATE_LIMIT_PER_EMAIL = env_int("BOOKING_RATE_LIMIT_PER_EMAIL", default=5, minimum=1)
+# Anonymous visitors' public pages and booking form served from the cache (bookings.pagecache):
+# at most this many seconds old (the booking form five minutes at most); 0 turns it off.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", default=600)

@@ -1,4 +1,5 @@
-"""The public site: thin views over the catalogue's and the site's selectors."""
+"""The public site: thin views over the catalogue's and the site's selectors. Anonymous visitors
+get the pages from the cache (bookings.pagecache); the results photos themselves never are."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from bookings.pagecache import anonymous_page_cache
 from treatments.selectors import (
     aftercare_milestone_list,
     page_content,
@@ -33,6 +35,7 @@ RESULTS_PER_PAGE = 48
 
 
 @require_safe
+@anonymous_page_cache()
 def home(request: HttpRequest) -> HttpResponse:
     locations = list(location_list_with_hours())
     return render(
@@ -49,6 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@anonymous_page_cache()
 def treatment_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -62,6 +66,7 @@ def treatment_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@anonymous_page_cache()
 def treatment_detail(request: HttpRequest, slug: str) -> HttpResponse:
     treatment = treatment_get_public(slug=slug)
     if treatment is None:
@@ -79,6 +84,7 @@ def treatment_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_safe
+@anonymous_page_cache()
 def aftercare(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -88,6 +94,7 @@ def aftercare(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@anonymous_page_cache(params=["treatment"])
 def results(request: HttpRequest) -> HttpResponse:
     treatments = list(treatment_list_public())
     wanted = request.GET.get("treatment", "").strip()
@@ -135,6 +142,7 @@ def results_photo(request: HttpRequest, pk: int, size: str) -> FileResponse:
 
 
 @require_safe
+@anonymous_page_cache()
 def locations(request: HttpRequest) -> HttpResponse:
     locations = list(location_list_with_hours())
     return render(
@@ -149,5 +157,6 @@ def locations(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@anonymous_page_cache()
 def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "treatments/privacy.html", {"page": page_content(key="privacy")})

@@ -6,7 +6,7 @@ broker's queues and bindings and, under pytest-xdist, the other workers' rate-li
 
 from __future__ import annotations
 
-from django.core.cache.backends.redis import RedisCache
+from smpclinic.cache import RedisCache
 
 
 class PrefixedRedisCache(RedisCache):
