@@ -69,6 +69,7 @@ from django.db.models.functions import Cast, Coalesce, TruncDate, TruncWeek
 from treatments.models import PriceGuide
 
 from .models import Appointment, ClientMessage, Course, Location
+from .pagecache import CACHE_ERRORS
 from .payments.reports import MoneyReport, money_report
 from .selectors import LATE_CANCELLATION
 from .services.messaging import add_months
@@ -541,7 +542,7 @@ def _snapshot_key(period: Period) -> str:
 def _snapshot_read(key: str) -> Snapshot | None:
     try:
         snapshot = cache.get(key)
-    except Exception as exc:  # noqa: BLE001 - a cache that is down or holds junk: compute instead
+    except CACHE_ERRORS as exc:  # a cache that is down: compute instead
         logger.warning("dashboard snapshot not read (%s)", type(exc).__name__)
         return None
     return snapshot if isinstance(snapshot, Snapshot) else None
@@ -550,7 +551,7 @@ def _snapshot_read(key: str) -> Snapshot | None:
 def _snapshot_write(key: str, snapshot: Snapshot, seconds: int) -> None:
     try:
         cache.set(key, snapshot, seconds)
-    except Exception as exc:  # noqa: BLE001 - the page still has its figures; the next one computes again
+    except CACHE_ERRORS as exc:  # the page still has its figures; the next one computes again
         logger.warning("dashboard snapshot not kept (%s)", type(exc).__name__)
 
 
