@@ -134,8 +134,11 @@ def run(workers: int, *, url: str, messages: int, debug: bool) -> tuple[float, i
         started = time.perf_counter()
         for _ in range(workers):
             reminders_dispatch.apply_async(kwargs={"now": DUE.isoformat()}, queue=queue)
+        # Each check scans the outbox (the workers' updates leave its index full of dead entries),
+        # about 10 ms of the database's time: four a second rather than twenty, so the watching
+        # takes little of the two cores the workers need. It can only add up to 0.25 s to a run.
         while ClientMessage.objects.exclude(status__in=["sent", "failed", "cancelled"]).exists():
-            time.sleep(0.05)
+            time.sleep(0.25)
         elapsed = time.perf_counter() - started
     finally:
         for process in processes:
