@@ -564,8 +564,13 @@ REVIEW_REQUEST_DAYS = env_int("REVIEW_REQUEST_DAYS", default=30, minimum=1)
 REVIEW_URL = env.str("REVIEW_URL", default="")
 if REVIEW_URL and not REVIEW_URL.startswith(("https://", "http://")):
     raise ImproperlyConfigured(f"REVIEW_URL={REVIEW_URL[:40]!r} must be a web address starting with https://.")
-# Rows one dispatcher claims, looks up and records together; each costs one mark on top.
+# Rows one dispatcher claims, looks up and records together.
 REMINDERS_BATCH_SIZE = env_int("REMINDERS_BATCH_SIZE", default=100, minimum=1)
+# Accepted messages are recorded `sent` in groups of at most this many, each group written
+# within this many milliseconds of its first send: a worker killed mid-batch sends at most the
+# open group again (bookings.services.outbox._Marks). REMINDERS_MARK_GROUP=1: one mark per message.
+REMINDERS_MARK_GROUP = env_int("REMINDERS_MARK_GROUP", default=25, minimum=1)
+REMINDERS_MARK_WINDOW_MS = env_int("REMINDERS_MARK_WINDOW_MS", default=50, minimum=0)
 # How many waiting clients (in the order they joined) are offered one freed time.
 WAITLIST_OFFERS_PER_TIME = env_int("WAITLIST_OFFERS_PER_TIME", default=20, minimum=1)
 REMINDERS_MAX_ATTEMPTS = env_int("REMINDERS_MAX_ATTEMPTS", default=6, minimum=1)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import calendar
 import functools
 import logging
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
 from celery import current_app
@@ -30,7 +31,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
 from django.template import Context, Engine, TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -635,10 +636,37 @@ def _site(path: str) -> str:
     return settings.SITE_URL + path
 
 
+# What django.urls.reverse leaves as it is: a signed token's characters (base64url, ":" and ".").
+_TOKEN_AS_IS = re.compile(r"[A-Za-z0-9_.:-]+\Z")
+_TOKEN_SLOT = "0token0"
+
+
+def _urlconf() -> tuple:
+    # reverse() answers differently only when one of these does.
+    return settings.ROOT_URLCONF, get_urlconf(), get_script_prefix()
+
+
+@functools.lru_cache(maxsize=64)
+def _route(name: str, urlconf: tuple, *, with_token: bool) -> tuple[str, str]:
+    url = reverse(name, args=[_TOKEN_SLOT] if with_token else None)
+    before, _, after = url.partition(_TOKEN_SLOT)
+    return before, after
+
+
+def _token_url(name: str, token: str) -> str:
+    """reverse(name, args=[token]) for the signed-link routes (one <str:token> each), the route
+    looked up once per process rather than for every message. Raises NoReverseMatch as reverse
+    does."""
+    if not _TOKEN_AS_IS.match(token):
+        return reverse(name, args=[token])
+    before, after = _route(name, _urlconf(), with_token=True)
+    return before + token + after
+
+
 def _book_url() -> str:
     for name in ("bookings:book", "bookings:book_consultation"):
         try:
-            return _site(reverse(name))
+            return _site(_route(name, _urlconf(), with_token=False)[0])
         except NoReverseMatch:
             continue
     return _site("/")
@@ -648,7 +676,7 @@ def _manage_url(appointment: Appointment) -> str:
     from bookings.tokens import booking_token_make
 
     try:
-        return _site(reverse("bookings:manage", args=[booking_token_make(appointment=appointment)]))
+        return _site(_token_url("bookings:manage", booking_token_make(appointment=appointment)))
     except NoReverseMatch:
         return _site("/")
 
@@ -658,7 +686,7 @@ def intake_url(appointment: Appointment) -> str:
     from bookings.tokens import intake_token_make
 
     try:
-        return _site(reverse("bookings:intake", args=[intake_token_make(appointment=appointment)]))
+        return _site(_token_url("bookings:intake", intake_token_make(appointment=appointment)))
     except NoReverseMatch:
         return _site("/")
 
@@ -671,7 +699,7 @@ def _confirm_url(message: ClientMessage) -> str:
     marketing = bool((message.payload or {}).get("marketing_opt_in"))
     token = identity_token_make(appointment=message.appointment, marketing_opt_in=marketing)
     try:
-        return _site(reverse("bookings:identity_confirm", args=[token]))
+        return _site(_token_url("bookings:identity_confirm", token))
     except NoReverseMatch:
         return _site("/")
 
@@ -719,9 +747,7 @@ def _waitlist_context(message: ClientMessage) -> dict:
     end = local(datetime.fromisoformat(payload["end"]), location) if payload.get("end") else None
     claim_url = ""
     if message.kind == Kind.WAITLIST_OFFER and payload.get("offer"):
-        claim_url = _site(
-            reverse("bookings:waitlist_claim", args=[waitlist_offer_token_make(offer_id=payload["offer"])])
-        )
+        claim_url = _site(_token_url("bookings:waitlist_claim", waitlist_offer_token_make(offer_id=payload["offer"])))
     address = ", ".join(
         p for p in (location.address_line1, location.address_line2, location.city, location.postcode) if p
     )
@@ -802,7 +828,7 @@ def message_context(reminder: ClientMessage) -> dict:
         "review_url": review_url_for(location) if reminder.kind == Kind.REVIEW_REQUEST else "",
         "unsubscribe_url": ""
         if no_opt_out
-        else _site(reverse("client_messages:unsubscribe", args=[unsubscribe_token(client)])),
+        else _site(_token_url("client_messages:unsubscribe", unsubscribe_token(client))),
         "session_record_url": _session_record_url(appointment) if reminder.kind in ESSENTIAL_KINDS else "",
     }
     if reminder.kind in NOTICE_KINDS:
@@ -827,7 +853,7 @@ def _session_record_url(appointment: Appointment) -> str:
     from bookings.tokens import session_record_token_make
 
     try:
-        return _site(reverse("bookings:session_record", args=[session_record_token_make(appointment=appointment)]))
+        return _site(_token_url("bookings:session_record", session_record_token_make(appointment=appointment)))
     except NoReverseMatch:
         return ""
 

@@ -9,15 +9,18 @@ row; a claim whose worker died is taken over after REMINDERS_CLAIM_TIMEOUT_SECON
 
 from __future__ import annotations
 
+import email.message
 import email.policy
 import logging
+import random
 import re
+import sys
 import time
 import uuid
 import weakref
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
-from email.headerregistry import HeaderRegistry
+from email.headerregistry import BaseHeader, HeaderRegistry
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -97,24 +100,54 @@ def _claim(*, now: datetime, limit: int, token: str) -> None:
     ClientMessage.objects.filter(claimable, id__in=candidates).update(**claim)
 
 
+class _FoldedOnce(BaseHeader):
+    """A header that folds once per line length, line ending and UTF-8 setting (all that
+    folding reads from a policy) and keeps the result: shared headers fold once per worker."""
+
+    def fold(self, *, policy):
+        key = (policy.max_line_length, policy.linesep, policy.utf8)
+        folded = self.__dict__.setdefault("_folded", {})
+        text = folded.get(key)
+        if text is None:
+            text = folded[key] = super().fold(policy=policy)
+        return text
+
+
 class _HeaderClasses(HeaderRegistry):
-    """The standard header registry, each header's class made once.
+    """The standard header registry, each header's class made once and each header parsed once.
 
     The stdlib's registry builds a new class (type(...)) for every header of every message it
     parses; at a few dozen headers a message that is milliseconds each, growing as the classes
     pile up until the garbage collector runs. The classes hold no state, so one per header name
-    serves every message."""
+    serves every message. Most headers of a batch's e-mails are the same text (From, Subject,
+    MIME-Version, each part's Content-Type and Content-Transfer-Encoding): a header object is
+    a parsed, immutable string, so one made from the same name and text serves every message
+    too, and folds once (_FoldedOnce)."""
+
+    MADE_LIMIT = 4096
 
     def __init__(self) -> None:
-        super().__init__()
-        self._made: dict[str, type] = {}
+        super().__init__(base_class=_FoldedOnce)
+        self._classes: dict[str, type] = {}
+        self._made: dict[tuple[str, str], BaseHeader] = {}
 
     def __getitem__(self, name: str) -> type:
         key = name.lower()
-        made = self._made.get(key)
+        made = self._classes.get(key)
         if made is None:
-            made = self._made[key] = super().__getitem__(name)
+            made = self._classes[key] = super().__getitem__(name)
         return made
+
+    def __call__(self, name: str, value):
+        if type(value) is not str:  # a datetime (Date) or an address object: made each time
+            return super().__call__(name, value)
+        key = (name, value)
+        header = self._made.get(key)
+        if header is None:
+            if len(self._made) >= self.MADE_LIMIT:  # per-recipient headers (To, Message-ID) pass through
+                self._made.clear()
+            header = self._made[key] = super().__call__(name, value)
+        return header
 
 
 _POLICIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -128,51 +161,124 @@ def _fast_policy(policy: email.policy.EmailPolicy) -> email.policy.EmailPolicy:
     return fast
 
 
+# The stdlib's boundary format ("=" * 15, a random 19-digit number, "=="), drawn once per
+# process for the first, second, ... multipart container of a message.
+_BOUNDARIES: list[str] = []
+
+
+def _boundary(n: int) -> str:
+    while len(_BOUNDARIES) <= n:
+        _BOUNDARIES.append("=" * 15 + f"{random.randrange(sys.maxsize):019d}" + "==")
+    return _BOUNDARIES[n]
+
+
+def _share_boundaries(message: email.message.EmailMessage) -> None:
+    """Give each multipart container a boundary drawn once per process, where it appears
+    nowhere in the message's parts.
+
+    The generator otherwise draws a fresh one per container per message, compiles a regular
+    expression to check it against the text and re-parses the Content-Type header it lands in:
+    about a third of building an e-mail. A boundary only has to be absent from the parts it
+    separates, not differ between messages; with the same one each time, the Content-Type
+    header is the same text too and is parsed and folded once (_HeaderClasses). Where it does
+    appear in a part (or a part is not plain text), the stdlib chooses as before."""
+    containers = [part for part in message.walk() if part.get_content_maintype() == "multipart"]
+    texts = [part.get_payload() for part in message.walk() if not part.is_multipart()]
+    if not all(isinstance(text, str) for text in texts):
+        return
+    for n, container in enumerate(containers):
+        boundary = _boundary(n)
+        if container.get_boundary() is None and not any(boundary in text for text in texts):
+            container.set_boundary(boundary)
+
+
 class _OutboxEmail(EmailMultiAlternatives):
-    """An outbox e-mail: the same MIME message, built without a new class per header."""
+    """An outbox e-mail: the same MIME message, built without a new class per header or a
+    new boundary per message."""
 
     def message(self, *, policy=email.policy.default):
-        return super().message(policy=_fast_policy(policy))
+        message = super().message(policy=_fast_policy(policy))
+        _share_boundaries(message)
+        return message
 
 
 def _mine(ids, token: str):
     return ClientMessage.objects.filter(pk__in=ids, status=Status.SENDING, claim_token=token)
 
 
-def _mark_sent(reminder_id: int, token: str, *, channel: str, now: datetime) -> None:
-    """Record one accepted message at once, before the next is handed over.
+class _Marks:
+    """Accepted messages not yet recorded `sent`, written in groups.
 
-    This is the one write per message, on purpose: a worker killed mid-batch then leaves at
-    most the message in flight unrecorded (the window README describes), not the whole batch.
-    The claim token stays on the row until the batch's closing write (_batch_close) releases it.
+    Each group is one UPDATE and one commit that waits for the disk; that commit, not the
+    statement, is what a mark costs (milliseconds), so marking every message alone caps a
+    worker at a few hundred messages a second however fast the mail server takes them. A group
+    is written once it holds REMINDERS_MARK_GROUP messages, or once REMINDERS_MARK_WINDOW_MS
+    have passed since the send of its oldest message began, whichever comes first, and always
+    before the batch's closing write. So a worker killed mid-batch sends again at most the
+    messages of the open group: fewer than REMINDERS_MARK_GROUP, all handed over in the last
+    REMINDERS_MARK_WINDOW_MS before the send it died in. When sends are slow (a real SMTP or
+    API round trip takes longer than the window) every message is marked before the next goes,
+    as if there were no groups; only fast sends share a commit. REMINDERS_MARK_GROUP=1 marks
+    each message alone.
     """
-    # One plain statement (it runs once per message): the ORM would build the same UPDATE anew
-    # each time. Autocommit, as before: the row is recorded before the next message goes.
-    ops = connection.ops
-    params = [Status.SENT, ops.adapt_datetimefield_value(now), channel, ops.adapt_datetimefield_value(timezone.now())]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _MARK_SENT_SQL.format(table=ops.quote_name(ClientMessage._meta.db_table)),
-            [*params, reminder_id, Status.SENDING, token],
-        )
-        done = cursor.rowcount
-    if not done:
-        logger.warning("message %s: claim lost before its outcome was recorded", reminder_id)
+
+    def __init__(self, token: str, *, now: datetime) -> None:
+        self.token = token
+        self.now = now
+        self.group = settings.REMINDERS_MARK_GROUP
+        self.window = settings.REMINDERS_MARK_WINDOW_MS / 1000
+        self.open: dict[str, list[int]] = defaultdict(list)
+        self.size = 0
+        self.opened_at = 0.0
+
+    def add(self, reminder_id: int, *, channel: str, send_started: float) -> None:
+        if not self.size:
+            self.opened_at = send_started
+        self.open[channel].append(reminder_id)
+        self.size += 1
+        if self.size >= self.group or time.monotonic() - self.opened_at >= self.window:
+            self.write()
+
+    def write(self) -> None:
+        """Record the open group as sent: one UPDATE per channel in it (one, or two with texts),
+        in autocommit, so the group is recorded before the next message is handed over."""
+        if not self.size:
+            return
+        ops = connection.ops
+        table = ops.quote_name(ClientMessage._meta.db_table)
+        sent_at = ops.adapt_datetimefield_value(self.now)
+        with connection.cursor() as cursor:
+            for channel, ids in self.open.items():
+                # One plain statement: the ORM would build the same UPDATE anew for each group.
+                cursor.execute(
+                    _MARK_SENT_SQL.format(table=table, ids=", ".join(["%s"] * len(ids))),
+                    [Status.SENT, sent_at, channel, ops.adapt_datetimefield_value(timezone.now()),
+                     *ids, Status.SENDING, self.token],
+                )  # fmt: skip
+                if cursor.rowcount != len(ids):
+                    logger.warning(
+                        "dispatch: %s claims lost before their outcome was recorded", len(ids) - cursor.rowcount
+                    )
+        self.open.clear()
+        self.size = 0
 
 
 _MARK_SENT_SQL = (
     'UPDATE {table} SET "status" = %s, "sent_at" = %s, "channel" = %s, "last_error" = \'\', '
-    '"next_attempt_at" = NULL, "updated_at" = %s WHERE "id" = %s AND "status" = %s AND "claim_token" = %s'
+    '"next_attempt_at" = NULL, "claim_token" = \'\', "updated_at" = %s '
+    'WHERE "id" IN ({ids}) AND "status" = %s AND "claim_token" = %s'
 )
 
 
-def _batch_close(token: str, outcomes: dict[tuple, list[int]], *, sent: list[int]) -> None:
-    """Record the batch's other outcomes in one UPDATE per distinct outcome and release the
-    claim on its sent rows, in one transaction.
+def _batch_close(token: str, outcomes: dict[tuple, list[int]]) -> None:
+    """Record the batch's other outcomes (the marks recorded the sent ones) in one UPDATE per
+    distinct outcome, in one transaction.
 
-    Every commit here and in each per-message mark waits for the disk: a mark that a crash of
-    the database server could lose would be a message sent twice.
+    Every commit here and in each group's mark waits for the disk: a mark that a crash of the
+    database server could lose would be messages sent twice.
     """
+    if not outcomes:
+        return
     with transaction.atomic():
         for (status, error, next_attempt_at), ids in outcomes.items():
             fields = {"status": status, "last_error": error}
@@ -181,8 +287,6 @@ def _batch_close(token: str, outcomes: dict[tuple, list[int]], *, sent: list[int
             done = _mine(ids, token).update(claim_token="", updated_at=timezone.now(), **fields)
             if done != len(ids):
                 logger.warning("dispatch: %s claims lost before their outcome was recorded", len(ids) - done)
-        if sent:
-            ClientMessage.objects.filter(pk__in=sent, claim_token=token, status=Status.SENT).update(claim_token="")
 
 
 def _scrub(text: str) -> str:
@@ -273,12 +377,13 @@ def _failure(reminder: ClientMessage, exc: Exception, *, now: datetime) -> tuple
 
 def _send_batch(messages: list[ClientMessage], token: str, *, now: datetime, mailer, outcomes: Counter[str]) -> None:
     """Send the rows claimed under `token` through one open mail connection and record them:
-    each accepted message at once (_mark_sent), the rest together at the end (_batch_close)."""
+    accepted messages in small groups as they go (_Marks), the rest together at the end
+    (_batch_close)."""
     wordings = wordings_for_batch(messages)
     superseded = changes_superseded(messages)
     sms_backend = None
     pending: dict[tuple, list[int]] = defaultdict(list)
-    sent: list[int] = []
+    marks = _Marks(token, now=now)
     try:
         for reminder in messages:
             reason = skip_reason(reminder, now=now, superseded=superseded)
@@ -286,6 +391,7 @@ def _send_batch(messages: list[ClientMessage], token: str, *, now: datetime, mai
                 pending[Status.CANCELLED, reason, None].append(reminder.pk)
                 outcomes["skipped"] += 1
                 continue
+            send_started = time.monotonic()
             try:
                 if sms_backend is None and _channel(reminder) == ClientMessage.Channel.SMS:
                     sms_backend = sms.get_backend()
@@ -295,13 +401,15 @@ def _send_batch(messages: list[ClientMessage], token: str, *, now: datetime, mai
                 pending[fields].append(reminder.pk)
                 outcomes[outcome] += 1
                 continue
-            _mark_sent(reminder.pk, token, channel=channel, now=now)
-            sent.append(reminder.pk)
+            marks.add(reminder.pk, channel=channel, send_started=send_started)
             outcomes["sent"] += 1
     finally:
         # Also after an unexpected error: what was decided is recorded, the rest stays claimed
         # and is taken over after the claim timeout, as a dead worker's would be.
-        _batch_close(token, pending, sent=sent)
+        try:
+            marks.write()
+        finally:
+            _batch_close(token, pending)
 
 
 def reminders_dispatch(*, now: datetime | None = None) -> dict[str, int]:

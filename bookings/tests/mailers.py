@@ -4,12 +4,15 @@ RecordingEmailBackend writes each message to its own file named after the outbox
 carries (X-SMP-Outbox-Id), the sending process and a random suffix, so counting files per row
 counts deliveries. A delay, in seconds, read before every message from the file `.delay` in
 the mail folder (or TEST_MAILER_DELAY), makes sends slow: a `<row>.sending-<pid>` marker is
-written first, so a test knows when to kill the worker in the middle of a send.
+written first, so a test knows when to kill the worker in the middle of a send. A number n in
+the file `.kill-after` makes the sending process kill itself (SIGKILL, nothing cleans up) when
+it is handed its (n+1)-th message, before writing it: a worker dying in the middle of a batch.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from collections import Counter
@@ -32,9 +35,14 @@ class RecordingEmailBackend(BaseEmailBackend):
         super().__init__(**kwargs)
         self.folder = Path(file_path)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.handed = 0
 
     def send_messages(self, email_messages) -> int:
+        kill = self.folder / ".kill-after"
         for message in email_messages:
+            if kill.exists() and self.handed >= int(kill.read_text()):
+                os.kill(os.getpid(), signal.SIGKILL)
+            self.handed += 1
             row = message.extra_headers.get("X-SMP-Outbox-Id", "none")
             delay = _delay(self.folder)
             if delay:

@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.exceptions import ValidationError
+from django.urls import reverse, set_script_prefix
 from django.utils import timezone
 
 from bookings.models import Appointment, ClientMessage, Course
 from bookings.services.appointments import appointment_complete, appointment_uncomplete
-from bookings.services.messaging import reminders_sync
+from bookings.services.messaging import _token_url, reminders_sync
 from bookings.tests.factories import AppointmentFactory, CourseFactory
 from clients.tests.factories import staff_user
 
@@ -218,3 +219,27 @@ def test_back_dated_completion_skips_aftercare_days_long_past():
         appointment_complete(appointment=appointment, by=staff_user(role="Manager"))
 
     assert set(m for m in _rows(appointment) if m.startswith("aftercare")) == {M.AFTERCARE_DAY_10}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bookings:manage",
+        "bookings:intake",
+        "bookings:identity_confirm",
+        "bookings:waitlist_claim",
+        "bookings:session_record",
+        "client_messages:unsubscribe",
+    ],
+)
+@pytest.mark.parametrize("token", ["eyJhIjo1fQ:1vxY2z:AbC-dE_f", ".eJyrVkpUslIyVqoFAA:x", "needs quoting?&é"])
+def test_a_signed_link_is_the_url_reverse_gives(name, token):
+    """The outbox looks each signed-link route up once (_token_url): the same URL as reverse()
+    for any token, under any script prefix."""
+    assert _token_url(name, token) == reverse(name, args=[token])
+    set_script_prefix("/clinic/")
+    try:
+        assert _token_url(name, token) == reverse(name, args=[token])
+        assert _token_url(name, token).startswith("/clinic/")
+    finally:
+        set_script_prefix("/")
