@@ -216,6 +216,17 @@ def _private_media(settings, tmp_path):
     settings.MEDIA_ROOT = location
 
 
+@pytest.fixture(autouse=True)
+def _booking_refdata_forgotten():
+    """Each test starts without the online booking's copy of the previous test's rows (ids
+    repeat after a rollback)."""
+    from bookings.booking_refdata import refdata_clear
+
+    refdata_clear()
+    yield
+    refdata_clear()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if IN_CI and terminalreporter.stats.get("skipped"):
         terminalreporter.write_line("CI forbids skipped tests; see the skips above.", red=True)

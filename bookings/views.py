@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from treatments.models import Treatment
 
+from . import booking_refdata
 from .availability import Slot
 from .forms import (
     MAX_DAYS_SHOWN,
@@ -273,7 +274,7 @@ def _book_post(request: HttpRequest) -> HttpResponse:
         location, treatment = data["location"], data["treatment"]
         if booking_email_limited(data["email"]):
             return _rate_limited(request)
-        policy = booking_policy_for(location)
+        policy = booking_refdata.booking_policy(location)
         try:
             appointment = online_consultation_book(
                 location=location,
