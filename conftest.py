@@ -227,6 +227,16 @@ def _booking_refdata_forgotten():
     refdata_clear()
 
 
+@pytest.fixture(autouse=True)
+def _dispatcher_wake_throttle_reset():
+    """Each test's first wake-up goes out at once, and none is left pending for the next test."""
+    from bookings.services.messaging import _wake_dispatcher
+
+    _wake_dispatcher.reset()
+    yield
+    _wake_dispatcher.reset()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if IN_CI and terminalreporter.stats.get("skipped"):
         terminalreporter.write_line("CI forbids skipped tests; see the skips above.", red=True)
