@@ -21,6 +21,7 @@ import copy
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -63,7 +64,7 @@ def _shared_version() -> object:
     try:
         version = cache.get(VERSION_KEY)
         if version is None:
-            cache.add(VERSION_KEY, time.time_ns())
+            cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
             version = cache.get(VERSION_KEY)
     except (ConnectionError, OSError, RedisError) as exc:
         logger.warning("booking reference data: version not read (%s)", type(exc).__name__)
@@ -106,7 +107,7 @@ def refdata_changed(**_kwargs) -> None:
 def _bump() -> None:
     _store.clear()
     try:
-        cache.set(VERSION_KEY, time.time_ns(), timeout=None)
+        cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
     except (ConnectionError, OSError, RedisError) as exc:
         logger.warning("booking reference data: version not bumped (%s)", type(exc).__name__)
 
