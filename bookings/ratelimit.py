@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import weakref
 
 from django.conf import settings
 from django.core.cache import caches
@@ -19,6 +20,19 @@ def _limit(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
 
 
+# Django's Redis backend builds a new client object (a few hundred dict entries of response
+# callbacks) for every call; the client is thread-safe and its pool is the backend's, so one
+# per backend serves the process.
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _redis_client(backend: RedisCache):
+    client = _clients.get(backend)
+    if client is None:
+        client = _clients[backend] = backend._cache.get_client(write=True)
+    return client
+
+
 def _count(key: str) -> int:
     """Count one hit in the key's window; return the hits so far, this one included."""
     backend = caches["default"]
@@ -26,7 +40,7 @@ def _count(key: str) -> int:
         # One round trip instead of three (add, exists, incr): start the window if there is
         # none and count the hit in one MULTI, so the window can't expire between the two.
         redis_key = backend.make_and_validate_key(key)
-        pipe = backend._cache.get_client(redis_key, write=True).pipeline(transaction=True)
+        pipe = _redis_client(backend).pipeline(transaction=True)
         pipe.set(redis_key, 0, ex=WINDOW_SECONDS, nx=True)
         pipe.incr(redis_key)
         return pipe.execute()[1]
