@@ -38,7 +38,7 @@ from .payments.selectors import (
     terms_text,
 )
 from .payments.services import PaymentUnavailable, deposit_checkout_start
-from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited
+from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited, booking_limited
 from .selectors import MAX_DAYS, BookingRequestError, availability_compute, booking_policy_for
 from .services import waitlist as waitlist_service
 from .services.booking import (
@@ -259,9 +259,16 @@ def _rate_limited(request: HttpRequest) -> HttpResponse:
 
 
 def _book_post(request: HttpRequest) -> HttpResponse:
-    if booking_ip_limited(client_ip(request) or "unknown"):
-        return _rate_limited(request)
     form = BookingForm(request.POST)
+    ip = client_ip(request) or "unknown"
+    # Every attempt counts against the address; a valid one against its e-mail too, in the same
+    # round trip (the form is checked first, without a query once the clinic is known).
+    if not form.is_bot and form.is_valid():
+        limited = booking_limited(ip=ip, email=form.cleaned_data["email"])
+    else:
+        limited = booking_ip_limited(ip)
+    if limited:
+        return _rate_limited(request)
     if form.is_bot:
         logger.info("booking honeypot triggered")
         return render(request, "bookings/rejected.html", status=400)
@@ -272,8 +279,6 @@ def _book_post(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         location, treatment = data["location"], data["treatment"]
-        if booking_email_limited(data["email"]):
-            return _rate_limited(request)
         policy = booking_refdata.booking_policy(location)
         try:
             appointment = online_consultation_book(

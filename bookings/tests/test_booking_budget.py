@@ -175,3 +175,32 @@ def test_the_rate_limit_lets_bookings_through_when_the_cache_is_down(caplog):
         assert ratelimit.booking_ip_limited("203.0.113.10") is False
         assert ratelimit.booking_email_limited("sam@example.com") is False
     assert "rate limit not counted (ConnectionError)" in caplog.text
+
+
+def test_the_address_and_the_email_are_counted_in_one_round_trip(redis_url, settings):
+    settings.BOOKING_RATE_LIMIT_PER_IP = 3
+    settings.BOOKING_RATE_LIMIT_PER_EMAIL = 2
+    answers = [ratelimit.booking_limited(ip="203.0.113.20", email=f"sam{n % 2}@example.com") for n in range(5)]
+    # Three attempts within the address's limit (sam0 twice, sam1 once), then the address is over.
+    assert answers == [False, False, False, True, True]
+    backend = caches["default"]
+    redis = backend._cache.get_client()
+    ip_key = backend.make_and_validate_key("bookings:rl:ip:203.0.113.20")
+    assert int(redis.get(ip_key)) == 5
+    assert 0 < redis.ttl(ip_key) <= ratelimit.WINDOW_SECONDS
+    # Past the address's limit the e-mails were not counted: an address over its limit cannot
+    # use up other people's e-mail allowance.
+    assert ratelimit.booking_email_limited("sam1@example.com") is False  # its second hit, not its third
+
+
+def test_the_combined_count_lets_bookings_through_when_the_cache_is_down(caplog):
+    down = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 1},
+        }
+    }
+    with override_settings(CACHES=down):
+        assert ratelimit.booking_limited(ip="203.0.113.10", email="sam@example.com") is False
+    assert "rate limit not counted (ConnectionError)" in caplog.text
