@@ -138,10 +138,13 @@ def _claim_technician(
     policy: BookingPolicy,
     exclude_appointment_id: int | None = None,
     prefer_id: int | None = None,
+    with_alternatives: bool = True,
 ) -> Technician:
     """Lock and return a technician free at ``start``; SlotTaken if none is.
 
     Call inside transaction.atomic: the row locks are held until the booking commits.
+    ``with_alternatives=False`` raises SlotTaken without the other times, for a caller that
+    finds them once its transaction has let the locks go (online_book).
     """
     day = local_date(start, location)
     candidates = technician_candidates(location=location, kind=kind, treatment=treatment, technician=technician)
@@ -170,6 +173,8 @@ def _claim_technician(
             booked = booked_minutes(schedules=schedules, day=day, location=location)
             free_ids.sort(key=lambda pk: (pk != prefer_id, booked[pk], pk))
         return locked[free_ids[0]]
+    if not with_alternatives:
+        raise SlotTaken()
     raise SlotTaken(
         alternatives=_alternatives(
             location=location,
@@ -307,7 +312,8 @@ def _appointment_book(
 ) -> Appointment:
     """appointment_book; ``savepoints=False`` (online_book, inside its own transaction, which it
     retries whole) writes without savepoints and leaves a refused INSERT's IntegrityError to the
-    caller."""
+    caller, and a taken time's other times too: found after the transaction, not while the
+    technicians' locks make competing bookings wait."""
     booking_window_check(instant=start)
     start = start.astimezone(UTC)
     policy = policy or booking_policy_for(location)
@@ -327,7 +333,7 @@ def _appointment_book(
         # Age and patch test: the one place every booking path passes (public form, workspace,
         # planner, admin).
         booking_safety_check(client=client, kind=kind, treatment=treatment, start=start, location=location)
-        chosen = _claim_technician(technician=technician, **claim)
+        chosen = _claim_technician(technician=technician, with_alternatives=savepoints, **claim)
         appointment = Appointment(
             kind=kind,
             client=client,
@@ -748,21 +754,21 @@ def online_book(
                 hold_until=hold_until,
                 **details,
             )
+        except SlotTaken as exc:
+            if exc.alternatives:
+                raise
+            # Rolled back, the locks released: now the nearest other times.
+            raise SlotTaken(
+                alternatives=_online_alternatives(
+                    location=location, kind=kind, treatment=treatment, start=start, policy=policy
+                )
+            ) from exc
         except IntegrityError as exc:
             # The transaction is rolled back whole: nothing of this attempt was kept.
             if _is_overlap_violation(exc):
-                length = appointment_length(kind=kind, policy=policy, treatment=treatment)
                 raise SlotTaken(
-                    alternatives=_alternatives(
-                        location=location,
-                        kind=kind,
-                        treatment=treatment,
-                        start=start.astimezone(UTC),
-                        technician=None,
-                        length_minutes=int(length.total_seconds() // 60),
-                        apply_notice=True,
-                        exclude_appointment_id=None,
-                        policy=policy,
+                    alternatives=_online_alternatives(
+                        location=location, kind=kind, treatment=treatment, start=start, policy=policy
                     )
                 ) from exc
             if attempt < ONLINE_ATTEMPTS - 1 and _constraint_name(exc) in _RETRIED_CONSTRAINTS:
@@ -780,6 +786,23 @@ def online_book(
 # possible match), the appointment's reference drawn twice.
 _RETRIED_CONSTRAINTS = frozenset({"client_email_unique_ci", "bookings_appointment_reference_key"})
 ONLINE_ATTEMPTS = REFERENCE_ATTEMPTS
+
+
+def _online_alternatives(
+    *, location: Location, kind: str, treatment: Treatment | None, start: datetime, policy: BookingPolicy
+) -> list[Slot]:
+    length = appointment_length(kind=kind, policy=policy, treatment=treatment)
+    return _alternatives(
+        location=location,
+        kind=kind,
+        treatment=treatment,
+        start=start.astimezone(UTC),
+        technician=None,
+        length_minutes=int(length.total_seconds() // 60),
+        apply_notice=True,
+        exclude_appointment_id=None,
+        policy=policy,
+    )
 
 
 def _constraint_name(exc: IntegrityError) -> str:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
 
 from bookings.models import Appointment
 from bookings.services import booking as booking_service
@@ -102,3 +103,23 @@ def test_an_overlap_the_database_refuses_is_slot_taken_with_nothing_left_behind(
     assert not ConsentRecord.objects.exists()
     assert not AuditEvent.objects.filter(object_type__in=["client", "consentrecord"]).exists()
     assert Appointment.objects.filter(technician=technician).count() == 1
+
+
+def test_a_time_just_taken_offers_other_times_found_after_the_locks_are_released(location, monkeypatch):
+    technician = location.technicians.get()
+    AppointmentFactory(technician=technician, location=location, start=START)
+    real = booking_service._alternatives
+    depth = []
+
+    def spy(**kwargs):
+        # Inside online_book's transaction there is one more savepoint than around the call.
+        depth.append(len(connection.savepoint_ids))
+        return real(**kwargs)
+
+    monkeypatch.setattr(booking_service, "_alternatives", spy)
+    around = len(connection.savepoint_ids)
+    with pytest.raises(SlotTaken) as taken:
+        _book(location)
+    assert depth == [around]
+    assert taken.value.alternatives
+    assert not Client.objects.filter(email="sam@example.com").exists()
