@@ -49,6 +49,13 @@ logger = logging.getLogger(__name__)
 # The exclusion constraint's name, and the code of the ValidationError it raises in full_clean.
 OVERLAP_CONSTRAINT = "appointment_no_technician_overlap"
 REFERENCE_ATTEMPTS = 5
+# What a concurrent booking (or a repeated random reference) makes the database refuse, and a
+# fresh attempt of online_book gets right: the address taken a moment ago (this record then
+# becomes its possible match), the appointment's reference drawn twice. SQLite names neither
+# constraint in its error the same way: its texts are matched instead.
+_RETRIED_CONSTRAINTS = frozenset({"client_email_unique_ci", "bookings_appointment_reference_key"})
+_RETRIED_SQLITE_TEXTS = ("client_email_unique_ci", "bookings_appointment.reference")
+ONLINE_ATTEMPTS = REFERENCE_ATTEMPTS
 
 
 class SlotTaken(Exception):
@@ -771,21 +778,14 @@ def online_book(
                         location=location, kind=kind, treatment=treatment, start=start, policy=policy
                     )
                 ) from exc
-            if attempt < ONLINE_ATTEMPTS - 1 and _constraint_name(exc) in _RETRIED_CONSTRAINTS:
-                logger.info("online booking retried after %s", _constraint_name(exc))
+            if attempt < ONLINE_ATTEMPTS - 1 and _retryable(exc):
+                logger.info("online booking retried after %s", _constraint_name(exc) or "a unique constraint")
                 continue
             error = _constraint_error(exc, Appointment)
             if error is not None:
                 raise error from exc
             raise
     raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-# What a concurrent booking (or a repeated random reference) makes the database refuse, and a
-# fresh attempt gets right: the address taken a moment ago (this record then becomes its
-# possible match), the appointment's reference drawn twice.
-_RETRIED_CONSTRAINTS = frozenset({"client_email_unique_ci", "bookings_appointment_reference_key"})
-ONLINE_ATTEMPTS = REFERENCE_ATTEMPTS
 
 
 def _online_alternatives(
@@ -808,6 +808,13 @@ def _online_alternatives(
 def _constraint_name(exc: IntegrityError) -> str:
     diag = getattr(exc.__cause__, "diag", None)
     return getattr(diag, "constraint_name", None) or ""
+
+
+def _retryable(exc: IntegrityError) -> bool:
+    name = _constraint_name(exc)
+    if name:
+        return name in _RETRIED_CONSTRAINTS
+    return any(text in str(exc) for text in _RETRIED_SQLITE_TEXTS)
 
 
 def _online_book_once(
