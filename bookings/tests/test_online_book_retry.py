@@ -89,7 +89,7 @@ def test_a_repeated_reference_is_drawn_again_in_a_fresh_attempt(location, monkey
     assert AuditEvent.objects.filter(object_type="consentrecord").count() == 1
 
 
-def test_an_overlap_the_database_refuses_is_slot_taken_with_nothing_left_behind(location, monkeypatch):
+def test_an_overlap_the_database_refuses_is_slot_taken_with_nothing_left_behind(location, postgres, monkeypatch):
     technician = location.technicians.get()
     # Booked behind the service's back (as a staff edit might be), and a claim that misses it:
     # the exclusion constraint is the last word.
