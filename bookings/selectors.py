@@ -1,8 +1,9 @@
 """Reads for bookings: the booking policy, appointment lengths and free times.
 
 ``availability_compute`` loads everything the engine needs in a fixed number of queries
-(policy, technicians, working hours, breaks, time off, appointments, closures),
-whatever the window, the number of technicians or the number of appointments.
+whatever the window, the number of technicians or the number of appointments: the policy, the
+technicians, then their working hours, breaks, time off, appointments and the closures (one
+UNION ALL on PostgreSQL, five queries elsewhere).
 """
 
 from __future__ import annotations
