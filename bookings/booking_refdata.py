@@ -4,11 +4,14 @@ consent wordings and the deposit policy that applies.
 
 Invalidated by a version bump: saving or deleting any of those rows (admin, services, shell,
 factories: a post_save/post_delete receiver, see BookingsConfig.ready) clears this process's copy
-when the change commits and bumps a shared version in the cache (Redis in production). Other
+at once and again when the change commits, and then bumps a shared version in the cache (Redis in
+production). Other
 processes compare the shared version at most once every VERSION_CHECK_SECONDS, so a change
 reaches them within that second: harmless, since a booking that arrives a second after an admin
 save cannot be told from one that arrived a second before it. A cache that does not answer
-counts as a change: the rows are read again, from the database, a second later.
+counts as a change: the rows are read again, from the database, a second later. A change that
+sends no signal (bulk_create, a queryset update(), SQL by hand) reaches every process within
+MAX_AGE_SECONDS (five minutes), the longest any copy is kept.
 
 Only the online booking path (the POST of /book/ and bookings.services.booking.online_book)
 reads through it; every other reader still asks the database. Callers get copies, so nothing a
@@ -41,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 VERSION_KEY = "bookings:refdata:version"
 VERSION_CHECK_SECONDS = 1.0
+# A change that sends no signal (a bulk_create, a queryset update(), SQL by hand) bumps nothing:
+# whatever the version says, a copy is not kept longer than this.
+MAX_AGE_SECONDS = 300.0
 _MISSING = object()
 
 
@@ -50,11 +56,13 @@ class _Store:
         self.entries: dict[tuple, Any] = {}
         self.version: object = None
         self.checked_at = float("-inf")
+        self.filled_since = float("-inf")
 
     def clear(self) -> None:
         with self.lock:
             self.entries = {}
             self.checked_at = float("-inf")
+            self.filled_since = time.monotonic()
 
 
 _store = _Store()
@@ -73,14 +81,16 @@ def _shared_version() -> object:
 
 
 def _current_entries() -> dict[tuple, Any]:
-    """This process's entries, emptied first if the shared version moved since the last look."""
+    """This process's entries, emptied first if the shared version moved since the last look
+    or they are older than MAX_AGE_SECONDS."""
     now = time.monotonic()
     if now - _store.checked_at < VERSION_CHECK_SECONDS:
         return _store.entries
     version = _shared_version()
     with _store.lock:
-        if version is _MISSING or version != _store.version:
+        if version is _MISSING or version != _store.version or now - _store.filled_since > MAX_AGE_SECONDS:
             _store.entries = {}
+            _store.filled_since = now
         _store.version = version
         _store.checked_at = now
         return _store.entries

@@ -116,6 +116,18 @@ def test_a_change_committed_by_another_process_reaches_this_one_at_its_next_vers
     assert booking_refdata.booking_policy(location).minimum_notice_hours == 30
 
 
+def test_a_change_that_sends_no_signal_reaches_the_copy_within_its_longest_age(location, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(booking_refdata.time, "monotonic", lambda: clock[0])
+    booking_refdata.refdata_clear()
+    assert booking_refdata.booking_policy(location).minimum_notice_hours == 12
+    BookingPolicy.objects.filter(location__isnull=True).update(minimum_notice_hours=30)  # no signal, no bump
+    clock[0] += booking_refdata.VERSION_CHECK_SECONDS * 2
+    assert booking_refdata.booking_policy(location).minimum_notice_hours == 12
+    clock[0] += booking_refdata.MAX_AGE_SECONDS
+    assert booking_refdata.booking_policy(location).minimum_notice_hours == 30
+
+
 def test_a_save_bumps_the_shared_version_when_it_commits(location, django_capture_on_commit_callbacks):
     booking_refdata.booking_policy(location)
     before = cache.get(booking_refdata.VERSION_KEY)
