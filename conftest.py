@@ -222,6 +222,27 @@ def _private_media(settings, tmp_path):
     settings.MEDIA_ROOT = location
 
 
+@pytest.fixture(autouse=True)
+def _booking_refdata_forgotten():
+    """Each test starts without the online booking's copy of the previous test's rows (ids
+    repeat after a rollback)."""
+    from bookings.booking_refdata import refdata_clear
+
+    refdata_clear()
+    yield
+    refdata_clear()
+
+
+@pytest.fixture(autouse=True)
+def _dispatcher_wake_throttle_reset():
+    """Each test's first wake-up goes out at once, and none is left pending for the next test."""
+    from bookings.services.messaging import _wake_dispatcher
+
+    _wake_dispatcher.reset()
+    yield
+    _wake_dispatcher.reset()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if IN_CI and terminalreporter.stats.get("skipped"):
         terminalreporter.write_line("CI forbids skipped tests; see the skips above.", red=True)

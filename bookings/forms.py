@@ -11,6 +11,7 @@ from django.utils import timezone
 from clients.phones import normalise_uk_phone
 from treatments.models import Treatment
 
+from . import booking_refdata
 from .models import Appointment, Location, Technician
 from .selectors import MAX_DAYS, MAX_YEARS_AWAY, BookingRequestError, booking_window_check
 from .zones import local_today
@@ -158,13 +159,31 @@ class AvailabilityQueryForm(forms.Form):
         return {"error": {"parameter": field, "message": errors[field][0]}, "errors": errors}
 
 
+class _RefdataSlugField(forms.ModelChoiceField):
+    """A hidden active clinic or treatment by its slug, looked up in the online booking's copy of
+    rarely-changing rows (bookings.booking_refdata) instead of a query per POST: the same rows
+    the queryset allows."""
+
+    def __init__(self, *, lookup, **kwargs):
+        super().__init__(to_field_name="slug", widget=forms.HiddenInput, **kwargs)
+        self.lookup = lookup
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, self.queryset.model):
+            return value
+        found = self.lookup(str(value))
+        if found is None:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
+        return found
+
+
 class BookingForm(forms.Form):
     """Step 2 (a POST form): the chosen time and the client's details."""
 
-    location = forms.ModelChoiceField(queryset=_locations(), to_field_name="slug", widget=forms.HiddenInput)
-    treatment = forms.ModelChoiceField(
-        queryset=_treatments(), to_field_name="slug", required=False, widget=forms.HiddenInput
-    )
+    location = _RefdataSlugField(queryset=_locations(), lookup=booking_refdata.location_by_slug)
+    treatment = _RefdataSlugField(queryset=_treatments(), lookup=booking_refdata.treatment_by_slug, required=False)
     start = TimeField(error_messages={"required": "Choose a time."})
     first_name = forms.CharField(max_length=80, label="First name")
     last_name = forms.CharField(max_length=80, label="Last name")

@@ -1,8 +1,9 @@
 """Reads for bookings: the booking policy, appointment lengths and free times.
 
 ``availability_compute`` loads everything the engine needs in a fixed number of queries
-(policy, technicians, working hours, breaks, time off, appointments, closures),
-whatever the window, the number of technicians or the number of appointments.
+whatever the window, the number of technicians or the number of appointments: the policy, the
+technicians, then their working hours, breaks, time off, appointments and the closures (one
+UNION ALL on PostgreSQL, five queries elsewhere).
 """
 
 from __future__ import annotations
@@ -202,42 +203,196 @@ def availability_schedules(
     if not ids:
         return {start_date + timedelta(days=n): [] for n in range(days)}, {}
 
-    schedules = {pk: TechnicianSchedule(pk, [], [], [], []) for pk in ids}
-    for tech_id, weekday, start, end in WorkingHours.objects.filter(
-        location=location, technician_id__in=ids
-    ).values_list("technician_id", "weekday", "start_time", "end_time"):
-        schedules[tech_id].working_hours.append(WeeklyTime(weekday, start, end))
-    for tech_id, weekday, start, end in Break.objects.filter(technician_id__in=ids).values_list(
-        "technician_id", "weekday", "start_time", "end_time"
-    ):
-        schedules[tech_id].breaks.append(WeeklyTime(weekday, start, end))
-    for tech_id, start, end in TimeOff.objects.filter(
-        technician_id__in=ids, start__lt=range_end, end__gt=range_start
-    ).values_list("technician_id", "start", "end"):
-        schedules[tech_id].time_off.append((start, end))
     margin = rules.buffer_before + rules.buffer_after
     # Every appointment reaching into the window's days, at least: booked_minutes relies on it.
+    schedules, closed = _schedules_load(
+        location=location,
+        ids=ids,
+        start_date=start_date,
+        last_date=last_date,
+        range_start=range_start,
+        range_end=range_end,
+        appointments_from=range_start - margin,
+        appointments_to=range_end + length + margin,
+        exclude_appointment_id=exclude_appointment_id,
+    )
+
+    slots = free_slots(schedules=schedules.values(), start_date=start_date, days=days, rules=rules, closed_dates=closed)
+    return slots, schedules
+
+
+def _schedules_load(
+    *,
+    location: Location,
+    ids: list[int],
+    start_date: date,
+    last_date: date,
+    range_start: datetime,
+    range_end: datetime,
+    appointments_from: datetime,
+    appointments_to: datetime,
+    exclude_appointment_id: int | None,
+) -> tuple[dict[int, TechnicianSchedule], set[date]]:
+    """What free_slots needs for these technicians and days: their working hours at the location,
+    breaks, time off and appointments reaching into the window, and the closed dates.
+
+    On PostgreSQL in one round trip (the booking computes it while holding the technicians'
+    locks, so each query there is time every competing booking waits); elsewhere one query each.
+    Both read the same rows under the same conditions.
+    """
+    if connection.vendor == "postgresql":
+        rows = _schedule_rows_postgresql(
+            location=location,
+            ids=ids,
+            start_date=start_date,
+            last_date=last_date,
+            range_start=range_start,
+            range_end=range_end,
+            appointments_from=appointments_from,
+            appointments_to=appointments_to,
+            exclude_appointment_id=exclude_appointment_id,
+        )
+    else:
+        rows = _schedule_rows_orm(
+            location=location,
+            ids=ids,
+            start_date=start_date,
+            last_date=last_date,
+            range_start=range_start,
+            range_end=range_end,
+            appointments_from=appointments_from,
+            appointments_to=appointments_to,
+            exclude_appointment_id=exclude_appointment_id,
+        )
+    schedules = {pk: TechnicianSchedule(pk, [], [], [], []) for pk in ids}
+    closed: set[date] = set()
+    for source, tech_id, weekday, start, end in rows:
+        if source == _WORKING_HOURS:
+            schedules[tech_id].working_hours.append(WeeklyTime(weekday, start, end))
+        elif source == _BREAK:
+            schedules[tech_id].breaks.append(WeeklyTime(weekday, start, end))
+        elif source == _TIME_OFF:
+            schedules[tech_id].time_off.append((start, end))
+        elif source == _APPOINTMENT:
+            schedules[tech_id].appointments.append((start, end))
+        else:
+            day = max(start, start_date)
+            while day <= min(end, last_date):
+                closed.add(day)
+                day += timedelta(days=1)
+    return schedules, closed
+
+
+_WORKING_HOURS, _BREAK, _TIME_OFF, _APPOINTMENT, _CLOSURE = range(5)
+
+
+def _schedule_rows_orm(
+    *,
+    location: Location,
+    ids: list[int],
+    start_date: date,
+    last_date: date,
+    range_start: datetime,
+    range_end: datetime,
+    appointments_from: datetime,
+    appointments_to: datetime,
+    exclude_appointment_id: int | None,
+) -> Iterable[tuple]:
+    weekly = ("technician_id", "weekday", "start_time", "end_time")
+    for row in WorkingHours.objects.filter(location=location, technician_id__in=ids).values_list(*weekly):
+        yield (_WORKING_HOURS, *row)
+    for row in Break.objects.filter(technician_id__in=ids).values_list(*weekly):
+        yield (_BREAK, *row)
+    time_off = TimeOff.objects.filter(technician_id__in=ids, start__lt=range_end, end__gt=range_start)
+    for tech_id, start, end in time_off.values_list("technician_id", "start", "end"):
+        yield (_TIME_OFF, tech_id, None, start, end)
     appointments = _overlapping(
         Appointment.objects.filter(technician_id__in=ids, status__in=Appointment.SLOT_STATUSES),
-        lo=range_start - margin,
-        hi=range_end + length + margin,
+        lo=appointments_from,
+        hi=appointments_to,
     )
     if exclude_appointment_id is not None:
         appointments = appointments.exclude(pk=exclude_appointment_id)
     for tech_id, start, end in appointments.order_by().values_list("technician_id", "start", "end"):
-        schedules[tech_id].appointments.append((start, end))
-
-    closed: set[date] = set()
-    for first, last in Closure.objects.filter(
+        yield (_APPOINTMENT, tech_id, None, start, end)
+    closures = Closure.objects.filter(
         Q(location=location) | Q(location__isnull=True), start_date__lte=last_date, end_date__gte=start_date
-    ).values_list("start_date", "end_date"):
-        day = max(first, start_date)
-        while day <= min(last, last_date):
-            closed.add(day)
-            day += timedelta(days=1)
+    )
+    for first, last in closures.values_list("start_date", "end_date"):
+        yield (_CLOSURE, None, None, first, last)
 
-    slots = free_slots(schedules=schedules.values(), start_date=start_date, days=days, rules=rules, closed_dates=closed)
-    return slots, schedules
+
+def _schedule_rows_postgresql(
+    *,
+    location: Location,
+    ids: list[int],
+    start_date: date,
+    last_date: date,
+    range_start: datetime,
+    range_end: datetime,
+    appointments_from: datetime,
+    appointments_to: datetime,
+    exclude_appointment_id: int | None,
+) -> list[tuple]:
+    """_schedule_rows_orm's five queries as one UNION ALL. The appointments' condition is the
+    exclusion constraint's own range expression and status list, so its GiST index answers it.
+    Each kind of time has its own typed columns: weekly times in t_start/t_end, instants in
+    at_start/at_end, closure dates in d_start/d_end."""
+    tables = {
+        "wh": WorkingHours._meta.db_table,
+        "br": Break._meta.db_table,
+        "to": TimeOff._meta.db_table,
+        "ap": Appointment._meta.db_table,
+        "cl": Closure._meta.db_table,
+    }
+    exclude = " AND id <> %(exclude)s" if exclude_appointment_id is not None else ""
+    sql = f"""
+        SELECT {_WORKING_HOURS} AS source, technician_id, weekday, start_time AS t_start, end_time AS t_end,
+               NULL::timestamptz AS at_start, NULL::timestamptz AS at_end, NULL::date AS d_start, NULL::date AS d_end
+          FROM {tables["wh"]} WHERE location_id = %(location)s AND technician_id IN %(ids)s
+        UNION ALL
+        SELECT {_BREAK}, technician_id, weekday, start_time, end_time, NULL, NULL, NULL, NULL
+          FROM {tables["br"]} WHERE technician_id IN %(ids)s
+        UNION ALL
+        SELECT {_TIME_OFF}, technician_id, NULL, NULL, NULL, start, "end", NULL, NULL
+          FROM {tables["to"]}
+         WHERE technician_id IN %(ids)s AND start < %(range_end)s AND "end" > %(range_start)s
+        UNION ALL
+        SELECT {_APPOINTMENT}, technician_id, NULL, NULL, NULL, start, "end", NULL, NULL
+          FROM {tables["ap"]}
+         WHERE technician_id IN %(ids)s AND status IN %(statuses)s
+           AND TSTZRANGE(start, "end") && TSTZRANGE(%(ap_from)s, %(ap_to)s, '[)'){exclude}
+        UNION ALL
+        SELECT {_CLOSURE}, NULL, NULL, NULL, NULL, NULL, NULL, start_date, end_date
+          FROM {tables["cl"]}
+         WHERE (location_id = %(location)s OR location_id IS NULL)
+           AND start_date <= %(last_date)s AND end_date >= %(start_date)s
+        ORDER BY source, technician_id, weekday, t_start
+    """  # noqa: S608 (model tables and constants; every value is a parameter)
+    params = {
+        "location": location.pk,
+        "ids": tuple(ids),
+        "range_start": range_start,
+        "range_end": range_end,
+        "statuses": tuple(str(status) for status in Appointment.SLOT_STATUSES),
+        "ap_from": appointments_from,
+        "ap_to": appointments_to,
+        "exclude": exclude_appointment_id,
+        "start_date": start_date,
+        "last_date": last_date,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    rows = []
+    for source, tech_id, weekday, t_start, t_end, at_start, at_end, d_start, d_end in fetched:
+        if source in (_WORKING_HOURS, _BREAK):
+            rows.append((source, tech_id, weekday, t_start, t_end))
+        elif source in (_TIME_OFF, _APPOINTMENT):
+            rows.append((source, tech_id, None, at_start, at_end))
+        else:
+            rows.append((source, None, None, d_start, d_end))
+    return rows
 
 
 def _overlapping(appointments: QuerySet, *, lo: datetime, hi: datetime) -> QuerySet:

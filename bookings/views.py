@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from treatments.models import Treatment
 
+from . import booking_refdata
 from .availability import Slot
 from .forms import (
     MAX_DAYS_SHOWN,
@@ -38,7 +39,7 @@ from .payments.selectors import (
     terms_text,
 )
 from .payments.services import PaymentUnavailable, deposit_checkout_start
-from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited
+from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited, booking_limited
 from .selectors import MAX_DAYS, BookingRequestError, availability_compute, booking_policy_for
 from .services import waitlist as waitlist_service
 from .services.booking import (
@@ -260,9 +261,16 @@ def _rate_limited(request: HttpRequest) -> HttpResponse:
 
 
 def _book_post(request: HttpRequest) -> HttpResponse:
-    if booking_ip_limited(client_ip(request) or "unknown"):
-        return _rate_limited(request)
     form = BookingForm(request.POST)
+    ip = client_ip(request) or "unknown"
+    # Every attempt counts against the address; a valid one against its e-mail too, in the same
+    # round trip (the form is checked first, without a query once the clinic is known).
+    if not form.is_bot and form.is_valid():
+        limited = booking_limited(ip=ip, email=form.cleaned_data["email"])
+    else:
+        limited = booking_ip_limited(ip)
+    if limited:
+        return _rate_limited(request)
     if form.is_bot:
         logger.info("booking honeypot triggered")
         return render(request, "bookings/rejected.html", status=400)
@@ -273,9 +281,7 @@ def _book_post(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         location, treatment = data["location"], data["treatment"]
-        if booking_email_limited(data["email"]):
-            return _rate_limited(request)
-        policy = booking_policy_for(location)
+        policy = booking_refdata.booking_policy(location)
         try:
             appointment = online_consultation_book(
                 location=location,

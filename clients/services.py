@@ -35,6 +35,28 @@ logger = logging.getLogger(__name__)
 AUDIT_SKIP = {"id", "created_at", "updated_at"}
 
 
+def audit_event(
+    *,
+    actor: AbstractBaseUser | None,
+    action: str,
+    object_type: str,
+    object_id: Any = "",
+    client_id: int | None,
+    fields: Iterable[str] = (),
+    detail: str = "",
+) -> AuditEvent:
+    """The audit row, unsaved: for audit_records_create, or audit_record's one INSERT."""
+    return AuditEvent(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id or ""),
+        client_id_ref=client_id,
+        fields=sorted(fields),
+        detail=detail[:200],
+    )
+
+
 def audit_record(
     *,
     actor: AbstractBaseUser | None,
@@ -45,15 +67,22 @@ def audit_record(
     fields: Iterable[str] = (),
     detail: str = "",
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
+    event = audit_event(
+        actor=actor,
         action=action,
         object_type=object_type,
-        object_id=str(object_id or ""),
-        client_id_ref=client_id,
-        fields=sorted(fields),
-        detail=detail[:200],
+        object_id=object_id,
+        client_id=client_id,
+        fields=fields,
+        detail=detail,
     )
+    event.save(force_insert=True)
+    return event
+
+
+def audit_records_create(events: Iterable[AuditEvent]) -> list[AuditEvent]:
+    """Several audit rows of one change (audit_event's) in one INSERT."""
+    return AuditEvent.objects.bulk_create(list(events))
 
 
 def audit_view(*, actor: AbstractBaseUser, client: Client, what: str, object_id: Any = "", fields=()) -> AuditEvent:

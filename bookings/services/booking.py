@@ -19,10 +19,10 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from bookings import zones
+from bookings import booking_refdata, zones
 from bookings.availability import Slot, nearest
 from bookings.models import Appointment, BookingPolicy, ClientMessage, Course, Location, Technician, generate_reference
-from bookings.payments.selectors import deposit_amount, deposit_policy_for
+from bookings.payments.selectors import deposit_amount
 from bookings.payments.services import Outcome, deposit_pending_create, deposit_settle, hold_expiry
 from bookings.selectors import (
     BookingRequestError,
@@ -41,7 +41,7 @@ from bookings.services.safety import booking_safety_check
 from bookings.services.waitlist_hooks import waitlist_notify_freed
 from clients.ages import under_age_message
 from clients.models import AuditEvent, Client, ConsentRecord, ConsentWording
-from clients.services import audit_record
+from clients.services import audit_event, audit_records_create
 from treatments.models import Treatment
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,13 @@ logger = logging.getLogger(__name__)
 # The exclusion constraint's name, and the code of the ValidationError it raises in full_clean.
 OVERLAP_CONSTRAINT = "appointment_no_technician_overlap"
 REFERENCE_ATTEMPTS = 5
+# What a concurrent booking (or a repeated random reference) makes the database refuse, and a
+# fresh attempt of online_book gets right: the address taken a moment ago (this record then
+# becomes its possible match), the appointment's reference drawn twice. SQLite names neither
+# constraint in its error the same way: its texts are matched instead.
+_RETRIED_CONSTRAINTS = frozenset({"client_email_unique_ci", "bookings_appointment_reference_key"})
+_RETRIED_SQLITE_TEXTS = ("client_email_unique_ci", "bookings_appointment.reference")
+ONLINE_ATTEMPTS = REFERENCE_ATTEMPTS
 
 
 class SlotTaken(Exception):
@@ -138,10 +145,13 @@ def _claim_technician(
     policy: BookingPolicy,
     exclude_appointment_id: int | None = None,
     prefer_id: int | None = None,
+    with_alternatives: bool = True,
 ) -> Technician:
     """Lock and return a technician free at ``start``; SlotTaken if none is.
 
     Call inside transaction.atomic: the row locks are held until the booking commits.
+    ``with_alternatives=False`` raises SlotTaken without the other times, for a caller that
+    finds them once its transaction has let the locks go (online_book).
     """
     day = local_date(start, location)
     candidates = technician_candidates(location=location, kind=kind, treatment=treatment, technician=technician)
@@ -170,6 +180,8 @@ def _claim_technician(
             booked = booked_minutes(schedules=schedules, day=day, location=location)
             free_ids.sort(key=lambda pk: (pk != prefer_id, booked[pk], pk))
         return locked[free_ids[0]]
+    if not with_alternatives:
+        raise SlotTaken()
     raise SlotTaken(
         alternatives=_alternatives(
             location=location,
@@ -202,15 +214,22 @@ def _constraint_error(exc: IntegrityError, model) -> ValidationError | None:
 _DATABASE_CHECKED = ("client", "technician", "location", "treatment", "course", "status_changed_by")
 
 
-def _save_claimed(appointment: Appointment, *, on_conflict) -> None:
+def _save_claimed(appointment: Appointment, *, on_conflict, savepoint: bool = True) -> None:
     """Validate the fields and save; the database enforces the constraints, and an overlap it
     refuses becomes SlotTaken, any other constraint its coded ValidationError.
 
     References are random (30^5 of them), so with tens of thousands of appointments a new
     one occasionally repeats an old one: draw again rather than fail the booking.
+
+    ``savepoint=False`` saves without the savepoint that makes those answers possible inside
+    the transaction: the IntegrityError goes to the caller, which rolls its whole transaction
+    back and retries or answers it (online_book).
     """
     new_reference = appointment._state.adding
     appointment.full_clean(exclude=_DATABASE_CHECKED, validate_unique=False, validate_constraints=False)
+    if not savepoint:
+        appointment.save(force_insert=new_reference)
+        return
     for attempt in range(REFERENCE_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -261,6 +280,47 @@ def appointment_book(
     firmly as any booking's, but the client is told nothing until the payment confirms it
     (bookings.payments.services), and it is released if unpaid by then.
     """
+    return _appointment_book(
+        client=client,
+        location=location,
+        kind=kind,
+        start=start,
+        treatment=treatment,
+        technician=technician,
+        course=course,
+        session_number=session_number,
+        length_minutes=length_minutes,
+        channel=channel,
+        client_message=client_message,
+        notify=notify,
+        policy=policy,
+        hold_until=hold_until,
+        savepoints=True,
+    )
+
+
+def _appointment_book(
+    *,
+    client: Client,
+    location: Location,
+    kind: str,
+    start: datetime,
+    treatment: Treatment | None,
+    technician: Technician | None,
+    course: Course | None,
+    session_number: int | None,
+    length_minutes: int | None,
+    channel: str,
+    client_message: str,
+    notify: bool,
+    policy: BookingPolicy | None,
+    hold_until: datetime | None,
+    savepoints: bool,
+) -> Appointment:
+    """appointment_book; ``savepoints=False`` (online_book, inside its own transaction, which it
+    retries whole) writes without savepoints and leaves a refused INSERT's IntegrityError to the
+    caller, and a taken time's other times too: found after the transaction, not while the
+    technicians' locks make competing bookings wait."""
     booking_window_check(instant=start)
     start = start.astimezone(UTC)
     policy = policy or booking_policy_for(location)
@@ -276,11 +336,11 @@ def appointment_book(
         "apply_notice": apply_notice,
         "policy": policy,
     }
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoints):
         # Age and patch test: the one place every booking path passes (public form, workspace,
         # planner, admin).
         booking_safety_check(client=client, kind=kind, treatment=treatment, start=start, location=location)
-        chosen = _claim_technician(technician=technician, **claim)
+        chosen = _claim_technician(technician=technician, with_alternatives=savepoints, **claim)
         appointment = Appointment(
             kind=kind,
             client=client,
@@ -302,6 +362,7 @@ def appointment_book(
             on_conflict=lambda: SlotTaken(
                 alternatives=_alternatives(technician=technician, exclude_appointment_id=None, **claim)
             ),
+            savepoint=savepoints,
         )
         if hold_until is None:
             appointment_messages_new(appointment=appointment, confirm=notify and appointment.start > timezone.now())
@@ -529,44 +590,40 @@ def appointment_cancel(
 
 def _client_for_booking(
     *, first_name: str, last_name: str, email: str, phone: str, date_of_birth: date | None = None
-) -> Client:
-    """A new record holding the details exactly as given on the public form.
+) -> tuple[Client, AuditEvent]:
+    """A new record holding the details exactly as given on the public form, and its audit row
+    (unsaved: online_book writes the booking's audit rows together).
 
     Never the existing client with this e-mail: anyone may type anyone's address, so the booking
     must not change that client's details, consent or opt-in, nor let the technician who sees the
     booking open their record. When a client holds the address already, the new record is flagged
     as its possible match, for the address's owner (the link sent to it) or reception to settle
     (bookings.services.identity).
+
+    Call inside online_book's transaction, with no savepoint: when another booking takes the
+    address a moment before this INSERT, the unique index refuses it and online_book retries
+    the whole transaction, which then finds that holder and makes this one its possible match.
     """
     holder = _address_holder(email)
-    client = Client(first_name=first_name, last_name=last_name, email=email, phone=phone, date_of_birth=date_of_birth)
-    for attempt in range(2):
-        client.match_of = holder
-        client.match_status = Client.MatchStatus.PENDING if holder else ""
-        try:
-            with transaction.atomic():
-                client.save()
-            break
-        except IntegrityError:
-            # Another booking took the address a moment ago (one holder per address, any case):
-            # this one becomes its possible match instead.
-            holder = _address_holder(email)
-            if holder is None or attempt:
-                raise
-    _audit_online(
-        action=AuditEvent.Action.CREATE,
-        object_type="client",
-        obj=client,
-        fields=[
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            *(["date_of_birth"] if date_of_birth else []),
-            *(["match_of"] if holder else []),
-        ],
+    client = Client(
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        phone=phone,
+        date_of_birth=date_of_birth,
+        match_of=holder,
+        match_status=Client.MatchStatus.PENDING if holder else "",
     )
-    return client
+    client.save(force_insert=True)
+    fields = [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        *(["date_of_birth"] if date_of_birth else []),
+        *(["match_of"] if holder else []),
+    ]
+    return client, _online_audit_event(action=AuditEvent.Action.CREATE, object_type="client", obj=client, fields=fields)
 
 
 def _address_holder(email: str) -> Client | None:
@@ -582,10 +639,10 @@ def _address_holder(email: str) -> Client | None:
     )
 
 
-def _audit_online(*, action: str, object_type: str, obj, fields) -> None:
+def _online_audit_event(*, action: str, object_type: str, obj, fields) -> AuditEvent:
     """Changes the client makes through the online booking form, in the same audit trail as staff's."""
     client_id = obj.pk if isinstance(obj, Client) else obj.client_id
-    audit_record(
+    return audit_event(
         actor=None,
         action=action,
         object_type=object_type,
@@ -663,7 +720,7 @@ def online_book(
         if refusal:
             logger.info("online booking refused: under 18 location=%s", location.pk)
             raise BookingRequestError("date_of_birth", refusal)
-    policy = policy or booking_policy_for(location)
+    policy = policy or booking_refdata.booking_policy(location)
     booking_window_check(instant=start)
     if not late_change_accepted and in_change_window(start=start, policy=policy):
         raise ChangeWindowNotAccepted(change_window_notice(location=location, policy=policy))
@@ -671,20 +728,119 @@ def online_book(
     if refusal:
         raise BookingRequestError(NON_FIELD_ERRORS, refusal)
     now = timezone.now()
-    wording = (
-        ConsentWording.objects.filter(kind=ConsentWording.Kind.HEALTH_DATA, effective_from__lte=now)
-        .order_by("-version")
-        .first()
-    )
+    wording = booking_refdata.consent_wording_in_force(kind=ConsentWording.Kind.HEALTH_DATA, now=now)
     if wording is None:
         logger.error("online booking refused: no health-data consent wording is in force")
         raise BookingRequestError("health_consent", "Online booking is unavailable right now: please call us.")
-    deposit_policy = deposit_policy_for(kind=kind, location=location, treatment=treatment)
+    deposit_policy = booking_refdata.deposit_policy(kind=kind, location=location, treatment=treatment)
     deposit = None
     if deposit_policy is not None and deposit_policy.required_online:
         deposit = deposit_amount(policy=deposit_policy, treatment=treatment, location=location)
+    hold_until = hold_expiry(now) if deposit is not None else None
+    details = {
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": email,
+        "phone": phone,
+        "date_of_birth": date_of_birth,
+        "description": description,
+        "marketing_opt_in": marketing_opt_in,
+    }
+    for attempt in range(ONLINE_ATTEMPTS):
+        try:
+            return _online_book_once(
+                kind=kind,
+                location=location,
+                start=start,
+                treatment=treatment,
+                policy=policy,
+                wording=wording,
+                now=now,
+                deposit_policy=deposit_policy,
+                deposit=deposit,
+                hold_until=hold_until,
+                **details,
+            )
+        except SlotTaken as exc:
+            if exc.alternatives:
+                raise
+            # Rolled back, the locks released: now the nearest other times.
+            raise SlotTaken(
+                alternatives=_online_alternatives(
+                    location=location, kind=kind, treatment=treatment, start=start, policy=policy
+                )
+            ) from exc
+        except IntegrityError as exc:
+            # The transaction is rolled back whole: nothing of this attempt was kept.
+            if _is_overlap_violation(exc):
+                raise SlotTaken(
+                    alternatives=_online_alternatives(
+                        location=location, kind=kind, treatment=treatment, start=start, policy=policy
+                    )
+                ) from exc
+            if attempt < ONLINE_ATTEMPTS - 1 and _retryable(exc):
+                logger.info("online booking retried after %s", _constraint_name(exc) or "a unique constraint")
+                continue
+            error = _constraint_error(exc, Appointment)
+            if error is not None:
+                raise error from exc
+            raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _online_alternatives(
+    *, location: Location, kind: str, treatment: Treatment | None, start: datetime, policy: BookingPolicy
+) -> list[Slot]:
+    length = appointment_length(kind=kind, policy=policy, treatment=treatment)
+    return _alternatives(
+        location=location,
+        kind=kind,
+        treatment=treatment,
+        start=start.astimezone(UTC),
+        technician=None,
+        length_minutes=int(length.total_seconds() // 60),
+        apply_notice=True,
+        exclude_appointment_id=None,
+        policy=policy,
+    )
+
+
+def _constraint_name(exc: IntegrityError) -> str:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) or ""
+
+
+def _retryable(exc: IntegrityError) -> bool:
+    name = _constraint_name(exc)
+    if name:
+        return name in _RETRIED_CONSTRAINTS
+    return any(text in str(exc) for text in _RETRIED_SQLITE_TEXTS)
+
+
+def _online_book_once(
+    *,
+    kind: str,
+    location: Location,
+    start: datetime,
+    treatment: Treatment | None,
+    policy: BookingPolicy,
+    wording: ConsentWording,
+    now: datetime,
+    deposit_policy,
+    deposit,
+    hold_until: datetime | None,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str,
+    date_of_birth: date | None,
+    description: str,
+    marketing_opt_in: bool,
+) -> Appointment:
+    """One attempt at online_book's writes, in one transaction without savepoints: a row the
+    database refuses rolls it all back, and online_book decides whether to try again."""
     with transaction.atomic():
-        client = _client_for_booking(
+        client, client_audit = _client_for_booking(
             first_name=first_name, last_name=last_name, email=email, phone=phone, date_of_birth=date_of_birth
         )
         # The consent before the booking: appointment_book locks the location's technicians until
@@ -696,17 +852,30 @@ def online_book(
             method=ConsentRecord.Method.ONLINE,
             signed_name=f"{first_name} {last_name}".strip(),
         )
-        _audit_online(action=AuditEvent.Action.CREATE, object_type="consentrecord", obj=consent, fields=["wording"])
-        appointment = appointment_book(
+        audit_records_create(
+            [
+                client_audit,
+                _online_audit_event(
+                    action=AuditEvent.Action.CREATE, object_type="consentrecord", obj=consent, fields=["wording"]
+                ),
+            ]
+        )
+        appointment = _appointment_book(
             client=client,
             location=location,
             kind=kind,
             start=start,
             treatment=treatment,
+            technician=None,
+            course=None,
+            session_number=None,
+            length_minutes=None,
             channel=Appointment.Channel.ONLINE,
             client_message=description,
+            notify=True,
             policy=policy,
-            hold_until=hold_expiry(now) if deposit is not None else None,
+            hold_until=hold_until,
+            savepoints=False,
         )
         if deposit is not None:
             deposit_pending_create(appointment=appointment, policy=deposit_policy, amount=deposit)

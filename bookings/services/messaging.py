@@ -22,6 +22,8 @@ import calendar
 import functools
 import logging
 import re
+import threading
+import time as monotonic_clock
 from datetime import UTC, date, datetime, time, timedelta
 
 from celery import current_app
@@ -43,7 +45,7 @@ from clients.services import audit_record
 
 logger = logging.getLogger(__name__)
 
-# bookings.tasks.reminders_dispatch, named rather than imported (see _wake_dispatcher).
+# bookings.tasks.reminders_dispatch, named rather than imported (see _wake_now).
 DISPATCH_TASK = "bookings.reminders_dispatch"
 
 Kind = ClientMessage.Kind
@@ -573,7 +575,55 @@ def appointment_messages_new(
     return rows
 
 
-def _wake_dispatcher() -> None:
+# One wake-up a second per process is plenty: a dispatch sends every row due, so a burst of
+# bookings needs one, not one each (the publish is the slowest part of a booking's commit).
+WAKE_INTERVAL_SECONDS = 1.0
+
+
+class _WakeThrottle:
+    """Wakes at most once per WAKE_INTERVAL_SECONDS; a wake asked for sooner is sent when the
+    interval is up (one timer at a time), so every committed row is followed by a wake-up
+    within about a second, never dropped."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.last = float("-inf")
+        self.timer: threading.Timer | None = None
+
+    def __call__(self) -> None:
+        with self.lock:
+            now = monotonic_clock.monotonic()
+            wait = self.last + WAKE_INTERVAL_SECONDS - now
+            if wait <= 0:
+                self.last = now
+            elif self.timer is not None:
+                return
+            else:
+                self.timer = threading.Timer(wait, self._trailing)
+                self.timer.daemon = True
+                self.timer.start()
+                return
+        _wake_now()
+
+    def _trailing(self) -> None:
+        with self.lock:
+            self.timer = None
+            self.last = monotonic_clock.monotonic()
+        _wake_now()
+
+    def reset(self) -> None:
+        """Forget the last wake and cancel a pending one (tests)."""
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+            self.timer = None
+            self.last = float("-inf")
+
+
+_wake_dispatcher = _WakeThrottle()
+
+
+def _wake_now() -> None:
     """Ask a worker to dispatch now rather than at beat's next tick. A broker that is down
     costs nothing but that minute: the rows are committed and beat's tick finds them.
 

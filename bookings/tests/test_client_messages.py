@@ -210,12 +210,14 @@ def test_the_dispatcher_is_woken_after_commit_and_a_broker_failure_does_not_brea
 ):
     from celery import current_app
 
+    from bookings.services.messaging import _wake_dispatcher
     from bookings.tasks import reminders_dispatch as task
 
     with mock.patch.object(current_app, "send_task") as wake, django_capture_on_commit_callbacks(execute=True):
         _book(location, datetime(2027, 3, 25, 10, tzinfo=LONDON))
     wake.assert_called_once_with(task.name, retry=False, expires=55)
 
+    _wake_dispatcher.reset()  # a second later: the next booking wakes it at once again
     broken = mock.patch.object(
         current_app, "send_task", side_effect=OperationalError("Error 111 connecting to 127.0.0.1:6379")
     )
