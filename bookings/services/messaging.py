@@ -589,10 +589,12 @@ class _WakeThrottle:
         self.lock = threading.Lock()
         self.last = float("-inf")
         self.timer: threading.Timer | None = None
+        # The throttle's own clock: a test replaces it here, never the time module everyone shares.
+        self.clock = monotonic_clock.monotonic
 
     def __call__(self) -> None:
         with self.lock:
-            now = monotonic_clock.monotonic()
+            now = self.clock()
             wait = self.last + WAKE_INTERVAL_SECONDS - now
             if wait <= 0:
                 self.last = now
@@ -608,7 +610,7 @@ class _WakeThrottle:
     def _trailing(self) -> None:
         with self.lock:
             self.timer = None
-            self.last = monotonic_clock.monotonic()
+            self.last = self.clock()
         _wake_now()
 
     def reset(self) -> None:
