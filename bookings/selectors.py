@@ -240,30 +240,18 @@ def _schedules_load(
     locks, so each query there is time every competing booking waits); elsewhere one query each.
     Both read the same rows under the same conditions.
     """
-    if connection.vendor == "postgresql":
-        rows = _schedule_rows_postgresql(
-            location=location,
-            ids=ids,
-            start_date=start_date,
-            last_date=last_date,
-            range_start=range_start,
-            range_end=range_end,
-            appointments_from=appointments_from,
-            appointments_to=appointments_to,
-            exclude_appointment_id=exclude_appointment_id,
-        )
-    else:
-        rows = _schedule_rows_orm(
-            location=location,
-            ids=ids,
-            start_date=start_date,
-            last_date=last_date,
-            range_start=range_start,
-            range_end=range_end,
-            appointments_from=appointments_from,
-            appointments_to=appointments_to,
-            exclude_appointment_id=exclude_appointment_id,
-        )
+    load = _schedule_rows_postgresql if connection.vendor == "postgresql" else _schedule_rows_orm
+    rows = load(
+        location=location,
+        ids=ids,
+        start_date=start_date,
+        last_date=last_date,
+        range_start=range_start,
+        range_end=range_end,
+        appointments_from=appointments_from,
+        appointments_to=appointments_to,
+        exclude_appointment_id=exclude_appointment_id,
+    )
     schedules = {pk: TechnicianSchedule(pk, [], [], [], []) for pk in ids}
     closed: set[date] = set()
     for source, tech_id, weekday, start, end in rows:
