@@ -256,7 +256,7 @@ def measure_booking(*, url: str, bookings: int, clients: int, locations: list[st
                         "first_name": "Load",
                         "last_name": str(n),
                         "email": f"load{n}@example.com",
-                        "phone": "07700 900123",
+                        "phone": f"07700 9{n % 100000:05d}",  # a new client each: their own number
                         "health_consent": "on",
                         "date_of_birth": "1985-03-14",
                     }

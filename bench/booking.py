@@ -193,7 +193,7 @@ def booking_queries(location: str, starts: list[str]) -> tuple[int, int]:
             "first_name": "Query",
             "last_name": "Count",
             "email": f"query.count{n}@example.com",
-            "phone": "07700 900123",
+            "phone": f"07700 9{n % 100000:05d}",  # a new client each: their own number
             "health_consent": "on",
             "date_of_birth": "1985-03-14",
         }
@@ -280,7 +280,7 @@ def main() -> None:
                 "first_name": "Load",
                 "last_name": str(n),
                 "email": f"load{n}@example.com",
-                "phone": "07700 900123",
+                "phone": f"07700 9{n % 100000:05d}",  # a new client each: their own number
                 "health_consent": "on",
                 "date_of_birth": "1985-03-14",
             }
