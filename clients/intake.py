@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
     from django.contrib.auth.models import AbstractBaseUser
 
-    from bookings.models import Appointment
+    # A bookings.Appointment, typed as the Model it is: records sit below bookings, never import it.
+    from django.db.models import Model as Appointment
 
 INTAKE_TEXT_FIELDS = ("medications", "allergies", "previous_treatments", "goals")
 

@@ -25,9 +25,10 @@ from .selectors import consent_is_active
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
-    from django.db.models.fields.files import FieldFile
 
-    from bookings.models import Appointment
+    # A bookings.Appointment, typed as the Model it is: records sit below bookings, never import it.
+    from django.db.models import Model as Appointment
+    from django.db.models.fields.files import FieldFile
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from .models import AftercareMilestone, Page, PageSection, PriceBand, PriceGuide
 from .money import DEFAULT_CURRENCY
 
 if TYPE_CHECKING:
-    from bookings.models import Location
+    # A bookings.Location, typed as the Model it is: the catalogue sits below bookings, never imports it.
+    from django.db.models import Model as Location
 
 BAND_ORDER = {value: index for index, value in enumerate(PriceBand.values)}
 # "From £X" counts clinic-wide prices and those of clinics that are open, never a closed one's.
