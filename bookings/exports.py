@@ -38,6 +38,8 @@ BOM = "\ufeff"  # Excel reads the file as UTF-8 only with it
 
 def cell(value) -> str:
     """The value as text a spreadsheet shows as text: a would-be formula gets a leading apostrophe."""
+    if type(value) is str:  # most cells: no conversion to make
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         return str(value)  # a number, never a formula (a refund's net is negative)
     text = "" if value is None else str(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Page, Paginator
@@ -249,8 +250,13 @@ def recall_session_row(row: dict) -> dict:
     }
 
 
+@cache
+def _channel_labels() -> dict[str, str]:
+    return dict(Client.Channel.choices)
+
+
 def recall_client_row(values: dict) -> dict:
-    channels = dict(Client.Channel.choices)
+    channels = _channel_labels()
     erased = values["erased_at"] is not None
     return {
         **values,

@@ -5,14 +5,17 @@ from __future__ import annotations
 import importlib
 from types import SimpleNamespace
 
+import phonenumbers
 import pytest
 from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from clients.models import Client
-from clients.phones import normalise_uk_phone, phone_display, phone_search_value
+from clients.phones import ClinicPhoneNumber, normalise_uk_phone, phone_display, phone_search_value, to_phone
 from clients.selectors import client_search
 from clients.tests.factories import ClientFactory, staff_user
 from smpclinic.tests.logins import login_as
@@ -51,6 +54,17 @@ def test_numbers_are_shown_in_national_format():
     assert phone_display("+441614960000") == "0161 496 0000"
     assert phone_display("+14155550100") == "+1 415-555-0100"
     assert phone_display("") == ""
+
+
+@given(first=st.sampled_from("1235789"), rest=st.text("0123456789", min_size=8, max_size=9))
+def test_a_stored_uk_number_is_read_as_libphonenumber_parses_it(first, rest):
+    # Stored numbers skip libphonenumber's parse (UK_E164): every field must still match it.
+    stored = f"+44{first}{rest}"
+    quick = to_phone(stored)
+    parsed = ClinicPhoneNumber.from_string(stored, region="GB")
+    assert phonenumbers.PhoneNumber.__eq__(quick, parsed)
+    assert isinstance(quick, ClinicPhoneNumber)
+    assert phone_display(stored) == parsed.as_national
 
 
 @pytest.mark.django_db
