@@ -25,7 +25,7 @@ smpclinic/tests/test_fuzz_every_url.py):
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import partial, wraps
 
 from django.contrib import admin
@@ -34,6 +34,7 @@ from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectM
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import connection, models
 from django.urls import path
+from django.utils import timezone
 
 from .accounts.otp import second_factor_redirect
 from .badinput import BadInput
@@ -156,7 +157,12 @@ class CheckedInitialMixin:
                 continue  # DateTimeField is a DateField
             form_field = field.formfield()
             try:
-                initial[name] = form_field.to_python(value) if form_field is not None else value
+                parsed = form_field.to_python(value) if form_field is not None else value
+                if isinstance(parsed, datetime) and timezone.is_aware(parsed):
+                    # An offset at the calendar's ends (0001-01-01T00:00+14:00) parses, then the
+                    # widget's conversion to local time overflows: try it here.
+                    timezone.localtime(parsed).astimezone(UTC)
+                initial[name] = parsed
             except (ValidationError, OverflowError, ValueError):
                 del initial[name]
         return initial
