@@ -76,23 +76,36 @@ class CheckedDateFieldListFilter(admin.DateFieldListFilter):
     def __init__(self, field, request, params, model, model_admin, field_path):
         with_time = isinstance(field, models.DateTimeField)
         for name in (f"{field_path}__gte", f"{field_path}__lt"):
-            for raw in params.get(name, []) if isinstance(params.get(name), list) else [params.get(name)]:
-                if raw is not None:
-                    date_bound_check(name, raw, with_time=with_time)
+            given = params.get(name)
+            if given is None:
+                continue
+            checked = [date_bound_check(name, raw, with_time=with_time) for raw in _as_list(given)]
+            params[name] = checked if isinstance(given, list) else checked[0]
         super().__init__(field, request, params, model, model_admin, field_path)
 
 
-def date_bound_check(name: str, raw: str, *, with_time: bool) -> None:
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def date_bound_check(name: str, raw: str, *, with_time: bool) -> str:
+    """The bound as the filter may use it, or BadInput. A plain date on a date-time field means
+    that day's midnight on the clinic's clock, with its offset (a naive one would be read in
+    whatever zone is active, with a warning)."""
     example = "2026-11-02 00:00:00+00:00" if with_time else "2026-11-02"
+    text = raw.strip()
     try:
-        value = datetime.fromisoformat(raw.strip())
+        value = datetime.fromisoformat(text)
     except ValueError:
         raise BadInput(f"{name} must be a date such as {example}.", parameter=name, code="date_bound") from None
     if not MIN_YEAR < value.year <= MAX_YEAR:
         # Year 1 too: shifting it to UTC can fall before the first day the calendar has.
         raise BadInput(f"{name} must be a date from year 2 to {MAX_YEAR}.", parameter=name, code="date_bound")
-    if with_time and value.tzinfo is None and len(raw.strip()) > 10:
+    if not with_time or value.tzinfo is not None:
+        return raw
+    if len(text) > 10:
         raise BadInput(f"{name} needs its UTC offset, such as {example}.", parameter=name, code="date_bound")
+    return timezone.make_aware(value).isoformat()
 
 
 # Ahead of Django's own for every date field, so a plain "created_at" in list_filter is checked too.

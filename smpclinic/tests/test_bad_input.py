@@ -15,6 +15,7 @@ from bookings.models import Appointment, Course
 from bookings.tests.factories import AppointmentFactory
 from clients.models import AuditEvent, ConsentRecord
 from clients.tests.conftest import PASSWORD, clinic  # noqa: F401 - the workspace fixture
+from smpclinic.admin_site import date_bound_check
 from smpclinic.tests.logins import login_as
 
 pytestmark = pytest.mark.django_db
@@ -197,6 +198,21 @@ def test_a_bad_date_filter_bound_is_a_400_with_a_message(client, superuser, url,
     response = client.get(url)
     assert response.status_code == 400
     assert message in response.content.decode()
+
+
+@pytest.mark.parametrize("url", ["/admin/axes/accesslog/", "/admin/clients/client/"])
+def test_a_plain_date_on_a_date_time_filter_is_local_midnight(client, superuser, url):
+    # Found by the fuzzer: ?attempt_time__gte=0002-01-01 reached the query as a naive date-time
+    # (a RuntimeWarning, an error under pytest). Now it is that day's midnight, London time.
+    field = "attempt_time" if "axes" in url else "created_at"
+    response = client.get(url, {f"{field}__gte": "0002-01-01", f"{field}__lt": "2026-07-01"})
+    assert response.status_code == 200
+
+
+def test_a_plain_date_bound_keeps_the_clinic_day():
+    # 1 July is in summer time: midnight in London is 23:00 UTC the day before.
+    assert date_bound_check("start__gte", "2026-07-01", with_time=True) == "2026-07-01T00:00:00+01:00"
+    assert date_bound_check("start__gte", "2026-07-01", with_time=False) == "2026-07-01"
 
 
 def test_the_date_filter_still_filters_by_its_own_links(client, superuser, appointment):
