@@ -86,7 +86,9 @@ class PaymentInline(admin.TabularInline):
 
     @admin.display(description="amount")
     def amount(self, obj: Payment) -> str:
-        return str(obj.money)
+        # A blank row (a POST may ask for a thousand, which Django draws though none can be added)
+        # has no amount yet, as the other inlines' rows have no time or price.
+        return str(obj.money) if obj.pk else "-"
 
 
 class OverrideForm(forms.Form):

@@ -59,3 +59,16 @@ def test_a_manager_refunds_a_no_show_deposit_from_the_appointment_list(
     change = client.get(reverse("admin:bookings_appointment_change", args=[appointment.pk]))
     assert change.status_code == 200
     assert change.content.decode().count("£50.00") >= 3
+
+
+def test_blank_payment_rows_posted_to_the_add_form_are_drawn_without_an_amount(client, clinic):  # noqa: F811
+    # Found by the fuzzer: payments-TOTAL_FORMS=<huge> on an invalid add made Django draw blank
+    # payment rows, and the amount column asked an unsaved payment for its money (a 500).
+    login_as(client, staff_user(role="Manager"))
+    response = client.post(
+        reverse("admin:bookings_appointment_add"),
+        {"payments-TOTAL_FORMS": "3", "payments-INITIAL_FORMS": "0", "_save": "Save"},
+    )
+    assert response.status_code == 200
+    assert Payment.objects.count() == 0
+    assert response.context["inline_admin_formsets"]
