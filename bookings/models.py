@@ -418,8 +418,8 @@ class Appointment(models.Model):
             models.Index(
                 fields=["client", "start"], name="appointment_touch_up_idx", condition=models.Q(kind="touch_up")
             ),
-            # A client's no-shows and late cancellations, counted on every online booking
-            # (selectors.contact_attendance_counts): a few rows, not every appointment they had.
+            # A client's no-shows and late cancellations, counted on an online booking by someone
+            # with records (selectors.ContactOnRecord.attendance): a few rows, not every appointment.
             models.Index(
                 fields=["client"],
                 name="appointment_missed_idx",

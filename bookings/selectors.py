@@ -524,15 +524,48 @@ def client_attendance_counts(client_ids: Iterable[int]) -> dict[int, AttendanceC
     }
 
 
-def contact_attendance_counts(*, email: str, phone: str) -> AttendanceCounts:
-    """The no-shows and late cancellations of every record under this e-mail (any case) or phone
-    number, in one query: the online form cannot tell who is typing, only what they typed."""
-    people = Q(email_lower=email.lower()) & ~Q(email="") if email else Q(pk__in=[])
+@dataclass(frozen=True)
+class ContactOnRecord:
+    """What the clinic holds under an e-mail address and a phone number typed on the public form."""
+
+    # The client who holds the address (any case); a record flagged as a possible match of
+    # another never does.
+    holder_id: int | None
+    # Every record under the address or the number, matches included.
+    client_ids: tuple[int, ...]
+
+    def attendance(self) -> AttendanceCounts:
+        """The no-shows and late cancellations of all of them: no query when there are none."""
+        if not self.client_ids:
+            return NO_ATTENDANCE_ISSUES
+        counts = client_attendance_counts(self.client_ids).values()
+        return AttendanceCounts(
+            sum(c.no_shows for c in counts),
+            sum(c.late_cancellations for c in counts),
+            max((c.last_no_show for c in counts if c.last_no_show), default=None),
+        )
+
+
+def contact_on_record(*, email: str, phone: str) -> ContactOnRecord:
+    """The records under this e-mail (any case) or phone number, in one query: the online form
+    cannot tell who is typing, only what they typed. The address's condition repeats the unique
+    index's on lower(email) so PostgreSQL reads it instead of scanning."""
+    email_lower = email.lower()
+    people = Q(email_lower=email_lower) & ~Q(email="") if email else Q(pk__in=[])
     if phone:
         people |= Q(phone=phone)
-    records = Client.objects.alias(email_lower=Lower("email")).filter(people).values("pk")
-    totals = Appointment.objects.filter(_MISSED, client_id__in=records).aggregate(**_attendance_aggregates())
-    return AttendanceCounts(totals["no_shows"], totals["late_cancellations"], totals["last_no_show"])
+    rows = (
+        Client.objects.annotate(email_lower=Lower("email"))
+        .filter(people)
+        .values_list("pk", "email_lower", "match_of_id")
+        .order_by("pk")
+    )
+    holder_id, ids = None, []
+    for pk, address, match_of_id in rows:
+        ids.append(pk)
+        if holder_id is None and email and address == email_lower and match_of_id is None:
+            holder_id = pk
+    return ContactOnRecord(holder_id=holder_id, client_ids=tuple(ids))
 
 
 # Intake ---------------------------------------------------------------------------------------

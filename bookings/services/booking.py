@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from bookings import booking_refdata, zones
@@ -26,13 +25,14 @@ from bookings.payments.selectors import deposit_amount
 from bookings.payments.services import Outcome, deposit_pending_create, deposit_settle, hold_expiry
 from bookings.selectors import (
     BookingRequestError,
+    ContactOnRecord,
     appointment_length,
     availability_compute,
     availability_schedules,
     booked_minutes,
     booking_policy_for,
     booking_window_check,
-    contact_attendance_counts,
+    contact_on_record,
     local_date,
     technician_candidates,
 )
@@ -589,7 +589,13 @@ def appointment_cancel(
 
 
 def _client_for_booking(
-    *, first_name: str, last_name: str, email: str, phone: str, date_of_birth: date | None = None
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str,
+    date_of_birth: date | None = None,
+    holder_id: int | None,
 ) -> tuple[Client, AuditEvent]:
     """A new record holding the details exactly as given on the public form, and its audit row
     (unsaved: online_book writes the booking's audit rows together).
@@ -604,15 +610,14 @@ def _client_for_booking(
     address a moment before this INSERT, the unique index refuses it and online_book retries
     the whole transaction, which then finds that holder and makes this one its possible match.
     """
-    holder = _address_holder(email)
     client = Client(
         first_name=first_name,
         last_name=last_name,
         email=email,
         phone=phone,
         date_of_birth=date_of_birth,
-        match_of=holder,
-        match_status=Client.MatchStatus.PENDING if holder else "",
+        match_of_id=holder_id,
+        match_status=Client.MatchStatus.PENDING if holder_id else "",
     )
     client.save(force_insert=True)
     fields = [
@@ -621,22 +626,9 @@ def _client_for_booking(
         "email",
         "phone",
         *(["date_of_birth"] if date_of_birth else []),
-        *(["match_of"] if holder else []),
+        *(["match_of"] if holder_id else []),
     ]
     return client, _online_audit_event(action=AuditEvent.Action.CREATE, object_type="client", obj=client, fields=fields)
-
-
-def _address_holder(email: str) -> Client | None:
-    """The client who holds this address (any case), through the unique index on lower(email):
-    the filter repeats the index's condition so PostgreSQL can use it instead of a scan."""
-    if not email:
-        return None
-    return (
-        Client.objects.alias(email_lower=Lower("email"))
-        .filter(email_lower=email.lower(), match_of__isnull=True)
-        .exclude(email="")
-        .first()
-    )
 
 
 def _online_audit_event(*, action: str, object_type: str, obj, fields) -> AuditEvent:
@@ -653,7 +645,7 @@ def _online_audit_event(*, action: str, object_type: str, obj, fields) -> AuditE
     )
 
 
-def online_booking_refusal(*, location: Location, policy: BookingPolicy, email: str, phone: str) -> str | None:
+def online_booking_refusal(*, location: Location, policy: BookingPolicy, contact: ContactOnRecord) -> str | None:
     """Why the online form should ask this person to call instead of booking, or None.
 
     The location's booking policy (else the clinic-wide one) sets how many no-shows (and, if it
@@ -663,7 +655,7 @@ def online_booking_refusal(*, location: Location, policy: BookingPolicy, email: 
     """
     if not policy.no_show_limit:
         return None
-    counts = contact_attendance_counts(email=email, phone=phone)
+    counts = contact.attendance()
     missed = counts.no_shows + (counts.late_cancellations if policy.late_cancellations_count else 0)
     if missed < policy.no_show_limit:
         return None
@@ -724,9 +716,6 @@ def online_book(
     booking_window_check(instant=start)
     if not late_change_accepted and in_change_window(start=start, policy=policy):
         raise ChangeWindowNotAccepted(change_window_notice(location=location, policy=policy))
-    refusal = online_booking_refusal(location=location, policy=policy, email=email, phone=phone)
-    if refusal:
-        raise BookingRequestError(NON_FIELD_ERRORS, refusal)
     now = timezone.now()
     wording = booking_refdata.consent_wording_in_force(kind=ConsentWording.Kind.HEALTH_DATA, now=now)
     if wording is None:
@@ -840,8 +829,19 @@ def _online_book_once(
     """One attempt at online_book's writes, in one transaction without savepoints: a row the
     database refuses rolls it all back, and online_book decides whether to try again."""
     with transaction.atomic():
+        # One read for both: the attendance policy (nothing written yet if it refuses) and the
+        # address's holder, read again by a retry after another booking took the address.
+        contact = contact_on_record(email=email, phone=phone)
+        refusal = online_booking_refusal(location=location, policy=policy, contact=contact)
+        if refusal:
+            raise BookingRequestError(NON_FIELD_ERRORS, refusal)
         client, client_audit = _client_for_booking(
-            first_name=first_name, last_name=last_name, email=email, phone=phone, date_of_birth=date_of_birth
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            phone=phone,
+            date_of_birth=date_of_birth,
+            holder_id=contact.holder_id,
         )
         # The consent before the booking: appointment_book locks the location's technicians until
         # this transaction commits, so whatever needs no appointment is written before the lock.

@@ -12,6 +12,7 @@ import time_machine
 from django.db import connection
 
 from bookings.models import Appointment
+from bookings.selectors import ContactOnRecord
 from bookings.services import booking as booking_service
 from bookings.services.booking import SlotTaken, online_consultation_book
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
@@ -57,15 +58,15 @@ def _book(location, *, email="sam@example.com", start=START) -> Appointment:
 
 def test_an_address_taken_between_the_read_and_the_insert_makes_the_retry_a_possible_match(location, monkeypatch):
     holder = ClientFactory(email="Sam@Example.com")
-    real = booking_service._address_holder
+    real = booking_service.contact_on_record
     reads = []
 
-    def racing(email):
+    def racing(*, email, phone):
         # The first read runs before the other booking commits its client: no holder yet.
         reads.append(email)
-        return None if len(reads) == 1 else real(email)
+        return ContactOnRecord(holder_id=None, client_ids=()) if len(reads) == 1 else real(email=email, phone=phone)
 
-    monkeypatch.setattr(booking_service, "_address_holder", racing)
+    monkeypatch.setattr(booking_service, "contact_on_record", racing)
     appointment = _book(location)
     assert len(reads) == 2  # the unique index refused the first attempt; the second found the holder
     client = appointment.client
