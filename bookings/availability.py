@@ -75,6 +75,11 @@ def local_instant(day: date, at: time, *, tz: ZoneInfo, later: bool = False) -> 
       second: window ends pass later=True so a window covers its whole wall-clock span.
     """
     naive = datetime.combine(day, at)
+    offset = tz.utcoffset(naive)
+    if offset == tz.utcoffset(naive.replace(fold=1)):
+        # The same offset either way: a wall-clock time that happens once (every time of the
+        # year but those in a clock change's gap or repeated hour, PEP 495).
+        return (naive - offset).replace(tzinfo=UTC)
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
     first_utc = first.astimezone(UTC)
@@ -101,11 +106,16 @@ def _transition_after(after: datetime, tz: ZoneInfo) -> datetime:
     return high.replace(second=0, microsecond=0)
 
 
+def _utc(instant: datetime) -> datetime:
+    # The database hands back UTC already: converting every appointment again costs a call each.
+    return instant if instant.tzinfo is UTC else instant.astimezone(UTC)
+
+
 class _Intervals:
     """Intervals sorted by start, for finding those that reach into a time range."""
 
     def __init__(self, items: Iterable[tuple[datetime, datetime]]):
-        pairs = sorted((s.astimezone(UTC), e.astimezone(UTC)) for s, e in items if e > s)
+        pairs = sorted((_utc(s), _utc(e)) for s, e in items if e > s)
         self.pairs = pairs
         self.starts = [s for s, _ in pairs]
         self.max_len = max((e - s for s, e in pairs), default=timedelta(0))
@@ -170,6 +180,15 @@ def free_slots(
     latest = rules.latest.astimezone(UTC) if rules.latest else None
     if length <= timedelta(0) or step <= timedelta(0):
         raise ValueError("length and step must be positive")
+    instants: dict[tuple[date, time, bool], datetime] = {}
+
+    def at(day: date, wall: time, later: bool = False) -> datetime:
+        # Technicians mostly share their hours: each day's local times are converted once.
+        key = (day, wall, later)
+        found = instants.get(key)
+        if found is None:
+            found = instants[key] = local_instant(day, wall, tz=rules.tz, later=later)
+        return found
 
     for schedule in schedules:
         hours_by_day: dict[int, list[WeeklyTime]] = {}
@@ -187,18 +206,11 @@ def free_slots(
             windows = hours_by_day.get(day.weekday())
             if not windows:
                 continue
-            spans = [
-                (local_instant(day, w.start, tz=rules.tz), local_instant(day, w.end, tz=rules.tz, later=True))
-                for w in windows
-            ]
+            spans = [(at(day, w.start), at(day, w.end, later=True)) for w in windows]
             day_lo = min(s for s, _ in spans)
             day_hi = max(e for _, e in spans)
             forbidden = [
-                (
-                    local_instant(day, br.start, tz=rules.tz) - length,
-                    local_instant(day, br.end, tz=rules.tz, later=True),
-                )
-                for br in breaks_by_day.get(day.weekday(), ())
+                (at(day, br.start) - length, at(day, br.end, later=True)) for br in breaks_by_day.get(day.weekday(), ())
             ]
             forbidden += [(s - length, e) for s, e in time_off.within(day_lo, day_hi)]
             forbidden += [(s - gap - length, e + gap) for s, e in booked.within(day_lo - gap, day_hi + gap)]

@@ -66,6 +66,43 @@ def test_an_ambiguous_autumn_time_is_the_first_occurrence_unless_asked_for_the_l
     assert local_instant(day, time(1, 30), tz=LONDON, later=True) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
 
 
+ODD_ZONES = ["Europe/London", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kolkata"]
+
+
+def _clock_change_days(tz: ZoneInfo) -> list[date]:
+    days, day = [], date(2026, 1, 1)
+    while day < date(2028, 1, 1):
+        if tz.utcoffset(datetime.combine(day, time.min)) != tz.utcoffset(datetime.combine(day, time.max)):
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+@pytest.mark.parametrize("zone", ODD_ZONES)
+def test_every_local_time_is_the_instant_the_zone_shows_it_at(zone):
+    # Whatever shortcut local_instant takes, its answer is the definition: the instant the clock
+    # reads that time (the later reading of a repeated hour if asked), or the end of a gap.
+    # Every quarter hour of every clock-change day (Lord Howe moves by half an hour) and of a
+    # plain day either side.
+    tz = ZoneInfo(zone)
+    changes = _clock_change_days(tz)
+    assert len(changes) == (0 if zone == "Asia/Kolkata" else 4)
+    for day in [date(2026, 6, 1), date(2026, 12, 1), *changes]:
+        for minutes in range(0, 24 * 60, 15):
+            wall = datetime.combine(day, time(minutes // 60, minutes % 60))
+            readings = {wall.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1)}
+            exists = sorted(r for r in readings if r.astimezone(tz).replace(tzinfo=None) == wall)
+            for later in (False, True):
+                instant = local_instant(day, wall.time(), tz=tz, later=later)
+                assert instant.utcoffset() == timedelta(0)
+                if exists:
+                    assert instant == (exists[-1] if later else exists[0]), (wall, later)
+                else:
+                    # In a gap: the first instant after it, when the clock already reads past it.
+                    assert instant.astimezone(tz).replace(tzinfo=None) > wall, wall
+                    assert (instant - timedelta(minutes=1)).astimezone(tz).replace(tzinfo=None) < wall, wall
+
+
 def test_night_window_across_the_autumn_change_covers_the_whole_wall_clock_span():
     day = date(2026, 10, 25)
     schedule = TechnicianSchedule(1, working_hours=[WeeklyTime(day.weekday(), time(0, 30), time(2, 30))])
