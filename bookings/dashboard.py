@@ -37,15 +37,18 @@ default period, for every location and for each one, before the snapshots run ou
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import (
     Case,
     Count,
@@ -504,19 +507,49 @@ class Dashboard:
         return AftercareWeek(week=self.period.date_from, **totals)
 
 
+def _gather(parts: dict[str, Callable[[], object]]) -> dict[str, object]:
+    """Each part's result. The parts are independent reads whose queries are most of the page's
+    time: on PostgreSQL they run DASHBOARD_QUERY_THREADS at a time, each on a connection of its
+    own that is closed when the part is done, in the order given (the longest first). Inside a
+    transaction (a caller's, or a test's) they run one after another on its connection, which
+    alone sees its rows."""
+    threads = min(settings.DASHBOARD_QUERY_THREADS, len(parts))
+    if threads <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return {name: part() for name, part in parts.items()}
+
+    def run(part: Callable[[], object]) -> object:
+        try:
+            return part()
+        finally:
+            connections.close_all()  # this thread's own connection; the request's is another
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dashboard") as pool:
+        futures = {name: pool.submit(run, part) for name, part in parts.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def dashboard_compute(*, period: Period, now: datetime, today: date) -> Dashboard:
     """Every figure on the page, in a fixed number of queries whatever the data."""
-    weeks = appointments_by_week(period=period, now=now)
+    figures = _gather(
+        {
+            "weeks": partial(appointments_by_week, period=period, now=now),
+            "revenue": partial(revenue_by_treatment_and_location, period=period),
+            "touch_ups": partial(touch_ups_due, location=period.location, today=today),
+            "money": partial(money_report, period=period),
+            "aftercare": partial(aftercare_by_week, period=period),
+        }
+    )
+    weeks = figures["weeks"]
     return Dashboard(
         period=period,
         weeks=weeks,
         conversion=Conversion(
             consultations=sum(w.attended_consultations for w in weeks), converted=sum(w.converted for w in weeks)
         ),
-        revenue=revenue_by_treatment_and_location(period=period),
-        aftercare=aftercare_by_week(period=period),
-        touch_ups=touch_ups_due(location=period.location, today=today),
-        money=money_report(period=period),
+        revenue=figures["revenue"],
+        aftercare=figures["aftercare"],
+        touch_ups=figures["touch_ups"],
+        money=figures["money"],
     )
 
 

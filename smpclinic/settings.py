@@ -556,6 +556,9 @@ TOUCH_UP_RECALL_MONTHS = env_int("TOUCH_UP_RECALL_MONTHS", default=24, minimum=1
 # (the page says when they were computed; beat refreshes the default view before they run out).
 # 0: compute on every load.
 DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", default=600, minimum=0)
+# How many of the dashboard's independent reports run at once on PostgreSQL, each on a database
+# connection of its own for the length of the computation (1: one after another).
+DASHBOARD_QUERY_THREADS = env_int("DASHBOARD_QUERY_THREADS", default=2, minimum=1)
 # Days the intake form's link (in the confirmation, the 2-day reminder and the manage page) works.
 INTAKE_LINK_DAYS = env_int("INTAKE_LINK_DAYS", default=30, minimum=1)
 # Days after a course's last session (healed) that the review request goes out; and where it

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from bookings import dashboard as dashboard_module
 from bookings.dashboard import Period, _visit_days_due_between, dashboard_compute, touch_ups_due
 from bookings.models import Appointment, BookingPolicy, ClientMessage, Course
 from bookings.services.booking import appointment_cancel
@@ -543,3 +545,40 @@ def test_the_query_count_does_not_grow_with_the_data(client, clinic, django_asse
     # outstanding), the location menu (and the chosen location's lookup). Late cancellations are
     # a recorded flag: no policy query.
     assert (few, few_at_leeds) == (15, 16)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reports_computed_at_once_match_those_computed_in_turn(figures, frozen_now, settings, monkeypatch):
+    # On PostgreSQL, outside a transaction, the reports run in threads with connections of their
+    # own (DASHBOARD_QUERY_THREADS): the same figures, and no connection left open behind them.
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    period = Period(date(2026, 6, 1), date(2026, 6, 14))
+
+    def compute():
+        return dashboard_compute(period=period, now=frozen_now, today=frozen_now.date())
+
+    def backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    settings.DASHBOARD_QUERY_THREADS = 1
+    in_turn = compute()
+    ran_in = set()
+    real = dashboard_module.appointments_by_week
+
+    def recorded(**kwargs):
+        ran_in.add(threading.current_thread().name)
+        return real(**kwargs)
+
+    monkeypatch.setattr(dashboard_module, "appointments_by_week", recorded)
+    settings.DASHBOARD_QUERY_THREADS = 3
+    before = backends()
+    at_once = compute()
+    assert at_once == in_turn
+    assert at_once.weeks
+    assert at_once.revenue.rows
+    assert ran_in
+    assert all(name.startswith("dashboard") for name in ran_in)
+    assert backends() == before
