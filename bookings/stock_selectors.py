@@ -272,6 +272,14 @@ def recall_clients(batch_ids: Iterable[int]) -> QuerySet[Client]:
     return Client.objects.filter(pk__in=treated).order_by("last_name", "first_name", "pk")
 
 
+def recall_counts(batch_ids: Iterable[int]) -> tuple[int, int]:
+    """How many uses of the batches there are, and how many clients they treated (one query)."""
+    counts = SessionBatch.objects.filter(batch_id__in=list(batch_ids)).aggregate(
+        uses=Count("pk"), clients=Count("session_note__appointment__client_id", distinct=True)
+    )
+    return counts["uses"], counts["clients"]
+
+
 @dataclass
 class RecallPage:
     lot: str
@@ -293,10 +301,7 @@ def recall_page(lot: str, *, page_number, per_page: int) -> RecallPage:
     if not batches:
         return result
     batch_ids = [b.pk for b in batches]
-    counts = SessionBatch.objects.filter(batch_id__in=batch_ids).aggregate(
-        uses=Count("pk"), clients=Count("session_note__appointment__client_id", distinct=True)
-    )
-    result.session_count, result.client_count = counts["uses"], counts["clients"]
+    result.session_count, result.client_count = recall_counts(batch_ids)
     told = RecallNotice.objects.filter(lot_number=key, client=OuterRef("pk")).order_by("created_at")
     rows = recall_clients(batch_ids).annotate(notified_at=Subquery(told.values("created_at")[:1]))
     paginator = Paginator(rows.values(*RECALL_CLIENT_FIELDS, "notified_at"), per_page)

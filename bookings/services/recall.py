@@ -19,7 +19,7 @@ from bookings.exports import csv_lines
 from bookings.models import ClientMessage
 from bookings.models_stock import Batch, RecallNotice
 from bookings.services import messaging
-from bookings.stock_selectors import lot_key, recall_clients, recall_recipients, recall_rows
+from bookings.stock_selectors import lot_key, recall_counts, recall_recipients, recall_rows
 from clients.models import AuditEvent
 from clients.services import audit_record
 
@@ -105,7 +105,7 @@ def recall_csv_export(*, lot: str, by: AbstractBaseUser) -> tuple[RecallExport, 
     if not key:
         raise ValidationError("Type the lot number to search for.", code="lot_required")
     batch_ids = list(Batch.objects.filter(lot_number__iexact=key, is_legacy=False).values_list("pk", flat=True))
-    client_count = recall_clients(batch_ids).count() if batch_ids else 0
+    client_count = recall_counts(batch_ids)[1] if batch_ids else 0
     export = RecallExport(lot=key, batch_count=len(batch_ids), client_count=client_count)
     audit_record(
         actor=by,
