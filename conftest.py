@@ -100,6 +100,9 @@ def _test_settings() -> None:
     # Django's default hasher costs about a second per password on this machine, paid for every
     # test user created and every login. The tests check who may log in, not the hash's strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Counts the requests in flight, so a browser test's teardown waits for the live server to
+    # finish what the browser asked before the database is flushed (smpclinic/tests/inflight.py).
+    settings.MIDDLEWARE = ["smpclinic.tests.inflight.InFlightRequests", *settings.MIDDLEWARE]
     # The dashboard's figures are computed on every load in tests (each test checks the
     # figures its own data gives); the snapshot tests turn the snapshots on themselves.
     settings.DASHBOARD_CACHE_SECONDS = 0
@@ -315,6 +318,11 @@ def page_factory(browser, live_server):
     yield new_page
     for context in contexts:
         context.close()
+    # A request the last click started may still be running in the live server: let it finish
+    # before the transactional teardown truncates the tables its transaction holds locks on.
+    from smpclinic.tests.inflight import wait_idle
+
+    assert wait_idle(), "the live server was still handling a request 15 s after the pages closed"
 
 
 def _browser_clock_follows_tests(context) -> None:
