@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Page, Paginator
@@ -321,28 +322,88 @@ def recall_page(lot: str, *, page_number, per_page: int) -> RecallPage:
     return result
 
 
-def recall_rows(lot: str, *, chunk_size: int = 2000) -> Iterator[tuple[dict, dict, object]]:
-    """Every use of the lot as (client values, session values, notified_at), ordered by client:
-    the notices in one query, then one streamed query (chunk_size rows in memory at a time)."""
+class RecallUse(NamedTuple):
+    """One use of a lot by one client's session, in plain values as the CSV writes it."""
+
+    client_id: int
+    first_name: str
+    last_name: str
+    email: str
+    phone: str  # as people read it (national format for UK numbers)
+    postcode: str
+    channel: str  # the preferred channel's label
+    day: date  # on the session's location's clock
+    reference: str
+    location: str
+    technician: str
+    product: str
+    lot_number: str
+    batch_location: str
+    share_percent: int | None
+    notified_at: datetime | None
+
+
+# The columns recall_export_rows reads, in the order it unpacks them.
+_USE_COLUMNS = (
+    "session_note__appointment__client_id",
+    "session_note__appointment__client__first_name",
+    "session_note__appointment__client__last_name",
+    "session_note__appointment__client__email",
+    "session_note__appointment__client__phone",
+    "session_note__appointment__client__postcode",
+    "session_note__appointment__client__preferred_channel",
+    "session_note__appointment__start",
+    "session_note__appointment__location__time_zone",
+    "session_note__appointment__reference",
+    "session_note__appointment__location__name",
+    "session_note__appointment__technician__display_name",
+    "batch__product__brand",
+    "batch__product__shade",
+    "batch__lot_number",
+    "batch__location__name",
+    "share_percent",
+)
+
+
+def recall_export_rows(lot: str, batch_ids: list[int], *, chunk_size: int = 2000) -> Iterator[RecallUse]:
+    """Every use of the lot's batches, ordered by client: the notices in one query, then one
+    streamed query (chunk_size rows in memory at a time), read as tuples and built into rows
+    without a dictionary per row (a chain-wide lot is thousands of rows)."""
     key = lot_key(lot)
-    if not key:
-        return
-    batch_ids = list(Batch.objects.filter(lot_number__iexact=key, is_legacy=False).values_list("pk", flat=True))
-    if not batch_ids:
+    if not key or not batch_ids:
         return
     notified = dict(RecallNotice.objects.filter(lot_number=key).values_list("client_id", "created_at"))
-    client_fields = [f"session_note__appointment__client__{f}" for f in RECALL_CLIENT_FIELDS if f != "pk"]
     uses = (
         SessionBatch.objects.filter(batch_id__in=batch_ids)
         .order_by(*RECALL_ORDER)
-        .values(*RECALL_USE_FIELDS, *client_fields)
+        .values_list(*_USE_COLUMNS)
         .iterator(chunk_size=chunk_size)
     )
-    prefix = len("session_note__appointment__client__")
-    for row in uses:
-        client_id = row["session_note__appointment__client_id"]
-        client = recall_client_row({"pk": client_id, **{name[prefix:]: row[name] for name in client_fields}})
-        yield client, recall_session_row(row), notified.get(client_id)
+    channels = _channel_labels()
+    zones: dict[str, ZoneInfo] = {}
+    for (
+        client_id, first_name, last_name, email, phone, postcode, channel,
+        start, zone, reference, location, technician, brand, shade, lot_number, batch_location, share,
+    ) in uses:  # fmt: skip
+        tz = zones.get(zone) or zones.setdefault(zone, ZoneInfo(zone))
+        yield RecallUse(
+            client_id,
+            first_name,
+            last_name,
+            email,
+            phone_display(phone),
+            postcode,
+            channels.get(channel, channel),
+            start.astimezone(tz).date(),
+            reference,
+            location,
+            technician,
+            _product_name(brand, shade),
+            lot_number,
+            batch_location,
+            share,
+            notified.get(client_id),
+        )
 
 
 # The client's pigment record -------------------------------------------------------------------

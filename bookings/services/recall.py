@@ -19,7 +19,7 @@ from bookings.exports import csv_lines
 from bookings.models import ClientMessage
 from bookings.models_stock import Batch, RecallNotice
 from bookings.services import messaging
-from bookings.stock_selectors import lot_key, recall_counts, recall_recipients, recall_rows
+from bookings.stock_selectors import RecallUse, lot_key, recall_counts, recall_export_rows, recall_recipients
 from clients.models import AuditEvent
 from clients.services import audit_record
 
@@ -65,29 +65,17 @@ CSV_HEADER = [
     "share_of_blend_percent",
     "notified_at",
 ]
+_DAY, _NOTIFIED = RecallUse._fields.index("day"), RecallUse._fields.index("notified_at")
 
 
-def _csv_rows(lot: str) -> Iterator[list]:
+def _csv_rows(lot: str, batch_ids: list[int]) -> Iterator[list]:
     """One row per client and session, streamed (plain values, a chunk of rows in memory)."""
-    for client, session, notified_at in recall_rows(lot):
-        yield [
-            client["pk"],
-            client["first_name"],
-            client["last_name"],
-            client["email"],
-            client["phone_display"],
-            client["postcode"],
-            client["channel_display"],
-            session["day"].isoformat(),
-            session["reference"],
-            session["location"],
-            session["technician"],
-            session["product"],
-            session["lot_number"],
-            session["batch_location"],
-            session["share_percent"],
-            timezone.localtime(notified_at).isoformat(timespec="minutes") if notified_at else "",
-        ]
+    localtime = timezone.localtime
+    for use in recall_export_rows(lot, batch_ids):
+        row = list(use)  # RecallUse's fields are CSV_HEADER's columns, in its order
+        row[_DAY] = use.day.isoformat()
+        row[_NOTIFIED] = localtime(use.notified_at).isoformat(timespec="minutes") if use.notified_at else ""
+        yield row
 
 
 @dataclass(frozen=True)
@@ -117,7 +105,7 @@ def recall_csv_export(*, lot: str, by: AbstractBaseUser) -> tuple[RecallExport, 
         detail=f"csv lot={key} batches={len(batch_ids)} clients={client_count}",
     )
     logger.info("recall csv exported by user %s: %s clients", getattr(by, "pk", None), client_count)
-    return export, csv_lines(CSV_HEADER, _csv_rows(key))
+    return export, csv_lines(CSV_HEADER, _csv_rows(key, batch_ids))
 
 
 @dataclass(frozen=True)

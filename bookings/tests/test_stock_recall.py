@@ -171,6 +171,58 @@ def test_the_csv_lists_each_clients_sessions_and_each_export_is_audited(client, 
     assert here.email not in events.first().detail
 
 
+def test_each_csv_row_carries_the_client_and_the_session_as_staff_read_them(client, lots, manager):
+    """Every column of a row: the number in national format, the channel's label, the session's
+    day on its location's clock (a late session in New York is the next day in UTC), the share,
+    and when the client was told about the lot, in the clinic's time."""
+    new_york = LocationFactory(name="New York", slug="new-york", time_zone="America/New_York")
+    batch = BatchFactory(product=lots["m77"].product, location=new_york, lot_number="LT-77")
+    someone = ClientFactory(
+        first_name="Ada",
+        last_name="=Lovelace",  # a would-be formula
+        email="ada@example.com",
+        phone="07700 900123",
+        postcode="M1 1AA",
+        preferred_channel="sms",
+    )
+    start = datetime(2026, 7, 3, 22, 30, tzinfo=ZoneInfo("America/New_York"))  # 02:30 UTC on the 4th
+    appointment = AppointmentFactory(
+        client=someone,
+        location=new_york,
+        kind=Appointment.Kind.TREATMENT_SESSION,
+        start=start,
+        end=start + timedelta(hours=1),
+        status=Appointment.Status.COMPLETED,
+        completed_at=start + timedelta(hours=1),
+    )
+    SessionBatch.objects.create(session_note=SessionNoteFactory(appointment=appointment), batch=batch, share_percent=40)
+    with time_machine.travel(datetime(2026, 11, 2, 9, 5, tzinfo=LONDON), tick=False):
+        recall_message_send(lot="LT-77", subject="About lot {{ lot_number }}", body=DEFAULT_BODY, by=manager)
+    login_as(client, manager)
+
+    response = client.post(reverse("admin:bookings_batch_recall_export"), {"lot": "LT-77"})
+
+    (row,) = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert row == {
+        "client_id": str(someone.pk),
+        "first_name": "Ada",
+        "last_name": "'=Lovelace",
+        "email": "ada@example.com",
+        "phone": "07700 900123",
+        "postcode": "M1 1AA",
+        "preferred_channel": "Text message (SMS)",
+        "session_date": "2026-07-03",
+        "session_reference": appointment.reference,
+        "session_location": "New York",
+        "technician": appointment.technician.display_name,
+        "product": "Acme Shade 2",
+        "lot_number": "LT-77",
+        "batch_location": "New York",
+        "share_of_blend_percent": "40",
+        "notified_at": "2026-11-02T09:05+00:00",
+    }
+
+
 def test_the_csv_service_refuses_anyone_without_the_permission(lots):
     with pytest.raises(PermissionDenied):
         recall_csv_export(lot="LT-77", by=staff_user(role="Technician", username="tech"))
