@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -541,11 +542,46 @@ def test_the_query_count_does_not_grow_with_the_data(client, clinic, django_asse
     assert _queries(client) == few
     assert _queries(client, {**PERIOD, "location": clinic["b"].pk}) == few_at_leeds
     # Session, user, the manager's authenticator device (second factor), two for permissions,
-    # five for the figures (the weeks with the conversion, revenue, aftercare, touch-ups per day
-    # and their first rows), four for the money (takings, deposits held, deposits kept, balances
+    # six for the figures (the weeks, their conversion, revenue, aftercare, touch-ups per day and
+    # their first rows), four for the money (takings, deposits held, deposits kept, balances
     # outstanding), the location menu (and the chosen location's lookup). Late cancellations are
     # a recorded flag: no policy query.
-    assert (few, few_at_leeds) == (15, 16)
+    assert (few, few_at_leeds) == (16, 17)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_failing_in_a_thread_fails_the_recompute_and_leaves_no_connection_open(
+    figures, frozen_now, settings, monkeypatch
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    period = Period(date(2026, 6, 1), date(2026, 6, 14))
+    helper_ran = threading.Event()
+
+    def fails_in_a_helper(real, **kwargs):
+        if threading.current_thread().name.startswith("dashboard-"):
+            helper_ran.set()
+            raise RuntimeError("report failed")
+        assert helper_ran.wait(10)  # the calling thread's parts wait until a helper has failed
+        return real(**kwargs)
+
+    for name in ("weekly_counts", "converted_by_week", "revenue_by_treatment_and_location", "touch_ups_due"):
+        monkeypatch.setattr(dashboard_module, name, partial(fails_in_a_helper, getattr(dashboard_module, name)))
+
+    def backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return cursor.fetchone()[0]
+
+    before = backends()
+    settings.DASHBOARD_QUERY_THREADS = 2
+    with pytest.raises(RuntimeError, match="report failed"):
+        dashboard_compute(period=period, now=frozen_now, today=frozen_now.date())
+    assert helper_ran.is_set()
+    deadline = time.monotonic() + 10
+    while backends() != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backends() == before
 
 
 @pytest.mark.django_db(transaction=True)
@@ -566,22 +602,26 @@ def test_the_reports_computed_at_once_match_those_computed_in_turn(figures, froz
 
     settings.DASHBOARD_QUERY_THREADS = 1
     in_turn = compute()
-    ran_in = set()
-    real = dashboard_module.appointments_by_week
+    ran_in = {}
+    parts = ("weekly_counts", "converted_by_week", "revenue_by_treatment_and_location", "touch_ups_due")
+    for name in parts:
+        real = getattr(dashboard_module, name)
 
-    def recorded(**kwargs):
-        ran_in.add(threading.current_thread().name)
-        return real(**kwargs)
+        def recorded(*args, _real=real, _name=name, **kwargs):
+            ran_in[_name] = threading.current_thread().name
+            return _real(*args, **kwargs)
 
-    monkeypatch.setattr(dashboard_module, "appointments_by_week", recorded)
+        monkeypatch.setattr(dashboard_module, name, recorded)
     settings.DASHBOARD_QUERY_THREADS = 3
     before = backends()
     at_once = compute()
     assert at_once == in_turn
     assert at_once.weeks
+    assert any(w.converted for w in at_once.weeks)
     assert at_once.revenue.rows
-    assert ran_in
-    assert all(name.startswith("dashboard") for name in ran_in)
+    assert set(ran_in) == set(parts)
+    # The calling thread takes parts too, on its own connection; the others on theirs.
+    assert any(name.startswith("dashboard-") for name in ran_in.values())
     # A closed connection's server process leaves pg_stat_activity a moment after the client has
     # gone; one left open would stay.
     deadline = time.monotonic() + 10
