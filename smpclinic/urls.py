@@ -8,6 +8,7 @@ handler400 = "smpclinic.badinput.bad_request"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     # The admin's login page links to "admin_password_reset" when that name exists.
     path("accounts/password-reset/", accounts_views.PasswordResetView.as_view(), name="admin_password_reset"),
     path("accounts/", include("smpclinic.accounts.urls")),

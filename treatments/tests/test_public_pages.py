@@ -335,3 +335,24 @@ def test_public_pages_are_open_to_everyone(client, user_kind):
 
 def test_public_pages_refuse_writes(client):
     assert client.post("/treatments/").status_code == 405
+
+
+def test_on_a_phone_the_price_note_stays_outside_the_table_and_a_wide_table_says_it_scrolls(client):
+    """The note sits above the table (a caption inside it scrolled away with the columns, cut off
+    at a phone's width), and a table with a column per clinic says it scrolls sideways."""
+    manchester = LocationFactory(name="Manchester", slug="manchester")
+    LocationFactory(name="Preston", slug="preston")
+    treatment = TreatmentFactory(slug="hairline-design")
+    PriceGuideFactory(treatment=treatment, band="N5", price_from_minor=200000, price_to_minor=250000)
+    PriceGuideFactory(
+        treatment=treatment, location=manchester, band="N5", price_from_minor=220000, price_to_minor=270000
+    )
+    html = client.get(treatment.get_absolute_url()).content.decode()
+    table = html[html.index("<table") : html.index("</table>")]
+    assert "Your exact price is agreed at your free consultation." not in table
+    assert html.index("Your exact price is agreed") < html.index("<table")
+    assert "swipe it sideways" in html
+
+    one_column = TreatmentFactory(slug="scar-camouflage")
+    PriceGuideFactory(treatment=one_column, band="N5")
+    assert "swipe it sideways" not in client.get(one_column.get_absolute_url()).content.decode()
