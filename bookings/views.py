@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -48,6 +48,7 @@ from .services.booking import (
     SlotTaken,
     appointment_cancel,
     appointment_reschedule,
+    cancellation_outcome,
     change_window_notice,
     client_may_change,
     in_change_window,
@@ -73,8 +74,11 @@ def _iso(instant, location: Location) -> str:
     return instant.astimezone(location.tz).isoformat()
 
 
-def _group(slots_by_day: dict[date, list[Slot]], location: Location) -> list[dict]:
-    """Per day, each free start time once, with the technicians free then (the location's clock)."""
+def _group(
+    slots_by_day: dict[date, list[Slot]], location: Location, *, current_start: datetime | None = None
+) -> list[dict]:
+    """Per day, each free start time once, with the technicians free then (the location's clock).
+    ``current_start`` (a booking being moved) is marked, to be shown but not offered."""
     days = []
     for day, slots in sorted(slots_by_day.items()):
         times: dict = {}
@@ -90,6 +94,7 @@ def _group(slots_by_day: dict[date, list[Slot]], location: Location) -> list[dic
                         "end": _iso(e["slot"].end, location),
                         "label": e["slot"].start.astimezone(location.tz).strftime("%H:%M"),
                         "technicians": e["technicians"],
+                        "current": e["slot"].start == current_start,
                     }
                     for e in times.values()
                 ],
@@ -603,6 +608,10 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
             status = 400
     elif request.method == "POST":
         status = 409
+    elif reason is None and request.GET.get("confirm") == "cancel":
+        # "Cancel my booking" only asks: the POST from this step cancels.
+        context["outcome"] = cancellation_outcome(appointment=appointment, policy=policy)
+        return _render_at(request, "bookings/manage_cancel.html", context, appointment.location)
     if context["reason"] is None:
         today = local_today(appointment.location)
         try:
@@ -623,13 +632,15 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         )
         context.update(
             {
-                "days": _group(slots, appointment.location),
+                "days": _group(slots, appointment.location, current_start=appointment.start),
                 "later": start + timedelta(days=MAX_DAYS_SHOWN),
                 "earlier": max(today, start - timedelta(days=MAX_DAYS_SHOWN)) if start > today else None,
             }
         )
     context["done"] = request.GET.get("done")
     context["payment_cancelled"] = request.GET.get("payment") == "cancelled"
+    if appointment.status == Appointment.Status.CANCELLED:
+        context["book_again_url"] = reverse("bookings:book") + "?" + urlencode({"location": appointment.location.slug})
     context.update(_deposit_status(appointment))
     return _render_at(request, "bookings/manage.html", context, appointment.location, status=status)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from django.db.models import Q
 
 from treatments.models import PriceGuide
@@ -70,6 +73,49 @@ def terms_text(terms: dict) -> str:
         f"Cancel or move at least {hours} hours before the start and the deposit is refunded in full. "
         f"Cancel later and {kept(late)}; if you don't come, {kept(no_show)}. "
         "The deposit counts towards the price of your treatment."
+    )
+
+
+def deposit_cancellation_share(*, terms: dict, start: datetime, at: datetime) -> tuple[int, str]:
+    """The percent of a paid deposit its terms keep when the booking is cancelled at ``at``, with
+    the reason recorded: none at least ``refundable_until_hours`` before the start, else the late
+    share (deposit_settle applies it; the manage page's confirmation step shows it)."""
+    hours = terms.get("refundable_until_hours", 48)
+    if start - at >= timedelta(hours=hours):
+        return 0, f"cancelled at least {hours} hours before the start"
+    return terms.get("late_cancellation_forfeit_percent", 100), f"cancelled less than {hours} hours before the start"
+
+
+@dataclass(frozen=True)
+class DepositOnCancel:
+    """What cancelling now would do with a paid deposit: keep ``kept`` and refund ``refunded``."""
+
+    paid: Money
+    kept: Money
+    refunded: Money
+    refundable_until_hours: int
+
+
+def deposit_on_cancel(*, appointment, at: datetime) -> DepositOnCancel | None:
+    """What deposit_settle would do with the appointment's paid deposit if it were cancelled at
+    ``at``, or None when it would do nothing (no paid deposit, or one settled already)."""
+    deposit = (
+        Payment.objects.filter(appointment=appointment, kind=Payment.Kind.DEPOSIT, status=Payment.Status.SUCCEEDED)
+        .order_by("-pk")
+        .first()
+    )
+    if deposit is None:
+        return None
+    if deposit.settlements.exclude(status__in=[Payment.Status.FAILED, Payment.Status.CANCELLED]).exists():
+        return None
+    terms = deposit.terms or {}
+    percent, _ = deposit_cancellation_share(terms=terms, start=appointment.start, at=at)
+    kept = deposit.money.percent(percent)
+    return DepositOnCancel(
+        paid=deposit.money,
+        kept=kept,
+        refunded=deposit.money - kept,
+        refundable_until_hours=terms.get("refundable_until_hours", 48),
     )
 
 

@@ -27,7 +27,7 @@ from clients.services import audit_record
 from .models import DepositPolicy, Payment, WebhookEvent
 from .money import Money
 from .providers import Event, ProviderError, provider
-from .selectors import deposit_terms, terms_text
+from .selectors import deposit_cancellation_share, deposit_terms, terms_text
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -438,14 +438,7 @@ def deposit_settle(*, appointment: Appointment, outcome: str, by=None, now: date
     if outcome == Outcome.NO_SHOW:
         percent, reason = terms.get("no_show_forfeit_percent", 100), "no-show"
     else:
-        hours = terms.get("refundable_until_hours", 48)
-        if appointment.start - now >= timedelta(hours=hours):
-            percent, reason = 0, f"cancelled at least {hours} hours before the start"
-        else:
-            percent, reason = (
-                terms.get("late_cancellation_forfeit_percent", 100),
-                (f"cancelled less than {hours} hours before the start"),
-            )
+        percent, reason = deposit_cancellation_share(terms=terms, start=appointment.start, at=now)
     keep = deposit.money.percent(percent)
     back = deposit.money - keep
     if keep.minor:

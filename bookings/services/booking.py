@@ -12,6 +12,7 @@ Two layers keep one technician from holding two overlapping appointments:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -21,7 +22,7 @@ from django.utils import timezone
 from bookings import booking_refdata, zones
 from bookings.availability import Slot, nearest
 from bookings.models import Appointment, BookingPolicy, ClientMessage, Course, Location, Technician, generate_reference
-from bookings.payments.selectors import deposit_amount
+from bookings.payments.selectors import DepositOnCancel, deposit_amount, deposit_on_cancel
 from bookings.payments.services import Outcome, deposit_pending_create, deposit_settle, hold_expiry
 from bookings.selectors import (
     BookingRequestError,
@@ -73,6 +74,13 @@ class ChangeWindowNotAccepted(BookingRequestError):
 
     def __init__(self, message: str):
         super().__init__("late_change_accepted", message)
+
+
+class AlreadyThatTime(BookingRequestError):
+    """A client asked to move a booking to the time it already has: nothing to move."""
+
+    def __init__(self):
+        super().__init__("start", "That is already your booking's time. Choose another time to move it to.")
 
 
 def in_change_window(*, start: datetime, policy: BookingPolicy, now: datetime | None = None) -> bool:
@@ -417,6 +425,9 @@ def appointment_reschedule(
             reason = client_may_change(appointment=appointment, policy=policy)
             if reason:
                 raise ChangeNotAllowed(reason)
+            # Staff may keep the time to change the technician; a client's same time changes nothing.
+            if start == appointment.start:
+                raise AlreadyThatTime()
             _check_course_spacing(appointment=appointment, start=start)
         elif not appointment.is_active or appointment.status == Appointment.Status.COMPLETED:
             raise ChangeNotAllowed("Only booked or confirmed appointments can be moved.")
@@ -524,6 +535,33 @@ def cancellation_is_late(*, start: datetime, at: datetime, policy: BookingPolicy
     """Late: less than the policy's late-cancellation notice before the start, counted in elapsed
     hours (across a clock change 24 hours' notice is not "the same time the day before")."""
     return start - at < timedelta(hours=policy.late_cancellation_hours)
+
+
+@dataclass(frozen=True)
+class CancellationOutcome:
+    """What a client's cancellation now would record, for the confirmation step: whether it is
+    late (and whether late ones count towards the online booking's limit) and the deposit's fate."""
+
+    late: bool
+    late_cancellation_hours: int
+    counts_towards_limit: bool
+    limit: int | None
+    deposit: DepositOnCancel | None
+
+
+def cancellation_outcome(
+    *, appointment: Appointment, policy: BookingPolicy, now: datetime | None = None
+) -> CancellationOutcome:
+    """The rules appointment_cancel applies, read without cancelling."""
+    now = now or timezone.now()
+    late = cancellation_is_late(start=appointment.start, at=now, policy=policy)
+    return CancellationOutcome(
+        late=late,
+        late_cancellation_hours=policy.late_cancellation_hours,
+        counts_towards_limit=late and bool(policy.no_show_limit) and policy.late_cancellations_count,
+        limit=policy.no_show_limit,
+        deposit=deposit_on_cancel(appointment=appointment, at=now),
+    )
 
 
 def appointment_cancel(

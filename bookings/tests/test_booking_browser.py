@@ -110,11 +110,19 @@ def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(
     assert appointment.start == datetime.fromisoformat(new_start)
     assert appointment.status == "booked"
 
+    # "Cancel my booking" asks first: the booking, and a button that cancels.
     page.click("#cancel-submit")
+    page.wait_for_url("**?confirm=cancel")
+    expect(page.get_by_role("heading", name="Cancel this booking?")).to_be_visible()
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Yes, cancel it").click()
     page.wait_for_url("**?done=cancelled")
     assert page.get_by_text("Your booking has been cancelled").is_visible()
     appointment.refresh_from_db()
     assert appointment.status == "cancelled"
+    assert page.locator("#book-again").get_attribute("href") == "/book/?location=manchester"
     assert _no_csp_errors(page) == []
 
     # The move and the cancel each tell the client (the move is replaced by the later cancel
