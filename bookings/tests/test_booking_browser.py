@@ -60,9 +60,12 @@ def test_a_new_client_books_from_the_home_page_then_moves_and_cancels(
     page.wait_for_url("**start=*")
     # The next day's times come in place (htmx), and the address follows.
     before = page.locator("#day-times legend").first.inner_text()
+    next_day = page.locator("#next-day").get_attribute("href").split("start=")[1]
     page.click("#next-day")
     expect(page.locator("#day-times legend").first).not_to_have_text(before)
     assert "start=" in page.url
+    # The search form's "Show times from" follows the day shown (it stayed on the first day).
+    expect(page.locator("#id_start")).to_have_value(next_day)
     assert axe_violations(page) == []
 
     page.locator("#day-times label").first.click()
