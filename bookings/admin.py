@@ -338,7 +338,7 @@ class AppointmentAdmin(
     # A reference or a phone number is an exact, indexed lookup (get_search_results); names and
     # e-mails are a "contains" search on the client, answered by its trigram indexes.
     search_fields = ["client__first_name", "client__last_name", "client__email"]
-    search_help_text = "Booking reference (SMP-4K7QZ), client's phone (any spacing), name or e-mail."
+    search_help_text = "Booking reference (SMP-4K7QZ), client's whole phone number (any spacing), name or e-mail."
     date_hierarchy = "start"
     autocomplete_fields = ["client", "course"]
     inlines = [ClientMessageInline, PaymentInline]

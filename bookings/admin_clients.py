@@ -109,7 +109,9 @@ class ClientCourseInline(admin.TabularInline):
 
 
 class ClientBookingsAdmin(ClientMessagesAdmin):
-    search_help_text = "Name, e-mail, phone number (any spacing, e.g. 07700 900123) or booking reference (SMP-4K7QZ)."
+    search_help_text = (
+        "Name, e-mail, a whole phone number (any spacing, e.g. 07700 900123) or booking reference (SMP-4K7QZ)."
+    )
     list_filter = [*ClientMessagesAdmin.list_filter, UpcomingAppointmentFilter]
     readonly_fields = [*ClientMessagesAdmin.readonly_fields, "recent_messages"]
     inlines = [*ClientMessagesAdmin.inlines, ClientAppointmentInline, ClientCourseInline]

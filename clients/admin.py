@@ -348,7 +348,7 @@ class ClientAdmin(QuickSelectAdminMixin, BigTableAdminMixin, ServiceAdminMixin, 
     # A phone number (any spacing) is an exact match on its E.164 form (exact_search); the rest
     # is a "contains" search that PostgreSQL's trigram indexes answer (migration 0007).
     search_fields = ["first_name", "last_name", "email"]
-    search_help_text = "Name, e-mail or phone number (any spacing, e.g. 07700 900123)."
+    search_help_text = "Name, e-mail or a whole phone number (any spacing, e.g. 07700 900123)."
     list_filter = [
         "preferred_channel",
         "marketing_email_opt_in",
