@@ -2,7 +2,10 @@
 change the signed-in user may make.
 
 The buttons are plain POST forms (CSRF, no JavaScript) and each calls its transition service,
-which checks the permission again, locks the appointment and writes the audit row. The board only
+which checks the permission again, locks the appointment and writes the audit row. A check-in or
+a no-show clicked on the wrong row is undone from the board too: the row then offers its undo
+(the service's undo transition, with its own permission: undoing a no-show is a manager's), and
+the message saying what was done carries the same button. The board only
 hides what the user could not do: a reception user sees no "Completed" (completing needs the
 clinical permission), and nobody sees a no-show or a completion before the start (the services
 refuse both).
@@ -21,6 +24,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
+from django.contrib.messages.storage.base import Message
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -31,7 +35,14 @@ from django.utils import timezone
 from . import zones
 from .models import Appointment, Location
 from .selectors import NO_ATTENDANCE_ISSUES, client_attendance_counts, day_board
-from .services.appointments import appointment_arrive, appointment_complete, appointment_mark_no_show, may_transition
+from .services.appointments import (
+    appointment_arrive,
+    appointment_complete,
+    appointment_mark_no_show,
+    appointment_undo_arrive,
+    appointment_undo_no_show,
+    may_transition,
+)
 
 Status = Appointment.Status
 
@@ -44,6 +55,12 @@ class BoardAction:
     done: str
     service: object
     after_start_only: bool  # the service refuses it before the appointment's start
+    undoes: str | None = None  # an undo: offered only on a row in this status
+
+    def offered(self, *, row, by, started: bool) -> bool:
+        if self.undoes is not None and row.status != self.undoes:
+            return False
+        return (started or not self.after_start_only) and may_transition(by=by, current=row.status, target=self.target)
 
 
 BEFORE_OR_AFTER, AFTER_START = False, True
@@ -53,9 +70,45 @@ BOARD_ACTIONS = (
     BoardAction("arrive", "Check in", Status.ARRIVED, "checked in", appointment_arrive, BEFORE_OR_AFTER),
     BoardAction("complete", "Completed", Status.COMPLETED, "completed", appointment_complete, AFTER_START),
     BoardAction("no_show", "No-show", Status.NO_SHOW, "marked no-show", appointment_mark_no_show, AFTER_START),
+    BoardAction(
+        "undo_arrive",
+        "Undo check-in",
+        Status.BOOKED,
+        "no longer checked in",
+        appointment_undo_arrive,
+        BEFORE_OR_AFTER,
+        undoes=Status.ARRIVED,
+    ),
+    BoardAction(
+        "undo_no_show",
+        "Undo no-show",
+        Status.BOOKED,
+        "no longer a no-show",
+        appointment_undo_no_show,
+        BEFORE_OR_AFTER,
+        undoes=Status.NO_SHOW,
+    ),
 )
 ACT_URL_NAME = "bookings_appointment_board_act"
 ACTIONS_BY_NAME = {a.name: a for a in BOARD_ACTIONS}
+# The undo each action offers once it is done, by the status it leaves the appointment in.
+UNDO_OF = {a.undoes: a for a in BOARD_ACTIONS if a.undoes is not None}
+# A success message's extra tag naming the appointment whose undo the message offers.
+UNDO_TAG = "board-undo-"
+
+
+def _board_messages(request: HttpRequest) -> list[tuple[Message, int | None]]:
+    """The messages for this page, each with the appointment whose undo it offers (from its tag).
+    Reading them here marks them shown: the board's own messages block shows them."""
+    out = []
+    for message in messages.get_messages(request):
+        offer = None
+        for tag in message.extra_tags.split():
+            number = tag.removeprefix(UNDO_TAG)
+            if tag.startswith(UNDO_TAG) and number.isdigit() and len(number) <= 10:
+                offer = int(number)
+        out.append((message, offer))
+    return out
 
 
 def _bad_request(request: HttpRequest, message: str, *, parameter: str) -> HttpResponse:
@@ -115,14 +168,16 @@ class DayBoardAdminMixin:
         user = request.user
         # Reception sees who has missed before as they arrive (one query for the whole day).
         attendance = client_attendance_counts(row.client_id for row in rows)
+        notices = _board_messages(request)
+        offers = {pk for _, pk in notices if pk is not None}
         for row in rows:
             row.attendance = attendance.get(row.client_id, NO_ATTENDANCE_ISSUES)
             started = row.start <= now
-            row.board_actions = [
-                a
-                for a in BOARD_ACTIONS
-                if (started or not a.after_start_only) and may_transition(by=user, current=row.status, target=a.target)
-            ]
+            row.board_actions = [a for a in BOARD_ACTIONS if a.offered(row=row, by=user, started=started)]
+            # The message about this row's change carries its undo, if the row still offers it.
+            undo = UNDO_OF.get(row.status)
+            row.undo_offered = undo if row.pk in offers and undo in row.board_actions else None
+        rows_by_pk = {row.pk: row for row in rows if row.undo_offered}
         context = {
             **self.admin_site.each_context(request),
             "title": f"Day board: {location}" if location else "Day board",
@@ -135,6 +190,7 @@ class DayBoardAdminMixin:
             "late_count": sum(1 for r in rows if r.late_minutes is not None),
             "now_local": zones.local(now, location) if location else None,
             "action_url": reverse("admin:bookings_appointment_board_act"),
+            "notices": [(message, rows_by_pk.get(pk)) for message, pk in notices],
         }
         response = TemplateResponse(request, self.board_template, context)
         if location is not None:
@@ -166,7 +222,19 @@ class DayBoardAdminMixin:
             # The button was not shown to this user: a stale page or a crafted request.
             raise PermissionDenied(str(exc) or "You may not make this change.") from exc
         else:
-            self.message_user(request, f"{who} {action.done}.", messages.SUCCESS)
+            self._done_message(request, appointment, action, who=who)
         location = appointment.location
         back = urlencode({"location": location.pk, "date": zones.local_date(appointment.start, location).isoformat()})
         return HttpResponseRedirect(f"{reverse('admin:bookings_appointment_board')}?{back}")
+
+    def _done_message(self, request: HttpRequest, appointment: Appointment, action: BoardAction, *, who: str) -> None:
+        """Say what was done; for a check-in or a no-show, with its undo (a button the board draws
+        beside the message) or, for someone who may not undo it, who can."""
+        text, tags = f"{who} {action.done}.", ""
+        undo = UNDO_OF.get(action.target)
+        if undo is not None:
+            if may_transition(by=request.user, current=action.target, target=undo.target):
+                tags = f"{UNDO_TAG}{appointment.pk}"
+            else:
+                text += f" Only a manager can undo a {Status(action.target).label.lower()}."
+        self.message_user(request, text, messages.SUCCESS, extra_tags=tags)

@@ -29,7 +29,7 @@ from treatments.models import Treatment
 
 from . import zones
 from .availability import local_instant
-from .diary import diary_grid, utc_param, week_start
+from .diary import diary_grid, gap_kinds, usual_minutes, utc_param, week_start
 from .diary_html import diary_cells_render
 from .models import Appointment, Location, Technician
 from .selectors import BookingRequestError, booking_policy_for
@@ -210,7 +210,7 @@ class DiaryAdminMixin:
             if moving.status not in MOVABLE:
                 status = moving.get_status_display().lower()
                 return _bad_request(request, f"move: A {status} appointment cannot be moved.", parameter="move")
-        diary = diary_grid(location=location, first_day=first, days=span, now=now)
+        diary = diary_grid(location=location, first_day=first, days=span, now=now, moving=moving)
         may_book = self.has_add_permission(request)
         may_move = self.has_change_permission(request)
         self._links(diary, location=location, view=view, moving=moving, may_book=may_book, may_move=may_move)
@@ -290,6 +290,12 @@ class DiaryAdminMixin:
         if not fixed.is_valid():
             return _invalid(request, fixed)
         initial = self._book_initial(request)
+        slot = fixed.cleaned_data
+        policy = booking_policy_for(slot["location"])
+        fit_note = ""
+        if "kind" not in request.GET:
+            # The gap may be shorter than a consultation: start the form on a kind that fits.
+            fit_note = self._fit_kind(initial, slot=slot, policy=policy)
         form = BookForm(initial={**initial, **{name: request.GET[name] for name in FIXED}})
         raw = str(initial.get("client", ""))
         chosen = (
@@ -298,7 +304,29 @@ class DiaryAdminMixin:
             else None
         )
         query = str(initial.get("q", "")).strip()[:100]
-        return self._book_page(request, form, slot=fixed.cleaned_data, query=query, chosen=chosen)
+        return self._book_page(request, form, slot=slot, query=query, chosen=chosen, policy=policy, fit_note=fit_note)
+
+    def _fit_kind(self, initial: dict, *, slot: dict, policy) -> str:
+        """Set the initial kind and length to the first usual kind that fits the gap; say so when
+        that is not the consultation the form would otherwise offer."""
+        fits = gap_kinds(
+            location=slot["location"],
+            technician=slot["technician"],
+            start=slot["start"],
+            policy=policy,
+            now=timezone.now(),
+        )
+        if not fits or fits[0] == Appointment.Kind.CONSULTATION:
+            if fits == []:
+                return "Nothing fits here at its usual length any more: choose another free time in the diary."
+            return ""
+        kind = Appointment.Kind(fits[0])
+        initial["kind"] = kind.value
+        initial.setdefault("length_minutes", usual_minutes(kind, policy))
+        return (
+            f"A {policy.consultation_minutes}-minute consultation does not fit this gap; "
+            f"it has room for: {', '.join(str(Appointment.Kind(k).label).lower() for k in fits)}."
+        )
 
     def _book_initial(self, request: HttpRequest) -> dict:
         initial: dict = {"channel": Appointment.Channel.PHONE, "kind": Appointment.Kind.CONSULTATION}
@@ -308,10 +336,19 @@ class DiaryAdminMixin:
         return initial
 
     def _book_page(
-        self, request: HttpRequest, form: BookForm, *, slot: dict, query: str, chosen: Client | None
+        self,
+        request: HttpRequest,
+        form: BookForm,
+        *,
+        slot: dict,
+        query: str,
+        chosen: Client | None,
+        policy=None,
+        fit_note: str = "",
     ) -> HttpResponse:
         location, technician, start = slot["location"], slot["technician"], slot["start"]
-        policy = booking_policy_for(location)
+        if policy is None:
+            policy = booking_policy_for(location)
         results = self._client_results(query)
         if chosen is not None and chosen not in results:
             results = [chosen, *results]
@@ -332,6 +369,7 @@ class DiaryAdminMixin:
             "chosen": chosen,
             "searched": bool(query),
             "policy": policy,
+            "fit_note": fit_note,
             "diary_url": _link(DIARY_URL_NAME, location=location.pk, date=local_start.date().isoformat(), view="day"),
             "clients_url": reverse(f"admin:{CLIENTS_URL_NAME}"),
             "alternatives": getattr(form, "alternatives", []),

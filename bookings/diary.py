@@ -6,6 +6,13 @@ whatever the number of technicians or appointments, and returns plain objects th
 walks: rows of cells, each cell spanning the rows it covers (an appointment, a break, hours off),
 free cells one row each so every free quarter hour can be booked.
 
+A free quarter hour is offered as a gap only where the booking engine would take the shortest
+appointment reception can book (``shortest_booking``) for that technician from that time, or,
+while moving one, that appointment: the engine (``availability.free_slots``, the one the
+booking service asks) is run over the schedules read here, without another query. A free
+quarter hour too short for either (before the next appointment and its clean-up, at the end of
+the day) is shaded "Too short" instead of offering a booking that would fail.
+
 Rows are instants, not wall-clock labels: a day starts at the location's opening on its own
 clock and steps 15 minutes in real time, so on the day the clocks go forward the skipped hour
 has no rows and on the day they go back the repeated hour has two sets (labelled with the
@@ -23,10 +30,11 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Q
 
-from .availability import local_instant
+from .availability import Rules, TechnicianSchedule, WeeklyTime, free_slots, local_instant
 from .models import (
     MAX_APPOINTMENT_LENGTH,
     Appointment,
+    BookingPolicy,
     Break,
     Closure,
     Location,
@@ -35,7 +43,7 @@ from .models import (
     TimeOff,
     WorkingHours,
 )
-from .selectors import booking_policy_for, client_attendance_counts
+from .selectors import BookingRequestError, availability_schedules, booking_policy_for, client_attendance_counts
 
 ROW = timedelta(minutes=15)
 # Hours shown when a location has neither opening hours nor anyone working in the period.
@@ -59,6 +67,7 @@ class CellKind:
     CLOSURE = "closure"
     OFF = "off"
     NO_SUCH_TIME = "no-such-time"
+    TOO_SHORT = "too-short"  # free, but nothing bookable fits before the next thing
 
 
 LABELS = {
@@ -69,6 +78,7 @@ LABELS = {
     CellKind.CLOSURE: "Closed",
     CellKind.OFF: "Not working here",
     CellKind.NO_SUCH_TIME: "No such time (clock change)",
+    CellKind.TOO_SHORT: "Too short",
 }
 
 
@@ -116,6 +126,64 @@ class Diary:
     appointment_count: int
     closures: dict[date, str]
     now: datetime
+    shortest_minutes: int = 15  # the shortest booking a free cell must fit to be offered
+
+
+# The kinds reception books into a gap with no treatment chosen, in the order the booking form
+# prefers them (a treatment session needs a treatment, which the grid does not read).
+USUAL_KINDS = (Appointment.Kind.CONSULTATION, Appointment.Kind.PATCH_TEST, Appointment.Kind.TOUCH_UP)
+
+
+def usual_minutes(kind: str, policy: BookingPolicy) -> int:
+    return {
+        Appointment.Kind.CONSULTATION: policy.consultation_minutes,
+        Appointment.Kind.PATCH_TEST: policy.patch_test_minutes,
+        Appointment.Kind.TOUCH_UP: policy.touch_up_minutes,
+    }[kind]
+
+
+def shortest_booking(policy: BookingPolicy) -> timedelta:
+    """The shortest appointment reception can book into a gap, at its usual length."""
+    return timedelta(minutes=min(usual_minutes(kind, policy) for kind in USUAL_KINDS))
+
+
+def gap_kinds(
+    *, location: Location, technician: Technician, start: datetime, policy: BookingPolicy, now: datetime
+) -> list[str] | None:
+    """The kinds (of USUAL_KINDS, at their usual length) the technician can be booked for at
+    ``start``, as the booking engine judges it; None where it will not judge (too far away)."""
+    lengths = {kind: usual_minutes(kind, policy) for kind in USUAL_KINDS}
+    day = start.astimezone(location.tz).date()
+    try:
+        # One read of the technician's day, long enough for the longest kind; each kind is then
+        # the engine's pure function over it.
+        _, schedules = availability_schedules(
+            location=location,
+            kind=Appointment.Kind.CONSULTATION,
+            start_date=day,
+            days=1,
+            technician_ids=[technician.pk],
+            length_minutes=max(lengths.values()),
+            apply_notice=False,
+            policy=policy,
+            now=now,
+        )
+    except BookingRequestError:
+        return None
+    fits = []
+    for kind, minutes in lengths.items():
+        rules = Rules(
+            length=timedelta(minutes=minutes),
+            step=timedelta(minutes=policy.slot_step_minutes),
+            buffer_before=timedelta(minutes=policy.buffer_before_minutes),
+            buffer_after=timedelta(minutes=policy.buffer_after_minutes),
+            earliest=now,
+            tz=location.tz,
+        )
+        slots = free_slots(schedules=schedules.values(), start_date=day, days=1, rules=rules)
+        if any(slot.start == start for slot in slots[day]):
+            fits.append(kind)
+    return fits
 
 
 def week_start(day: date) -> date:
@@ -201,8 +269,11 @@ def _hhmm(instant: datetime, tz) -> str:
     return f"{instant.astimezone(tz):%H:%M}"
 
 
-def diary_grid(*, location: Location, first_day: date, days: int, now: datetime) -> Diary:
-    """The location's diary for ``days`` days from ``first_day`` (1 for a day, 7 for a week)."""
+def diary_grid(
+    *, location: Location, first_day: date, days: int, now: datetime, moving: Appointment | None = None
+) -> Diary:
+    """The location's diary for ``days`` days from ``first_day`` (1 for a day, 7 for a week);
+    with ``moving``, the free times offered are those that appointment fits into."""
     tz = location.tz
     day_list = [first_day + timedelta(days=n) for n in range(days)]
     range_start = local_instant(first_day, time(0), tz=tz)
@@ -213,7 +284,10 @@ def diary_grid(*, location: Location, first_day: date, days: int, now: datetime)
     # This location's appointments (whoever took them) and, for the technicians shown, their
     # appointments elsewhere: a technician cannot be in two clinics at once.
     appointments = list(
-        Appointment.objects.filter(Q(location=location) | Q(technician_id__in=ids, status__in=GRID_STATUSES))
+        # Held bookings too (not drawn): the engine keeps them off the technician's time.
+        Appointment.objects.filter(
+            Q(location=location) | Q(technician_id__in=ids, status__in=Appointment.SLOT_STATUSES)
+        )
         # The lower bound on start (the longest appointment) lets the (location, start) and
         # (technician, start) indexes find the range instead of every appointment of the clinic.
         .filter(start__lt=range_end, start__gt=range_start - MAX_APPOINTMENT_LENGTH, end__gt=range_start)
@@ -286,6 +360,20 @@ def diary_grid(*, location: Location, first_day: date, days: int, now: datetime)
     appointments_by = defaultdict(list)
     for a in on_grid:
         appointments_by[a.technician_id].append(a)
+    starts = _bookable_starts(
+        technicians=technicians,
+        first_day=first_day,
+        days=days,
+        hours=hours,
+        breaks=breaks,
+        time_off=time_off,
+        appointments=[a for a in appointments if a.status in Appointment.SLOT_STATUSES],
+        closed=set(closed),
+        policy=policy,
+        now=now,
+        moving=moving,
+        tz=tz,
+    )
 
     columns = []
     for day in day_list:
@@ -305,6 +393,7 @@ def diary_grid(*, location: Location, first_day: date, days: int, now: datetime)
                 appointments=appointments_by[technician.pk],
                 location=location,
                 clean_up=clean_up,
+                starts=starts[technician.pk],
             )
             for index, cell in cells:
                 cell.first_of_day = n == 0
@@ -335,7 +424,53 @@ def diary_grid(*, location: Location, first_day: date, days: int, now: datetime)
         appointment_count=sum(1 for a in on_grid if a.location_id == location.pk),
         closures=closed,
         now=now,
+        shortest_minutes=int(shortest_booking(policy).total_seconds() // 60),
     )
+
+
+def _bookable_starts(
+    *,
+    technicians: list[Technician],
+    first_day: date,
+    days: int,
+    hours: list[WorkingHours],
+    breaks: list[Break],
+    time_off: list[TimeOff],
+    appointments: list[Appointment],
+    closed: set[date],
+    policy: BookingPolicy,
+    now: datetime,
+    moving: Appointment | None,
+    tz,
+) -> dict[int, set[datetime]]:
+    """Per technician, the instants the booking engine would book the shortest appointment at
+    (or move ``moving`` to), from the rows already read: the same rule the booking service
+    applies (working hours here, breaks, time off, closures, other appointments with the
+    clean-up between them, the start-time step), as staff book it (no notice, never the past)."""
+    schedules = {t.pk: TechnicianSchedule(t.pk, [], [], [], []) for t in technicians}
+    for h in hours:
+        schedules[h.technician_id].working_hours.append(WeeklyTime(h.weekday, h.start_time, h.end_time))
+    for b in breaks:
+        schedules[b.technician_id].breaks.append(WeeklyTime(b.weekday, b.start_time, b.end_time))
+    for t in time_off:
+        schedules[t.technician_id].time_off.append((t.start, t.end))
+    for a in appointments:
+        if a.technician_id in schedules and (moving is None or a.pk != moving.pk):
+            schedules[a.technician_id].appointments.append((a.start, a.end))
+    rules = Rules(
+        length=moving.end - moving.start if moving is not None else shortest_booking(policy),
+        step=timedelta(minutes=policy.slot_step_minutes),
+        buffer_before=timedelta(minutes=policy.buffer_before_minutes),
+        buffer_after=timedelta(minutes=policy.buffer_after_minutes),
+        earliest=now,
+        tz=tz,
+    )
+    slots = free_slots(schedules=schedules.values(), start_date=first_day, days=days, rules=rules, closed_dates=closed)
+    starts: dict[int, set[datetime]] = {t.pk: set() for t in technicians}
+    for day_slots in slots.values():
+        for slot in day_slots:
+            starts[slot.technician_id].add(slot.start)
+    return starts
 
 
 def _within(spans, lo: datetime, hi: datetime):
@@ -357,6 +492,7 @@ def _column_cells(
     appointments: list[Appointment],
     location: Location,
     clean_up: timedelta,
+    starts: set[datetime],
 ) -> list[tuple[int, Cell]]:
     """The cells of one technician's day, each with the index of the row it starts on; runs of
     the same thing (one appointment, one break, hours off) become one cell spanning their rows."""
@@ -388,6 +524,7 @@ def _column_cells(
                 booked=booked,
                 tidying=tidying,
                 location=location,
+                starts=starts,
             )
         this = (kind, id(what) if what is not None else None)
         if current is not None and kind != CellKind.FREE and this == identity:
@@ -408,7 +545,7 @@ def _column_cells(
     return out
 
 
-def _state(*, at, now, closure, working, breaking, away, booked, tidying, location):
+def _state(*, at, now, closure, working, breaking, away, booked, tidying, location, starts):
     hi = at + ROW
     hit = _within(booked, at, hi)
     if hit is not None:
@@ -430,7 +567,7 @@ def _state(*, at, now, closure, working, breaking, away, booked, tidying, locati
         return CellKind.CLEAN_UP, hit[2]
     if at < now:
         return CellKind.PAST, None
-    return CellKind.FREE, None
+    return (CellKind.FREE if at in starts else CellKind.TOO_SHORT), None
 
 
 def _describe(cell: Cell, what, *, tz, closure: str | None) -> None:

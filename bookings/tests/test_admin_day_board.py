@@ -143,7 +143,7 @@ def test_reception_gets_check_in_and_no_show_but_not_completed(client, clinic):
     assert _buttons(html, started) == ["arrive", "no_show"]
     # Neither a no-show nor a completion before the start: the services refuse both.
     assert _buttons(html, coming) == ["arrive"]
-    assert _buttons(html, arrived) == []
+    assert _buttons(html, arrived) == ["undo_arrive"]
 
 
 def test_a_technician_with_the_clinical_permission_gets_completed(client, clinic):
@@ -152,7 +152,7 @@ def test_a_technician_with_the_clinical_permission_gets_completed(client, clinic
     user.save(update_fields=["is_staff"])
     arrived = _at(clinic, NOW - timedelta(minutes=30), S.ARRIVED)
     html = client.get(BOARD).content.decode()
-    assert _buttons(html, arrived) == ["complete"]
+    assert _buttons(html, arrived) == ["complete", "undo_arrive"]
 
 
 @pytest.mark.parametrize(
@@ -179,6 +179,77 @@ def test_each_button_makes_its_transition_with_the_audit_row(client, clinic, act
     event = AuditEvent.objects.get(object_type="appointment", object_id=str(appointment.pk))
     assert (event.actor, event.detail) == (manager, f"status {before} -> {after}")
     assert [m.level_tag for m in get_messages(response.wsgi_request)] == ["success"]
+
+
+@pytest.mark.parametrize(
+    ("action", "undo", "before", "marked"),
+    [("no_show", "undo_no_show", S.BOOKED, S.NO_SHOW), ("arrive", "undo_arrive", S.CONFIRMED, S.ARRIVED)],
+)
+def test_a_no_show_or_check_in_made_on_the_board_can_be_undone_from_it(client, clinic, action, undo, before, marked):
+    manager = _login(client, "Manager")
+    appointment = _at(clinic, NOW - timedelta(minutes=15), before, first="Nora")
+
+    response = client.post(ACT, {"appointment": appointment.pk, "action": action}, follow=True)
+
+    # The message says what was done and carries the undo; the row offers it too.
+    html = response.content.decode()
+    notice = html.split('<ul class="messagelist">', 1)[1].split("</ul>", 1)[0]
+    assert f"({appointment.reference})" in notice
+    assert f'name="action" value="{undo}"' in notice
+    assert 'aria-label="Undo ' in notice
+    assert "Nora Client at 10:15" in notice
+    assert undo in _buttons(html, appointment)
+    assert len(re.findall(r'name="csrfmiddlewaretoken"', notice)) == 1
+
+    response = client.post(ACT, {"appointment": appointment.pk, "action": undo}, follow=True)
+
+    appointment.refresh_from_db()
+    assert (appointment.status, appointment.status_changed_by) == (S.BOOKED, manager)
+    assert appointment.no_show_marked_at is None
+    events = AuditEvent.objects.filter(object_type="appointment", object_id=str(appointment.pk)).order_by("pk")
+    assert [(e.actor, e.detail) for e in events] == [
+        (manager, f"status {before} -> {marked}"),
+        (manager, f"status {marked} -> booked"),
+    ]
+    assert [m.level_tag for m in response.context["messages"]] == ["success"]
+    html = response.content.decode()
+    assert "undo" not in " ".join(_buttons(html, appointment))
+    assert 'class="button board-undo"' not in html  # nothing left to undo
+
+
+def test_reception_may_undo_a_check_in_but_is_told_a_manager_undoes_a_no_show(client, clinic):
+    _login(client, "Reception")
+    missed = _at(clinic, NOW - timedelta(minutes=15), first="Missed")
+    arrived = _at(clinic, NOW - timedelta(minutes=5), first="Here")
+
+    html = client.post(ACT, {"appointment": missed.pk, "action": "no_show"}, follow=True).content.decode()
+
+    assert "marked no-show. Only a manager can undo a no-show." in html
+    assert 'class="button board-undo"' not in html
+    assert _buttons(html, missed) == []
+    # Posted anyway: the service refuses it and nothing changes.
+    assert client.post(ACT, {"appointment": missed.pk, "action": "undo_no_show"}).status_code == 403
+    missed.refresh_from_db()
+    assert missed.status == S.NO_SHOW
+    assert AuditEvent.objects.filter(object_id=str(missed.pk)).count() == 1
+
+    html = client.post(ACT, {"appointment": arrived.pk, "action": "arrive"}, follow=True).content.decode()
+    assert 'class="button board-undo"' in html
+    client.post(ACT, {"appointment": arrived.pk, "action": "undo_arrive"})
+    arrived.refresh_from_db()
+    assert arrived.status == S.BOOKED
+
+
+def test_an_undo_refused_because_the_status_moved_on_is_a_message(client, clinic):
+    _login(client, "Manager")
+    # Completed by the technician since the page showed "Undo check-in".
+    appointment = _at(clinic, NOW - timedelta(minutes=15), S.COMPLETED)
+    response = client.post(ACT, {"appointment": appointment.pk, "action": "undo_arrive"}, follow=True)
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    assert "there is nothing to undo" in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == S.COMPLETED
+    assert not AuditEvent.objects.exists()
 
 
 def test_a_refused_transition_is_a_message_and_changes_nothing(client, clinic):

@@ -230,6 +230,70 @@ def test_a_gap_links_to_the_booking_page_for_that_technician_and_time(client, cl
     assert 'name="length_minutes" value="45"' in text  # the consultation length, prefilled
 
 
+def _selected_kind(html: str) -> str:
+    select = html.split('name="kind"', 1)[1].split("</select>", 1)[0]
+    return re.search(r'<option value="(\w+)" selected>', select).group(1)
+
+
+def test_a_free_time_is_a_gap_only_if_the_shortest_booking_fits_and_its_form_starts_on_a_kind_that_fits(
+    client, clinic, amara
+):
+    desk = _login(client, "Reception")
+    monday = datetime(2026, 11, 23, tzinfo=LONDON)
+    # Amara works 09:00-17:00; the default policy: consultation 45, patch test 15, touch-up 120
+    # minutes, 15 minutes' clean-up after each appointment.
+    _at(clinic, amara, monday.replace(hour=11), first="Morning")  # 11:00-11:45, clean-up to 12:00
+    _at(clinic, amara, monday.replace(hour=12, minute=15), first="Noon")  # needs 12:00 clear too
+    _at(clinic, amara, monday.replace(hour=14, minute=30), first="Long", minutes=105)  # to 16:15, clean-up to 16:30
+
+    html = client.get(DIARY, {"date": "2026-11-23"}).content.decode()
+
+    def offered(hhmm: str) -> bool:
+        start = _z(datetime.combine(monday.date(), time.fromisoformat(hhmm), tzinfo=LONDON))
+        return any(f"technician={amara.pk}&start={start}" in g for g in _gaps(html))
+
+    # 12:00: free, but a 15-minute patch test would leave no clean-up before 12:15.
+    assert not offered("12:00")
+    assert re.search(r'class="diary-cell diary-shaded diary-too-short[^"]*">Too short', html)
+    # 16:30 and 16:45: no consultation fits before 17:00, a patch test does.
+    assert offered("16:30")
+    assert offered("16:45")
+    assert offered("13:15")  # a consultation fits: 13:15-14:00, clean-up to 14:15
+
+    link = next(g for g in _gaps(html) if f"technician={amara.pk}&start=2026-11-23T16:30Z" in g)
+    page = client.get(link).content.decode()
+    assert _selected_kind(page) == Appointment.Kind.PATCH_TEST
+    assert 'name="length_minutes" value="15"' in page
+    assert "A 45-minute consultation does not fit this gap; it has room for: patch test." in page
+    page = client.get(next(g for g in _gaps(html) if "start=2026-11-23T13:15Z" in g)).content.decode()
+    assert _selected_kind(page) == Appointment.Kind.CONSULTATION
+    assert 'name="length_minutes" value="45"' in page
+
+    # Booking what the form starts on succeeds.
+    nora = ClientFactory(first_name="Nora", last_name="Late")
+    start = monday.replace(hour=16, minute=30)
+    data = _book_data(clinic, amara, start, nora, kind=Appointment.Kind.PATCH_TEST, length_minutes="15")
+    response = client.post(BOOK, data)
+    assert response.status_code == 302
+    booked = Appointment.objects.get(client=nora)
+    assert (booked.kind, booked.start, booked.duration_minutes) == (Appointment.Kind.PATCH_TEST, start, 15)
+    event = AuditEvent.objects.get(object_type="appointment", object_id=str(booked.pk))
+    assert (event.actor, event.action) == (desk, AuditEvent.Action.CREATE)
+
+
+def test_moving_offers_only_the_times_the_appointment_being_moved_fits(client, clinic, amara, ben):
+    _login(client, "Reception")
+    monday = datetime(2026, 11, 23, tzinfo=LONDON)
+    moving = _at(clinic, amara, monday.replace(hour=10))  # 45 minutes
+    _at(clinic, ben, monday.replace(hour=14), minutes=135)  # Ben is free from 16:30 (clean-up)
+    html = client.get(DIARY, {"date": "2026-11-23", "move": moving.pk}).content.decode()
+    gaps = _gaps(html)
+    assert any(f"technician={ben.pk}&start=2026-11-23T13:00Z" in g for g in gaps)
+    assert not any(f"technician={ben.pk}&start=2026-11-23T16:" in g for g in gaps)
+    # Its own time does not stand in its way: 15 minutes earlier, with Amara.
+    assert any(f"technician={amara.pk}&start=2026-11-23T09:45Z" in g for g in gaps)
+
+
 def test_cancellations_and_no_shows_are_listed_under_the_grid_not_drawn_on_it(client, clinic, amara):
     _login(client, "Reception")
     cancelled = _at(clinic, amara, NOW.replace(hour=15, minute=0), S.CANCELLED, first="Gone")
@@ -603,7 +667,8 @@ def test_the_booking_page_costs_the_same_queries_for_1_or_15_clients_found(
     for number, total in ((1, 1), (14, 15)):
         for _ in range(number):
             ClientFactory(last_name="Jones")
-        with django_assert_max_num_queries(9) as queries:
+        # One more than the search's own: the technician's day, to start the form on a kind that fits.
+        with django_assert_max_num_queries(10) as queries:
             response = client.get(BOOK, params)
         assert response.content.decode().count('name="client" value=') == total
         counts.append(len(queries.captured_queries))

@@ -104,3 +104,27 @@ def test_with_htmx_the_day_changes_in_place_and_the_form_opens_beside_the_grid(p
         assert "Booked Priya Shah" in page.locator(".messagelist").inner_text()
         booked = Appointment.objects.get(client__last_name="Shah")
         assert booked.start == datetime(2026, 11, 21, 9, tzinfo=NOW.tzinfo)
+
+
+def test_the_week_fits_a_landscape_tablet_with_the_grid_scrolling_in_its_own_box(page_factory, live_server):
+    with time_machine.travel(NOW, tick=True):
+        clinic, _, _ = _clinic()
+        for n in range(3):  # five technicians: a week far wider than the screen
+            technician_working(location=clinic, display_name=f"Tech {n}")
+        staff_user(role="Reception", username="desk3")
+        page = page_factory(viewport={"width": 1180, "height": 820})
+        _login(page, live_server, "desk3")
+        page.get_by_role("link", name="Week").click()
+        page.wait_for_url("**view=week*")
+
+        # No sideways scrolling of the page: only the grid's own box scrolls.
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        grid = page.locator(".diary-scroll")
+        assert grid.evaluate("e => e.scrollWidth > e.clientWidth")
+        assert grid.evaluate("e => e.getBoundingClientRect().right <= window.innerWidth")
+        # The breadcrumbs look like every admin page's: the admin's dark bar, padded.
+        crumbs = page.locator("ol.breadcrumbs")
+        assert crumbs.evaluate("e => getComputedStyle(e).paddingLeft") == "40px"
+        assert crumbs.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+        assert [e for e in page.console_errors if "Content Security Policy" in e] == []
+        assert axe_violations(page) == []
