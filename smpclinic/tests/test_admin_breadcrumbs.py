@@ -1,0 +1,28 @@
+"""The admin's own pages keep its breadcrumb markup: Django 6 styles <ol class="breadcrumbs">
+with <li>s; the older <div class="breadcrumbs"> sat unpadded on white at the page's edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+ADMIN_TEMPLATES = Path(settings.BASE_DIR) / "templates" / "admin"
+
+
+def test_no_admin_template_uses_the_old_breadcrumb_markup():
+    old = [
+        str(path.relative_to(ADMIN_TEMPLATES))
+        for path in ADMIN_TEMPLATES.rglob("*.html")
+        if '<div class="breadcrumbs">' in path.read_text()
+    ]
+    assert old == []
+
+
+def test_the_shared_trail_names_the_page_as_the_current_one():
+    from django.template.loader import render_to_string
+
+    html = render_to_string("admin/_crumbs.html", {"parent_url": "/admin/x/", "parent": "Batches", "current": "Recall"})
+    assert '<ol class="breadcrumbs">' in html
+    assert '<li><a href="/admin/x/">Batches</a></li>' in html
+    assert '<li aria-current="page">Recall</li>' in html
