@@ -54,3 +54,37 @@ def intake_record_save(
     intake.completed_at = completed_at
     _save_with_audit(instance=intake, before=before, by=by, client_id=client.pk)
     return intake
+
+
+# What a client types in "Allergies" when they have none: not a warning. Anything else is.
+_NOTHING_DECLARED = {
+    "",
+    "-",
+    "none",
+    "no",
+    "nil",
+    "n/a",
+    "na",
+    "no allergies",
+    "none known",
+    "not known",
+    "nka",
+    "nkda",
+}
+
+
+def intake_declarations(intake: Intake | None) -> list[tuple[str, str]]:
+    """What the client declared on a sent intake form that a technician must check before
+    starting, as (label, text): the allergies they gave and every question answered yes (each
+    question is a screening question for a contraindication or a past reaction to dye, ink or
+    numbing cream). Their own words, not yet assessed; no query."""
+    if intake is None or intake.completed_at is None:
+        return []
+    declared = []
+    allergies = intake.allergies.strip()
+    if allergies.lower().rstrip(".") not in _NOTHING_DECLARED:
+        declared.append(("Allergies", allergies))
+    for answer in intake.medical_yes:
+        details = (answer.get("details") or "").strip()
+        declared.append((answer.get("question") or "Medical question", f"Yes: {details}" if details else "Yes"))
+    return declared

@@ -1,5 +1,6 @@
 """In Chromium on a phone: a client books a consultation, opens the intake link from the
-confirmation, answers and sends photos, and their technician sees them as prepared."""
+confirmation, answers and sends photos, and their technician sees the intake sent and what it
+declares."""
 
 from __future__ import annotations
 
@@ -105,7 +106,8 @@ def test_a_client_books_fills_in_the_intake_on_a_phone_and_the_technician_sees_t
     assert ConsentRecord.objects.filter(client=appointment.client, wording__kind="clinical_photos").exists()
     assert AuditEvent.objects.filter(object_type="intake", object_id=str(intake.pk)).exists()
 
-    # The technician, on their own device, finds the consultation marked as prepared.
+    # The technician, on their own device, finds the consultation sent but with a declared
+    # allergy to check: not a green "prepared", and the allergy in the warnings.
     staff = page_factory(viewport=PHONE)
     staff.goto(live_server.url + "/staff/login/")
     staff.get_by_label("Username").fill("amara")
@@ -115,8 +117,12 @@ def test_a_client_books_fills_in_the_intake_on_a_phone_and_the_technician_sees_t
     day = timezone.localdate(appointment.start, location.tz).isoformat()
     staff.goto(f"{live_server.url}/staff/?view=week&date={day}")
     row = staff.locator(f"a[href='/staff/appointments/{appointment.pk}/']")
-    assert row.get_by_text("Prepared: intake done").is_visible()
+    assert row.get_by_text("Intake done: allergy or risk declared").is_visible()
+    assert row.get_by_text("Prepared: intake done").count() == 0
     assert axe_violations(staff) == []
     row.click()
+    warnings = staff.locator("#clinical-warnings")
+    assert warnings.get_by_text("not yet assessed").is_visible()
+    assert warnings.get_by_text("Latex").is_visible()
     assert staff.locator("#intake").get_by_text("Mild psoriasis behind the left ear").is_visible()
     assert axe_violations(staff) == []

@@ -25,9 +25,13 @@ ANSWERS = [
     {"question": "Do you have a skin condition on your scalp?", "answer": "yes", "details": "Psoriasis"},
     {"question": "Are you pregnant or breastfeeding?", "answer": "no", "details": ""},
 ]
+# No to every question and no allergies: nothing for the technician to check first.
+CLEAR = [{**answer, "answer": "no", "details": ""} for answer in ANSWERS]
 
 
-def _consultations(clinic, count: int, *, prepared: bool, hour: int = 1) -> list[Appointment]:
+def _consultations(
+    clinic, count: int, *, prepared: bool, hour: int = 1, answers: list[dict] = ANSWERS
+) -> list[Appointment]:
     """Consultations later today with the clinic's technician, 45 minutes apart."""
     now = timezone.localtime(clinic["session"].end)
     made = []
@@ -45,7 +49,7 @@ def _consultations(clinic, count: int, *, prepared: bool, hour: int = 1) -> list
                 appointment=appointment,
                 client=appointment.client,
                 data={"medications": "Minoxidil", "goals": "A hairline"},
-                medical_answers=ANSWERS,
+                medical_answers=answers,
                 completed_at=timezone.now(),
                 by=None,
             )
@@ -54,8 +58,9 @@ def _consultations(clinic, count: int, *, prepared: bool, hour: int = 1) -> list
 
 
 def test_the_schedule_shows_who_is_prepared_and_who_is_not(client, clinic):
-    (ready,) = _consultations(clinic, 1, prepared=True)
+    (ready,) = _consultations(clinic, 1, prepared=True, answers=CLEAR)
     (missing,) = _consultations(clinic, 1, prepared=False, hour=3)
+    (declared,) = _consultations(clinic, 1, prepared=True, hour=5)
     client.login(username="tech", password=PASSWORD)
 
     body = client.get(reverse("staff:schedule") + "?view=week").content.decode()
@@ -65,23 +70,28 @@ def test_the_schedule_shows_who_is_prepared_and_who_is_not(client, clinic):
     session_row = body[body.index(f"/staff/appointments/{clinic['session'].pk}/") :][:900]
     assert "Prepared: intake done" in ready_row.split("</a>")[0]
     assert "Intake missing" in missing_row.split("</a>")[0]
+    declared_row = body[body.index(f"/staff/appointments/{declared.pk}/") :].split("</a>")[0]
+    assert "Intake done: allergy or risk declared" in declared_row
+    assert "Prepared" not in declared_row
     assert "data-intake" not in session_row.split("</a>")[0]
 
 
 def test_the_schedule_costs_the_same_queries_for_2_or_12_consultations(client, clinic, django_assert_max_num_queries):
     url = reverse("staff:schedule") + "?view=week"
-    _consultations(clinic, 1, prepared=True)
+    _consultations(clinic, 1, prepared=True, answers=CLEAR)
     _consultations(clinic, 1, prepared=False, hour=2)
     client.login(username="tech", password=PASSWORD)
     client.get(url)
     with CaptureQueriesContext(connection) as small:
         client.get(url)
-    _consultations(clinic, 5, prepared=True, hour=4)
+    _consultations(clinic, 5, prepared=True, hour=4, answers=CLEAR)
+    _consultations(clinic, 3, prepared=True, hour=14)
     _consultations(clinic, 5, prepared=False, hour=9)
 
     with django_assert_max_num_queries(len(small.captured_queries)):
         response = client.get(url)
     assert response.content.decode().count("Prepared: intake done") == 6
+    assert response.content.decode().count('data-intake="declared"') == 3
 
 
 def test_the_consultation_page_shows_the_intake_and_audits_the_view(client, clinic):
@@ -90,7 +100,7 @@ def test_the_consultation_page_shows_the_intake_and_audits_the_view(client, clin
 
     body = client.get(reverse("staff:appointment", args=[ready.pk])).content.decode()
 
-    assert "Prepared" in body
+    assert "Allergy or risk declared" in body  # a yes is to check, not "prepared"
     assert "Do you have a skin condition on your scalp?" in body
     assert "Psoriasis" in body
     assert "Minoxidil" in body

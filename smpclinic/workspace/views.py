@@ -40,6 +40,7 @@ from clients.forms import (
     PhotoUploadForm,
     SessionNoteForm,
 )
+from clients.intake import intake_declarations
 from clients.models import Assessment, ConsentRecord, Intake, PatchTest, Photo, SessionNote
 from smpclinic.accounts.otp import second_factor_redirect
 from smpclinic.badinput import BadInput
@@ -176,6 +177,7 @@ def _appointment_detail(request: HttpRequest, appointment, *, id_form: IdCheckFo
             "can_manage": access.is_manager(request.user),
             "is_consultation": appointment.kind == appointment.Kind.CONSULTATION,
             "intake": intake,
+            "intake_declared": intake_declarations(intake),
             # Offered only when the service would accept it: started, and a status that may complete.
             "can_complete": appointment.start <= now
             and appointments.may_transition(by=request.user, current=appointment.status, target=Status.COMPLETED),
