@@ -111,8 +111,9 @@ class SessionBatchesForm(forms.Form):
                 for name, _, share in pigments:
                     if share is None:
                         self.add_error(name, "A blend of several batches needs each batch's share.")
-            elif sum(share for _, _, share in pigments) != 100:
-                self.add_error(None, "The shares of the blend must add up to 100%.")
+            elif (total := sum(share for _, _, share in pigments)) != 100:
+                for name, _, _ in pigments:  # marked on each share, where it is corrected
+                    self.add_error(name, f"The shares of the blend add up to {total}%: they must add up to 100%.")
         self._pigments = pigments
         return cleaned
 

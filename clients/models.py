@@ -427,7 +427,9 @@ class SessionNote(models.Model):
         ALLERGIC = "allergic", "Allergic reaction to pigment"
 
     appointment = models.OneToOneField("bookings.Appointment", on_delete=models.CASCADE, related_name="session_note")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     areas = models.JSONField("areas treated", default=list, blank=True)
     pigment_brand = models.CharField(max_length=80, blank=True)
     pigment_shade = models.CharField(max_length=80, blank=True)

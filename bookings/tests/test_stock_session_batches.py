@@ -158,6 +158,9 @@ def test_a_blend_of_several_batches_needs_shares_that_add_up(client, clinic, sto
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not SessionBatch.objects.exists()
+    # The message is on the share fields it is about, not only in the banner.
+    assert response.context["stock"].errors.keys() - {"pigment_0", "pigment_1"} <= {"share_0", "share_1"}
+    assert response.context["stock"].errors.get("share_0") or response.context["stock"].errors.get("share_1")
 
 
 def test_a_needle_posted_as_a_pigment_is_refused(client, clinic, stock):
@@ -218,3 +221,30 @@ def test_the_session_note_admin_records_a_batch_through_the_service(client, clin
     assert AuditEvent.objects.filter(
         object_type="sessionnote", fields=["batches"], detail__startswith="batches"
     ).exists()
+
+
+def test_a_note_whose_author_has_left_can_still_be_edited(client, clinic):
+    """The author's account deleted (SET_NULL): the note stays valid and editable, not a 500."""
+    note = clinic["note"]
+    assert note.author is None  # as after the author's user was deleted
+    login_as(client, clinic["technician"].user)
+    url = reverse("staff:session_note", args=[note.appointment.pk])
+    response = client.post(url, {"areas": ["crown"], "depth": "standard", "notes": "Touched up the crown."})
+    assert response.status_code == 302
+    note.refresh_from_db()
+    assert note.notes == "Touched up the crown."
+    assert note.author is None  # the note's author is who wrote it, not who edited it
+
+
+def test_a_refusal_about_a_field_no_form_shows_is_a_400_with_the_reason(client, clinic, monkeypatch):
+    from smpclinic.workspace import views
+
+    def refuse(**kwargs):
+        raise ValidationError({"author": ["This note's author is required."], "depth": ["Too deep for a scar."]})
+
+    monkeypatch.setattr(views, "session_note_record", refuse)
+    response = _post(client, clinic)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This note&#x27;s author is required." in page
+    assert "Too deep for a scar." in page

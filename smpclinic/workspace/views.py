@@ -199,6 +199,20 @@ def _safety_context(client, *, appointment=None, id_form: IdCheckForm | None = N
     }
 
 
+def _refusal_to_forms(exc: ValidationError, *forms) -> None:
+    """A service's refusal shown on the page: each field's messages on the form that has that
+    field, the rest (a model field no form shows) above the first form, never an error page."""
+    if not hasattr(exc, "error_dict"):
+        forms[0].add_error(None, exc)
+        return
+    for name, errors in exc.error_dict.items():
+        target = next((f for f in forms if name in f.fields), None)
+        if target is None:
+            forms[0].add_error(None, errors)
+        else:
+            target.add_error(name, errors)
+
+
 def _clinical_form(request: HttpRequest, appointment, *, model, form_class, save, what: str, template: str, saved: str):
     """One clinical record of an appointment (assessment or session note): a view of it is
     audited, a valid post goes through its service."""
@@ -210,7 +224,7 @@ def _clinical_form(request: HttpRequest, appointment, *, model, form_class, save
         try:
             save(appointment=appointment, data=form.cleaned_data, by=request.user)
         except ValidationError as exc:
-            form.add_error(None, exc)
+            _refusal_to_forms(exc, form)
         else:
             messages.success(request, saved)
             return redirect("staff:appointment", pk=appointment.pk)
@@ -250,7 +264,7 @@ def session_note_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             session_note_record(appointment=appointment, data=form.cleaned_data, uses=stock.uses(), by=request.user)
         except ValidationError as exc:
-            stock.add_error(None, exc)
+            _refusal_to_forms(exc, stock, form)
         else:
             messages.success(request, "Session note saved.")
             return redirect("staff:appointment", pk=appointment.pk)
