@@ -44,7 +44,8 @@ def urls(clinic, consent):
         ("consents", "get", reverse("staff:consents", args=[client.pk]), OK),
         ("export", "get", reverse("staff:export", args=[client.pk]), FORBIDDEN),
         ("erase", "get", reverse("staff:erase", args=[client.pk]), FORBIDDEN),
-        ("complete", "post", reverse("staff:complete", args=[session.pk]), POSTED),
+        # The session is under way: completing it before its end asks first (the page, 200).
+        ("complete", "post", reverse("staff:complete", args=[session.pk]), OK),
         ("consent_withdraw", "post", reverse("staff:consent_withdraw", args=[client.pk, consent.pk]), POSTED),
     ]
 

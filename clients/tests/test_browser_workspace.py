@@ -97,6 +97,11 @@ def test_a_technician_records_a_session_on_a_tablet(page_factory, live_server, c
 
     # Mark the session completed.
     page.get_by_role("button", name="Mark session completed").click()
+    # The session is booked for a while yet: the technician confirms it is over.
+    page.locator("#early-notice").wait_for()
+    assert "is booked until" in page.locator("#early-notice").inner_text()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Yes, the session is over").click()
     page.get_by_text("Session marked completed").wait_for()
     session.refresh_from_db()
     assert session.status == Appointment.Status.COMPLETED

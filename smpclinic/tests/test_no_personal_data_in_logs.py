@@ -215,7 +215,8 @@ def test_a_whole_journey_logs_no_personal_data(every_logger_at_debug, mailoutbox
             },
         )
         assert note.status_code == 302, note.content.decode().split("Session note</h1>")[-1][:3000]
-        assert tablet.post(reverse("staff:complete", args=[session.pk])).status_code == 302
+        completed = tablet.post(reverse("staff:complete", args=[session.pk]), {"early": "confirmed"})
+        assert completed.status_code == 302
         session.refresh_from_db()
         assert session.status == Appointment.Status.COMPLETED
         aftercare = ClientMessage.objects.filter(appointment=session).exclude(kind="confirmation")

@@ -415,7 +415,12 @@ def client_erase(request: HttpRequest, client_id: int) -> HttpResponse:
 @staff_view
 @require_POST
 def appointment_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark the session completed. Before its booked end, the technician confirms first: a tap by
+    mistake 5 minutes into a 3-hour session would start the client's aftercare from now."""
     appointment = access.require_appointment(request.user, pk)
+    now = timezone.now()
+    if appointment.start <= now < appointment.end and request.POST.get("early") != "confirmed":
+        return render(request, "staff/complete_early.html", {"appointment": appointment, "now": now})
     try:
         appointments.appointment_complete(appointment=appointment, by=request.user)
     except ValidationError as exc:

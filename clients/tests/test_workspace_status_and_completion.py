@@ -1,5 +1,6 @@
-"""Each appointment status has a badge of its own colour, on the technician's schedule, the
-appointment and history, and the client's manage page (the word is there too)."""
+"""The technician's view of an appointment's state: each status a badge of its own colour (the
+word too) on the schedule, appointment, history and the client's manage page; a touch-up named
+once; completing a session before its booked end asks first."""
 
 from __future__ import annotations
 
@@ -51,3 +52,23 @@ def test_a_touch_up_is_not_named_twice_on_the_schedule(client, clinic):
     row = body[body.index(f"/staff/appointments/{touch_up.pk}/") :].split("</a>")[0]
     assert "Touch-up" in row
     assert "Touch-up · Touch-up" not in row
+
+
+def test_completing_a_session_before_its_booked_end_asks_first(client, clinic):
+    """A tap by mistake minutes into a 3-hour session would start the aftercare from then."""
+    import time_machine
+    from django.utils import timezone
+
+    session = clinic["session"]
+    url = reverse("staff:complete", args=[session.pk])
+    with time_machine.travel(session.start + (session.end - session.start) / 2, tick=False):
+        client.login(username="tech", password=PASSWORD)  # staff sessions end after inactivity
+        asked = client.post(url)
+        assert asked.status_code == 200
+        assert "Complete this session now?" in asked.content.decode()
+        session.refresh_from_db()
+        assert session.status != Appointment.Status.COMPLETED
+        assert client.post(url, {"early": "confirmed"}).status_code == 302
+        session.refresh_from_db()
+        assert session.status == Appointment.Status.COMPLETED
+        assert session.completed_at == timezone.now()
