@@ -94,7 +94,8 @@ def _group(
                         "end": _iso(e["slot"].end, location),
                         "label": e["slot"].start.astimezone(location.tz).strftime("%H:%M"),
                         "technicians": e["technicians"],
-                        "current": e["slot"].start == current_start,
+                        # Only for the move form: the availability API's times keep their four keys.
+                        **({"current": e["slot"].start == current_start} if current_start else {}),
                     }
                     for e in times.values()
                 ],
