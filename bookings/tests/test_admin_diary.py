@@ -481,12 +481,13 @@ def test_booking_a_technician_for_what_they_do_not_do_says_why(client, clinic, a
 
 def test_finding_a_client_lists_them_to_choose_without_booking(client, clinic, amara):
     _login(client, "Reception")
-    ClientFactory(first_name="Priya", last_name="Shah", email="priya@example.com")
+    ClientFactory(first_name="Priya", last_name="Shah", email="priya@example.com", phone="07700 900123")
     data = _book_data(clinic, amara, datetime(2026, 11, 23, 11, tzinfo=LONDON), ClientFactory())
     data.pop("book")
     data.update(client="", q="shah", find="1")
     html = client.post(BOOK, data).content.decode()
-    assert "Priya Shah, priya@example.com" in html
+    # The number as reception reads it, not as it is stored (+447700900123).
+    assert "Priya Shah, priya@example.com, 07700 900123" in html
     assert not Appointment.objects.exists()
     fragment = client.get("/admin/bookings/appointment/diary/clients/", {"q": "priya"}).content.decode()
     assert 'id="diary-results"' in fragment
