@@ -340,8 +340,22 @@ def _browser_clock_follows_tests(context) -> None:
         context.clock.install(time=datetime.now(UTC))
 
 
+# The page's CSS transitions still running (a button's hover colour after a click, say): axe
+# reads their colours half-way and reports a contrast that the settled page does not have.
+RUNNING_TRANSITIONS_JS = """() => document.getAnimations().filter(
+    a => a.playState === 'running' && a.effect && a.effect.getComputedTiming().iterations !== Infinity
+).length"""
+
+
 def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
-    """Run axe-core (vendored) on the page; return the violations of the given impacts."""
+    """Run axe-core (vendored) on the page, once its transitions have settled (at most a second);
+    return the violations of the given impacts."""
+    import time
+
+    for _ in range(20):
+        if not page.evaluate(RUNNING_TRANSITIONS_JS):
+            break
+        time.sleep(0.05)
     with open(AXE_JS, encoding="utf-8") as fh:
         page.evaluate(fh.read())
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
