@@ -66,6 +66,8 @@ def _snapshot() -> tuple:
         (CHANGELIST + "?start__year=9999&start__month=12&start__day=31", "start__year must be a whole number"),
         ("/admin/clients/auditevent/?at__year=99999999999999999999", "at__year must be a whole number"),
         ("/admin/bookings/closure/?start_date__year=2026&start_date__month=%C2%B2", "start_date__month must be"),
+        ("/admin/bookings/waitlistrelease/?location=9223372036854775808", "location is a number too large"),
+        (CHANGELIST + "?technician__id__exact=-" + "9" * 5000, "technician__id__exact is a number too large"),
     ],
 )
 def test_a_bad_admin_filter_is_a_400_with_a_message(client, superuser, appointment, url, message):
@@ -269,3 +271,9 @@ def test_a_posted_course_whose_client_is_not_a_key_is_a_form_error(client, super
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
     assert Course.objects.count() == before
+
+
+def test_a_long_run_of_digits_is_still_a_search_term(client, superuser, appointment):
+    assert client.get(CHANGELIST + "?q=" + "9" * 25).status_code == 200
+    # The largest id a column holds is only a filter that matches nothing.
+    assert client.get("/admin/bookings/waitlistrelease/?location=9223372036854775807").status_code == 200
