@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import availability  # bench/ is on sys.path when a script here runs: its seed and helpers
@@ -242,6 +243,10 @@ def main() -> None:
     port = availability.free_port()
     mail_dir = tempfile.mkdtemp(prefix="smp-bench-booking-")
     log_path = Path(mail_dir) / "gunicorn.log"
+    from bookings.models import BookingPolicy
+
+    notice = max(BookingPolicy.objects.values_list("change_notice_hours", flat=True), default=24)
+    not_before = timezone.now() + timedelta(hours=notice + 1)
     with gunicorn_serving(url=url, port=port, mail_dir=mail_dir, log_path=log_path):
         targets = []
         for slug in locations:
@@ -250,7 +255,9 @@ def main() -> None:
             probe.connection.request("GET", f"/api/availability/?{query}")
             for day in json.loads(probe.connection.getresponse().read())["days"]:
                 for t in day["times"]:
-                    targets.extend([(slug, t["start"])] * len(t["technicians"]))
+                    # A time inside the change notice is booked through a confirmation step.
+                    if datetime.fromisoformat(t["start"]) >= not_before:
+                        targets.extend([(slug, t["start"])] * len(t["technicians"]))
         random.Random(SEED).shuffle(targets)
         slug = targets[-1][0]
         probes = [start for place, start in reversed(targets) if place == slug][:10]

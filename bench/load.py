@@ -76,10 +76,11 @@ def locust_command(explicit: str | None) -> str:
     )
 
 
-def booking_targets(port: int, locations: list[str], today: str) -> list[tuple[str, str]]:
+def booking_targets(port: int, locations: list[str], today: str, *, not_before: datetime) -> list[tuple[str, str]]:
     """Free (clinic, start) pairs spread so that bookings rarely collide: per clinic and day, a
     start at least an hour after the last one taken (a consultation, its clean-up and slack),
-    once per technician free then."""
+    once per technician free then. None before ``not_before``: a time inside the clinic's change
+    notice is booked through a confirmation step (a 200 asking to accept it), another flow."""
     targets = []
     for slug in locations:
         query = urllib.parse.urlencode({"location": slug, "start": today, "days": 90})
@@ -89,6 +90,8 @@ def booking_targets(port: int, locations: list[str], today: str) -> list[tuple[s
             last = None
             for t in day["times"]:
                 start = datetime.fromisoformat(t["start"])
+                if start < not_before:
+                    continue
                 if last is None or start >= last + timedelta(hours=1):
                     targets.extend([(slug, t["start"])] * len(t["technicians"]))
                     last = start
@@ -173,7 +176,7 @@ def main() -> None:
     django.setup()
     from django.utils import timezone
 
-    from bookings.models import Appointment, Location
+    from bookings.models import Appointment, BookingPolicy, Location
     from smpclinic.demo import seed_demo
 
     seed_demo()
@@ -185,7 +188,8 @@ def main() -> None:
     port = availability.free_port()
     before = uptime()
     with gunicorn_serving(url=url, port=port, mail_dir=str(folder / "mail"), log_path=folder / "gunicorn.log"):
-        targets = booking_targets(port, locations, today)
+        notice = max(BookingPolicy.objects.values_list("change_notice_hours", flat=True), default=24)
+        targets = booking_targets(port, locations, today, not_before=timezone.now() + timedelta(hours=notice + 1))
         config = {"pages": PAGES, "locations": locations, "today": today, "targets": targets[:WARM_UP_BOOKINGS]}
         common = {"locust": locust, "port": port, "users": args.users, "folder": folder}
         print(f"{len(targets)} free times to book; gunicorn {WORKERS} workers x {THREADS} threads, DEBUG off;")
