@@ -76,8 +76,7 @@ from .models import Appointment, ClientMessage, Course, Location
 from .pagecache import CACHE_ERRORS
 from .payments.reports import MoneyReport, money_report
 from .selectors import LATE_CANCELLATION
-from .services.messaging import add_months
-from .zones import default_tz
+from .zones import add_months, default_tz
 
 logger = logging.getLogger(__name__)
 

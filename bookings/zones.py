@@ -7,6 +7,7 @@ date or clock time a client or technician at that location reads.
 
 from __future__ import annotations
 
+import calendar
 import functools
 from datetime import date, datetime
 from typing import Protocol
@@ -63,3 +64,11 @@ def local_date(instant: datetime, location: HasZone) -> date:
 def local_today(location: HasZone, *, now: datetime | None = None) -> date:
     """Today at the location (a New York clinic's today starts five hours after London's)."""
     return local_date(now or timezone.now(), location)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day of the month ``months`` later (or earlier), the month's last day where it has
+    fewer (31 January + 1 month is 28 or 29 February)."""
+    year, month0 = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))

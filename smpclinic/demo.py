@@ -62,12 +62,11 @@ from bookings.services.messaging import (
     REMINDER_MIN_NOTICE,
     TREATED_KINDS,
     UPCOMING_STATUSES,
-    add_months,
     change_channels,
     channel_for,
     send_time_on,
 )
-from bookings.zones import local_date
+from bookings.zones import add_months, local_date
 from clients.models import Assessment, Client, ConsentRecord, ConsentWording, PatchTest, Photo, SessionNote
 from clients.photos import photo_clean
 from clients.roles import roles_ensure

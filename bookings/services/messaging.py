@@ -18,7 +18,6 @@ nothing at all.
 
 from __future__ import annotations
 
-import calendar
 import functools
 import logging
 import re
@@ -39,7 +38,7 @@ from django.utils.safestring import mark_safe
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from bookings.models import Appointment, ClientMessage, Location, MessageTemplate
-from bookings.zones import local, local_date
+from bookings.zones import add_months, local, local_date
 from clients.models import AuditEvent, Client, SessionNote
 from clients.services import audit_record
 
@@ -113,12 +112,6 @@ def send_time_on(day: date, location: Location) -> datetime:
     """The configured send time on the location's clock on one of its calendar days."""
     hour, minute = (int(part) for part in settings.AFTERCARE_SEND_TIME.split(":"))
     return datetime.combine(day, time(hour, minute), tzinfo=location.tz)
-
-
-def add_months(day: date, months: int) -> date:
-    year, month0 = divmod(day.month - 1 + months, 12)
-    year += day.year
-    return date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))
 
 
 def _next_session_booked(appointment: Appointment) -> bool:

@@ -20,7 +20,6 @@ from bookings import dashboard as dashboard_module
 from bookings.dashboard import Period, _visit_days_due_between, dashboard_compute, touch_ups_due
 from bookings.models import Appointment, BookingPolicy, ClientMessage, Course
 from bookings.services.booking import appointment_cancel
-from bookings.services.messaging import add_months
 from bookings.tests.factories import (
     AppointmentFactory,
     BookingPolicyFactory,
@@ -28,6 +27,7 @@ from bookings.tests.factories import (
     CourseFactory,
     LocationFactory,
 )
+from bookings.zones import add_months
 from clients.tests.factories import ClientFactory, staff_user
 from smpclinic.tests.logins import login_as
 from treatments.models import Treatment
