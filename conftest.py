@@ -226,6 +226,17 @@ def _private_media(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _cache_cleared():
+    """Each test starts and ends with an empty cache (this worker's keys only: the rate limits'
+    counters, pages and snapshots of the previous test's rolled-back rows)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _booking_refdata_forgotten():
     """Each test starts without the online booking's copy of the previous test's rows (ids
     repeat after a rollback)."""

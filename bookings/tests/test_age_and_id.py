@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
@@ -34,10 +33,8 @@ SLOT = "2026-12-01T10:00:00+00:00"  # 1 December 2026, 10:00 in London (GMT)
 
 @pytest.fixture(autouse=True)
 def _now():
-    cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.urls import reverse
 
 from bookings.models import Appointment, Location
@@ -28,10 +27,8 @@ CALENDAR_ENDS = ["0001-01-01T00:00:00+00:00", "0001-01-01T00:00:00+14:00", "9999
 
 @pytest.fixture(autouse=True)
 def _now():
-    cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache, caches
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection
@@ -49,10 +49,8 @@ BOOKING_POST_QUERIES_COLD = BOOKING_POST_QUERIES + 4
 
 @pytest.fixture(autouse=True)
 def _setup():
-    cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
 
 
 @pytest.fixture

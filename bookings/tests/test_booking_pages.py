@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import signing
-from django.core.cache import cache
 from django.urls import reverse
 from icalendar import Calendar
 
@@ -27,10 +26,8 @@ SLOT = "2026-12-01T10:00:00+00:00"
 
 @pytest.fixture(autouse=True)
 def _setup():
-    cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -23,10 +23,8 @@ DAY = datetime(2026, 12, 1, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _setup():
-    cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.urls import reverse
 
 from bookings.models import Appointment
@@ -23,10 +22,8 @@ NOW = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _now():
-    cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from html.parser import HTMLParser
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.urls import reverse
 
 from bookings.models import Appointment, BookingPolicy, ClientMessage
@@ -31,10 +30,8 @@ START = datetime(2026, 12, 1, 10, tzinfo=UTC)  # a Tuesday; London is on UTC in 
 
 @pytest.fixture(autouse=True)
 def _frozen():
-    cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
 
 
 @pytest.fixture

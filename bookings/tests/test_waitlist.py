@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.urls import reverse
 
 from bookings import tasks  # noqa: F401 - registers the task the cancel and move hand the freed time to
@@ -32,10 +31,8 @@ Kind = ClientMessage.Kind
 
 @pytest.fixture(autouse=True)
 def _clock():
-    cache.clear()
     with time_machine.travel(NOW, tick=False):
         yield
-    cache.clear()
 
 
 @pytest.fixture
