@@ -1,7 +1,7 @@
 """Desk payments in the admin (beside bookings.admin_payments, the deposits' admin): the course
 and appointment pages show what was asked, paid and given back, with a page to record a payment
 or a refund (bookings.payments.desk.desk_payment_record), and each payment's receipt as a page,
-a PDF and an e-mail through the outbox (bookings.payments.receipts)."""
+a PDF and an e-mail through the outbox (bookings.services.receipts)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import mark_safe
 
+from .models_payments import Payment
+from .money import Money, exponent
 from .payments.desk import (
     DESK_METHODS,
     ERROR_FIELDS,
@@ -27,9 +29,7 @@ from .payments.desk import (
     refundable_minor,
     refundable_payments,
 )
-from .payments.models import Payment
-from .payments.money import Money, exponent
-from .payments.receipts import receipt_available, receipt_build, receipt_email_queue, receipt_pdf
+from .services.receipts import receipt_available, receipt_build, receipt_email_queue, receipt_pdf
 
 
 def _payment_label(payment: Payment) -> str:

@@ -1,5 +1,5 @@
 """Deposits in the admin: the deposit policies, the payments (read-only: every payment row is
-written by bookings.payments.services), the webhook events seen, and the appointment action
+written by bookings.services.deposits), the webhook events seen, and the appointment action
 that refunds or keeps a deposit against the policy (a manager's override, audited)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from django.template.response import TemplateResponse
 from clients.admin_paging import SharedChoicesFormSet
 
 from .models import Appointment
-from .payments.models import DepositPolicy, Payment, WebhookEvent
-from .payments.services import OVERRIDE, deposit_override
+from .models_payments import DepositPolicy, Payment, WebhookEvent
+from .services.deposits import OVERRIDE, deposit_override
 
 
 @admin.register(DepositPolicy)
@@ -101,7 +101,7 @@ class OverrideForm(forms.Form):
 
 class DepositOverrideActionMixin:
     """The "deposit override" action: one appointment, then refund or keep on a page of its own
-    with a reason. bookings.payments.services.deposit_override decides and audits."""
+    with a reason. bookings.services.deposits.deposit_override decides and audits."""
 
     override_template = "admin/bookings/appointment/deposit_override.html"
 

@@ -13,7 +13,7 @@ class BookingsConfig(AppConfig):
         # (bookings.booking_refdata): a cache, not a rule, so a receiver is the place for it.
         from bookings import booking_refdata
         from bookings.models import BookingPolicy, Location
-        from bookings.payments.models import DepositPolicy
+        from bookings.models_payments import DepositPolicy
         from clients.models import ConsentWording
         from treatments.models import Treatment
 

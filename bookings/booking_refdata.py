@@ -34,7 +34,7 @@ from django.db import transaction
 from redis.exceptions import RedisError
 
 from bookings.models import BookingPolicy, Location
-from bookings.payments.models import DepositPolicy
+from bookings.models_payments import DepositPolicy
 from bookings.payments.selectors import deposit_policy_for
 from bookings.selectors import booking_policy_for
 from clients.models import ConsentWording

@@ -24,8 +24,8 @@ from clients.phones import phone_display
 from clients.services import audit_record
 
 from .models import Appointment, Location
-from .payments.models import Payment
-from .payments.money import Money
+from .models_payments import Payment
+from .money import Money
 from .payments.reports import NONE, courses_with_balance, takings_rows
 from .zones import local
 

@@ -20,6 +20,7 @@ from clients.models import Client
 from treatments.models import PriceBand
 
 from .constraints import PostgresExclusionConstraint
+from .money import Money
 from .zones import default_time_zone, validate_time_zone
 
 # No 0/O, 1/I/L or U: references are read out over the phone.
@@ -284,8 +285,6 @@ class Course(models.Model):
     @property
     def price_agreed_money(self):
         """The price agreed as Money (minor units and the course's currency), or None."""
-        from .payments.money import Money
-
         return None if self.price_agreed_minor is None else Money(self.price_agreed_minor, self.currency)
 
 
@@ -867,7 +866,6 @@ class WaitlistOffer(models.Model):
         return f"Offer {self.pk} of {self.release_id} to entry {self.entry_id}"
 
 
-# The money models live in bookings.payments; importing them here registers them with the app.
-# The stock models live in their own module; imported here so Django finds them.
+# The stock and money models live in modules of their own; imported here so Django finds them.
+from .models_payments import DepositPolicy, Payment, WebhookEvent  # noqa: E402, F401
 from .models_stock import Batch, Product, RecallNotice, SessionBatch  # noqa: E402, F401
-from .payments.models import DepositPolicy, Payment, WebhookEvent  # noqa: E402, F401

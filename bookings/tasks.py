@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils.dateparse import parse_datetime
 
-from bookings.payments import services as payments
+from bookings.services import deposits as payments
 from bookings.services import outbox, waitlist
 
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views, views_intake, views_record
-from .payments import views as payment_views
+from . import views_payments as payment_views
 
 app_name = "bookings"
 

@@ -38,7 +38,6 @@ from .payments.selectors import (
     deposit_terms,
     terms_text,
 )
-from .payments.services import PaymentUnavailable, deposit_checkout_start
 from .ratelimit import WINDOW_SECONDS, booking_email_limited, booking_ip_limited, booking_limited
 from .selectors import MAX_DAYS, BookingRequestError, availability_compute, booking_policy_for
 from .services import waitlist as waitlist_service
@@ -55,6 +54,7 @@ from .services.booking import (
     online_book,
     online_consultation_book,
 )
+from .services.deposits import PaymentUnavailable, deposit_checkout_start
 from .services.identity import Confirmed, booking_identity_confirm
 from .tokens import (
     TokenExpired,

@@ -24,11 +24,10 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from bookings.models import Appointment, Course
+from bookings.models_payments import Payment
+from bookings.money import DEFAULT_CURRENCY, Money
 from clients.models import AuditEvent
 from clients.services import audit_record
-
-from .models import Payment
-from .money import DEFAULT_CURRENCY, Money
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from .money import Money
+from bookings.money import Money
 
 logger = logging.getLogger(__name__)
 

@@ -34,9 +34,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 
 from bookings.models import Appointment, Course
-
-from .models import Payment
-from .money import Money
+from bookings.models_payments import Payment
+from bookings.money import Money
 
 Kind, Status = Payment.Kind, Payment.Status
 IN_KINDS = (Kind.DEPOSIT, Kind.PAYMENT)

@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q
 
+from bookings.models_payments import DepositPolicy, Payment
+from bookings.money import DEFAULT_CURRENCY, Money
 from treatments.models import PriceGuide
-
-from .models import DepositPolicy, Payment
-from .money import DEFAULT_CURRENCY, Money
 
 
 def deposit_policy_for(*, kind: str, location, treatment) -> DepositPolicy | None:

@@ -37,8 +37,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.models import Appointment, ClientMessage, Course, Technician
-from bookings.payments.services import Outcome, deposit_settle
 from bookings.services.booking import appointment_book, appointment_cancel, appointment_reschedule
+from bookings.services.deposits import Outcome, deposit_settle
 from bookings.services.messaging import client_message_queue, reminder_resend, reminders_sync
 from bookings.services.safety import first_session_id_check
 from clients.models import AuditEvent

@@ -23,7 +23,6 @@ from bookings import booking_refdata, zones
 from bookings.availability import Slot, nearest
 from bookings.models import Appointment, BookingPolicy, ClientMessage, Course, Location, Technician, generate_reference
 from bookings.payments.selectors import DepositOnCancel, deposit_amount, deposit_on_cancel
-from bookings.payments.services import Outcome, deposit_pending_create, deposit_settle, hold_expiry
 from bookings.selectors import (
     BookingRequestError,
     ContactOnRecord,
@@ -37,6 +36,7 @@ from bookings.selectors import (
     local_date,
     technician_candidates,
 )
+from bookings.services.deposits import Outcome, deposit_pending_create, deposit_settle, hold_expiry
 from bookings.services.messaging import appointment_messages_new, client_message_queue, reminders_sync
 from bookings.services.safety import booking_safety_check
 from bookings.services.waitlist_hooks import waitlist_notify_freed
@@ -286,7 +286,7 @@ def appointment_book(
 
     ``hold_until`` books it held for a deposit (status pending_payment): the time is taken as
     firmly as any booking's, but the client is told nothing until the payment confirms it
-    (bookings.payments.services), and it is released if unpaid by then.
+    (bookings.services.deposits), and it is released if unpaid by then.
     """
     return _appointment_book(
         client=client,
@@ -734,7 +734,7 @@ def online_book(
     When a deposit policy asks a deposit for online bookings of this kind, treatment and
     location (a session, say; a consultation only if the location says so), the booking is held
     (pending_payment, PAYMENT_HOLD_MINUTES) with its deposit pending: the caller sends the client
-    to the provider's checkout (bookings.payments.services.deposit_checkout_start) and the
+    to the provider's checkout (bookings.services.deposits.deposit_checkout_start) and the
     signed webhook confirms it.
 
     A time inside the policy's change window (it could not then be moved or cancelled online)

@@ -865,7 +865,7 @@ def message_context(reminder: ClientMessage) -> dict:
         "confirm_url": _confirm_url(reminder) if reminder.kind == Kind.IDENTITY_CONFIRM else "",
         # A paid deposit and its terms, frozen on the confirmation (the layout prints it).
         "deposit": str((reminder.payload or {}).get("deposit", "")) if reminder.kind == Kind.CONFIRMATION else "",
-        # A receipt's figures, frozen on the row when staff queued it (bookings.payments.receipts).
+        # A receipt's figures, frozen on the row when staff queued it (bookings.services.receipts).
         **_receipt_context(reminder),
         "intake_url": intake_url(appointment)
         if appointment.kind == Appointment.Kind.CONSULTATION and reminder.kind in INTAKE_LINK_KINDS

@@ -330,7 +330,7 @@ def _deliver(reminder: ClientMessage, *, mailer, sms_backend, wordings: dict, no
         ics, _ = message_ics(message=reminder, manage_url=rendered["manage_url"], now=now)
         email.attach(f"{reminder.appointment.reference}.ics", ics, "text/calendar")
     if reminder.kind == ClientMessage.Kind.RECEIPT:
-        from bookings.payments.receipts import receipt_pdf_for_message
+        from bookings.services.receipts import receipt_pdf_for_message
 
         # Built at send time from the payment row: the e-mail carries the receipt itself.
         attachment = receipt_pdf_for_message(reminder)

@@ -7,10 +7,10 @@ import itertools
 from datetime import datetime, timedelta
 
 from bookings.models import Appointment
-from bookings.payments.models import Payment
-from bookings.payments.money import Money
+from bookings.models_payments import Payment
+from bookings.money import Money
 from bookings.payments.providers import Event
-from bookings.payments.services import deposit_checkout_start, deposit_pending_create, webhook_handle
+from bookings.services.deposits import deposit_checkout_start, deposit_pending_create, webhook_handle
 from bookings.tests.factories import AppointmentFactory, DepositPolicyFactory
 
 _ids = itertools.count(1)

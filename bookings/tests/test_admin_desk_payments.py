@@ -11,8 +11,8 @@ import time_machine
 from django.urls import reverse
 
 from bookings.models import Appointment, ClientMessage
+from bookings.models_payments import Payment
 from bookings.payments.desk import desk_payment_record
-from bookings.payments.models import Payment
 from bookings.services.outbox import reminders_dispatch
 from bookings.tests.factories import AppointmentFactory, CourseFactory
 from clients.models import AuditEvent

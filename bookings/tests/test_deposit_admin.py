@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from bookings.payments.models import Payment
+from bookings.models_payments import Payment
 from bookings.services.appointments import appointment_mark_no_show
 from bookings.tests.stripe_stub import stripe_stub  # noqa: F401 (a fixture)
 from bookings.tests.test_deposits import START, _now, clinic, paid  # noqa: F401 (fixtures)

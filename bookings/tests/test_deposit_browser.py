@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from bookings.models import Appointment, ClientMessage
-from bookings.payments.models import Payment, WebhookEvent
+from bookings.models_payments import Payment, WebhookEvent
 from bookings.tests.factories import BookingPolicyFactory, DepositPolicyFactory, LocationFactory, technician_working
 from bookings.tests.stripe_stub import stripe_stub  # noqa: F401 (a fixture)
 from clients.models import ConsentWording

@@ -13,19 +13,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from bookings.models import Appointment, ClientMessage
-from bookings.payments.models import Payment, WebhookEvent
-from bookings.payments.money import Money
+from bookings.models_payments import Payment, WebhookEvent
+from bookings.money import Money
 from bookings.payments.selectors import appointment_deposit
-from bookings.payments.services import (
+from bookings.payments.stub import sign
+from bookings.services.appointments import appointment_mark_no_show, appointment_staff_cancel
+from bookings.services.booking import SlotTaken, appointment_book, appointment_cancel, online_book
+from bookings.services.deposits import (
     PaymentUnavailable,
     deposit_checkout_start,
     deposit_override,
     payment_holds_release,
     refunds_retry,
 )
-from bookings.payments.stub import sign
-from bookings.services.appointments import appointment_mark_no_show, appointment_staff_cancel
-from bookings.services.booking import SlotTaken, appointment_book, appointment_cancel, online_book
 from bookings.services.messaging import message_render
 from bookings.tests.factories import (
     BookingPolicyFactory,

@@ -14,14 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bookings.models import Appointment
+from bookings.models_payments import Payment
+from bookings.money import Money
 from bookings.payments.desk import (
     appointment_statement,
     course_statement,
     desk_payment_record,
     refundable_minor,
 )
-from bookings.payments.models import Payment
-from bookings.payments.money import Money
 from bookings.tests.factories import AppointmentFactory, CourseFactory
 from bookings.tests.payments import deposit_paid
 from bookings.tests.stripe_stub import stripe_stub  # noqa: F401 (a fixture)

@@ -12,7 +12,7 @@ import time_machine
 from django.urls import reverse
 
 from bookings.models import Appointment, BookingPolicy, ClientMessage
-from bookings.payments.models import Payment
+from bookings.models_payments import Payment
 from bookings.services.booking import AlreadyThatTime, appointment_reschedule
 from bookings.tests.factories import (
     AppointmentFactory,

@@ -14,10 +14,10 @@ from django.test.utils import CaptureQueriesContext
 
 from bookings.dashboard import Period
 from bookings.models import Appointment
+from bookings.money import Money
 from bookings.payments.desk import desk_payment_record
-from bookings.payments.money import Money
 from bookings.payments.reports import money_report
-from bookings.payments.services import Outcome, deposit_settle
+from bookings.services.deposits import Outcome, deposit_settle
 from bookings.tests.factories import AppointmentFactory, CourseFactory, LocationFactory, TechnicianFactory
 from bookings.tests.payments import deposit_paid
 from bookings.tests.stripe_stub import stripe_stub  # noqa: F401 (a fixture)

@@ -11,8 +11,8 @@ from django.utils.csp import CSP
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .providers import BadWebhook, checkout_origin, provider
-from .services import webhook_handle
+from .payments.providers import BadWebhook, checkout_origin, provider
+from .services.deposits import webhook_handle
 
 logger = logging.getLogger(__name__)
 

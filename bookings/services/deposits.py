@@ -20,14 +20,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from bookings.models import Appointment, Technician
-from bookings.services.messaging import appointment_messages_new
+from bookings.models_payments import DepositPolicy, Payment, WebhookEvent
+from bookings.money import Money
+from bookings.payments.providers import Event, ProviderError, provider
+from bookings.payments.selectors import deposit_cancellation_share, deposit_terms, terms_text
 from clients.models import AuditEvent
 from clients.services import audit_record
 
-from .models import DepositPolicy, Payment, WebhookEvent
-from .money import Money
-from .providers import Event, ProviderError, provider
-from .selectors import deposit_cancellation_share, deposit_terms, terms_text
+from .messaging import appointment_messages_new
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser

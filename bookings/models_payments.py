@@ -2,7 +2,7 @@
 the provider's webhook events already handled.
 
 Every amount is an integer of minor units (``amount_minor``) beside its ISO 4217 currency
-(``currency``); bookings.payments.money.Money does the arithmetic. Imported by bookings.models so
+(``currency``); bookings.money.Money does the arithmetic. Imported by bookings.models so
 Django finds them in the bookings app; relations name other models by string.
 """
 

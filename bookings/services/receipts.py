@@ -21,14 +21,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from bookings.models import Appointment, ClientMessage
-from bookings.services.messaging import _wake_dispatcher
+from bookings.models_payments import Payment
+from bookings.money import Money
+from bookings.payments.desk import PERMISSION, Statement, appointment_statement, course_statement
 from bookings.zones import default_tz
 from clients.models import AuditEvent
 from clients.services import audit_record
 
-from .desk import PERMISSION, Statement, appointment_statement, course_statement
-from .models import Payment
-from .money import Money
+from .messaging import wake_dispatcher
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -243,6 +243,6 @@ def receipt_email_queue(*, payment: Payment, by: AbstractBaseUser, now: datetime
             fields=["receipt"],
             detail=f"receipt {receipt.number} queued (message {message.pk})",
         )
-        transaction.on_commit(_wake_dispatcher)
+        transaction.on_commit(wake_dispatcher)
     logger.info("receipt queued payment=%s message=%s", payment.pk, message.pk)
     return message
