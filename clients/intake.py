@@ -73,6 +73,12 @@ _NOTHING_DECLARED = {
 }
 
 
+def allergy_declared(text: str) -> bool:
+    """The text (an intake's or an assessment's "Allergies") names an allergy, rather than saying
+    there is none ("None", "n/a", "NKDA", blank...)."""
+    return text.strip().lower().rstrip(".") not in _NOTHING_DECLARED
+
+
 def intake_declarations(intake: Intake | None) -> list[tuple[str, str]]:
     """What the client declared on a sent intake form that a technician must check before
     starting, as (label, text): the allergies they gave and every question answered yes (each
@@ -82,7 +88,7 @@ def intake_declarations(intake: Intake | None) -> list[tuple[str, str]]:
         return []
     declared = []
     allergies = intake.allergies.strip()
-    if allergies.lower().rstrip(".") not in _NOTHING_DECLARED:
+    if allergy_declared(allergies):
         declared.append(("Allergies", allergies))
     for answer in intake.medical_yes:
         details = (answer.get("details") or "").strip()

@@ -454,8 +454,9 @@ class SessionNote(models.Model):
 
 class PatchTest(models.Model):
     """A patch test's result: a little pigment on the skin, read a day or two later. A treatment that
-    needs one (or a client with assessed allergies) cannot have a first session booked until a clear
-    result is recorded long enough before it (bookings.services.safety)."""
+    needs one (or a client with allergies on record) cannot have a first session booked until a clear
+    result is recorded long enough before it, nor a session after an allergic reaction until a clear
+    one is recorded since (bookings.services.safety)."""
 
     class Result(models.TextChoices):
         CLEAR = "clear", "Clear (no reaction)"

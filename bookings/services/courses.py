@@ -18,12 +18,7 @@ from django.utils import timezone
 from bookings.models import Appointment, Course, Location, Technician
 from bookings.selectors import BookingRequestError, Slot, availability_compute
 from bookings.services.booking import SlotTaken, appointment_book
-from bookings.services.safety import (
-    is_first_session,
-    patch_test_hours,
-    patch_test_needed,
-    patch_test_status,
-)
+from bookings.services.safety import patch_test_hours, patch_test_required
 from bookings.zones import local, local_date
 from clients.models import AuditEvent, Client
 from clients.services import audit_record
@@ -217,10 +212,8 @@ class CoursePlan:
 def patch_test_due(*, client: Client, treatment: Treatment, start: datetime) -> tuple[bool, str]:
     """(due, refusal): a first session at ``start`` needs a patch test booked first (due), or
     cannot be planned at all (the refusal: the latest test showed a reaction)."""
-    if not patch_test_needed(client=client, treatment=treatment) or not is_first_session(client=client, start=start):
-        return False, ""
-    status = patch_test_status(client=client, treatment=treatment, start=start)
-    if status.ok:
+    status = patch_test_required(client=client, treatment=treatment, start=start)
+    if status is None or status.ok:
         return False, ""
     if status.code == "patch_test_reaction":
         return False, status.message

@@ -1,4 +1,5 @@
-"""The safety rules every booking path shares: age (18 or over) and patch tests before a first session.
+"""The safety rules every booking path shares: age (18 or over), and a patch test before a first
+session and before the next session after an allergic reaction to pigment.
 
 appointment_book and appointment_reschedule call these, so the public form, the client's manage
 link, the staff workspace, the course planner and the admin all refuse the same bookings with the
@@ -18,7 +19,8 @@ from bookings import zones
 from bookings.models import Appointment, Location
 from bookings.selectors import BookingRequestError
 from clients.ages import under_age_message
-from clients.models import Assessment, Client, PatchTest
+from clients.intake import allergy_declared
+from clients.models import Assessment, Client, Intake, PatchTest, SessionNote
 from treatments.models import Treatment
 
 # Sessions that put pigment in the skin: the first of them is the one a patch test must precede.
@@ -59,13 +61,40 @@ def is_first_session(*, client: Client, start: datetime, exclude_appointment_id:
     return not earlier.exists()
 
 
+def allergy_on_record(*, client: Client) -> bool:
+    """The newest word on the client's allergies names one: the latest assessment's, or the
+    client's own intake form when it was sent after that assessment (or there is none yet)."""
+    assessed = Assessment.objects.filter(client=client).order_by("-assessed_at").values_list("assessed_at", "allergies")
+    declared = (
+        Intake.objects.filter(client=client, completed_at__isnull=False)
+        .order_by("-completed_at")
+        .values_list("completed_at", "allergies")
+    )
+    newest = max((row for row in (assessed.first(), declared.first()) if row is not None), default=None)
+    return newest is not None and allergy_declared(newest[1])
+
+
 def patch_test_needed(*, client: Client, treatment: Treatment | None) -> bool:
-    """The treatment asks for one, or the client's latest assessment lists allergies."""
+    """The treatment asks for one, or the client's allergies on record name one."""
     if treatment is not None and treatment.needs_patch_test:
         return True
-    latest = Assessment.objects.filter(client=client).order_by("-assessed_at").values_list("allergies", flat=True)
-    allergies = latest.first()
-    return bool(allergies and allergies.strip())
+    return allergy_on_record(client=client)
+
+
+def allergic_reaction_before(
+    *, client: Client, start: datetime, exclude_appointment_id: int | None = None
+) -> datetime | None:
+    """The start of the client's latest pigment session before ``start`` whose note records an
+    allergic reaction to pigment, or None."""
+    notes = (
+        SessionNote.objects.filter(
+            appointment__client=client, appointment__kind__in=PIGMENT_KINDS, appointment__start__lt=start
+        )
+        .exclude(appointment_id=exclude_appointment_id)
+        .order_by("-appointment__start")
+        .values_list("appointment__start", "reactions")
+    )
+    return next((started for started, reactions in notes if SessionNote.Reaction.ALLERGIC in (reactions or ())), None)
 
 
 def patch_test_hours(treatment: Treatment | None) -> int:
@@ -82,11 +111,25 @@ class PatchTestStatus:
     latest: PatchTest | None = None
 
 
-def patch_test_status(*, client: Client, treatment: Treatment | None, start: datetime) -> PatchTestStatus:
+def patch_test_status(
+    *, client: Client, treatment: Treatment | None, start: datetime, reaction_at: datetime | None = None
+) -> PatchTestStatus:
     """Whether a first session may start at ``start``: the latest patch test recorded before it is
-    clear and was done at least the treatment's hours before (a reaction after a clear test wins)."""
+    clear and was done at least the treatment's hours before (a reaction after a clear test wins).
+    With ``reaction_at`` (a session's allergic reaction), only a test done after it counts."""
     hours = patch_test_hours(treatment)
-    latest = PatchTest.objects.filter(client=client, tested_at__lte=start).order_by("-tested_at", "-pk").first()
+    tests = PatchTest.objects.filter(client=client, tested_at__lte=start)
+    if reaction_at is not None:
+        tests = tests.filter(tested_at__gt=reaction_at)
+    latest = tests.order_by("-tested_at", "-pk").first()
+    if latest is None and reaction_at is not None:
+        return PatchTestStatus(
+            False,
+            "patch_test_after_reaction",
+            "The client had an allergic reaction to pigment at the session of "
+            f"{timezone.localtime(reaction_at):%d %b %Y}: record a clear patch test done after it, "
+            f"at least {hours} hours before the next session.",
+        )
     if latest is None:
         return PatchTestStatus(
             False,
@@ -98,7 +141,7 @@ def patch_test_status(*, client: Client, treatment: Treatment | None, start: dat
         return PatchTestStatus(
             False,
             "patch_test_reaction",
-            "The client's latest patch test showed a reaction: the first session cannot be booked. "
+            "The client's latest patch test showed a reaction: the session cannot be booked. "
             "Discuss it with the technician (a new patch test can be recorded if appropriate).",
             latest,
         )
@@ -108,11 +151,27 @@ def patch_test_status(*, client: Client, treatment: Treatment | None, start: dat
         return PatchTestStatus(
             False,
             "patch_test_too_recent",
-            f"The patch test was done less than {hours} hours before this time: the first session can "
+            f"The patch test was done less than {hours} hours before this time: the session can "
             f"start from {when:%a %d %b %Y %H:%M}.",
             latest,
         )
     return PatchTestStatus(True, "patch_test_clear", "", latest)
+
+
+def patch_test_required(
+    *, client: Client, treatment: Treatment | None, start: datetime, exclude_appointment_id: int | None = None
+) -> PatchTestStatus | None:
+    """For a pigment session at ``start``: None when it needs no patch test, else the patch-test
+    status it must pass. It needs one when it follows a session with an allergic reaction to
+    pigment (a test done since), or when it is the client's first and the treatment or their
+    allergies call for one."""
+    reaction_at = allergic_reaction_before(client=client, start=start, exclude_appointment_id=exclude_appointment_id)
+    if reaction_at is None and not (
+        patch_test_needed(client=client, treatment=treatment)
+        and is_first_session(client=client, start=start, exclude_appointment_id=exclude_appointment_id)
+    ):
+        return None
+    return patch_test_status(client=client, treatment=treatment, start=start, reaction_at=reaction_at)
 
 
 def patch_test_check(
@@ -123,16 +182,16 @@ def patch_test_check(
     start: datetime,
     exclude_appointment_id: int | None = None,
 ) -> None:
-    """Refuse a first pigment session that needs a patch test without a clear one in time."""
-    if kind not in PIGMENT_KINDS or not patch_test_needed(client=client, treatment=treatment):
+    """Refuse a pigment session that needs a patch test without a clear one in time."""
+    if kind not in PIGMENT_KINDS:
         return
     # Locked (callers are inside the booking's transaction): a result recorded at this moment
     # (patch_test_record locks the same row) is either seen here or recorded after the booking.
     list(Client.objects.select_for_update().filter(pk=client.pk).values_list("pk", flat=True))
-    if not is_first_session(client=client, start=start, exclude_appointment_id=exclude_appointment_id):
-        return
-    status = patch_test_status(client=client, treatment=treatment, start=start)
-    if not status.ok:
+    status = patch_test_required(
+        client=client, treatment=treatment, start=start, exclude_appointment_id=exclude_appointment_id
+    )
+    if status is not None and not status.ok:
         raise BookingRefused("start", status.message, code=status.code)
 
 

@@ -1,6 +1,8 @@
-"""Patch tests: a first session of a treatment that needs one (or for a client with assessed allergies)
-is refused on every booking path until a clear result is recorded long enough before it; the course
-planner books the patch test first; the result (with its photo) is part of the client's record."""
+"""Patch tests: a first session of a treatment that needs one (or for a client with allergies on
+record, assessed or declared on the intake form) is refused on every booking path until a clear
+result is recorded long enough before it, and so is the next session after an allergic reaction
+until a clear test done since; the course planner books the patch test first; the result (with its
+photo) is part of the client's record."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from bookings.services.safety import BookingRefused
 from bookings.tests.factories import AppointmentFactory, BookingPolicyFactory, LocationFactory, technician_working
 from bookings.tests.test_booking_admin import _post_add
 from bookings.tokens import booking_token_make
-from clients.models import AuditEvent, Client, ConsentWording, PatchTest, Photo
+from clients.models import AuditEvent, Client, ConsentWording, Intake, PatchTest, Photo, SessionNote
 from clients.services import patch_test_record
 from clients.tests import images
 from clients.tests.conftest import PASSWORD
@@ -30,6 +32,7 @@ from clients.tests.factories import (
     ClientFactory,
     ConsentWordingFactory,
     PatchTestFactory,
+    SessionNoteFactory,
     staff_user,
 )
 from smpclinic.tests.logins import login_as
@@ -73,6 +76,17 @@ def _book_first_session(place, client, start=START):
         treatment=place["treatment"],
         technician=place["technician"],
         start=start,
+    )
+
+
+def _two_session_plan(place, person):
+    return planner.course_plan_with_patch_test(
+        client=person,
+        location=place["location"],
+        treatment=place["treatment"],
+        technician=place["technician"],
+        first_date=NOW.date() + timedelta(days=1),
+        sessions=2,
     )
 
 
@@ -151,6 +165,104 @@ def test_only_the_first_session_needs_the_patch_test(place):
         completed_at=START - timedelta(days=21),
     )
     assert _book_first_session(place, person).start == START
+
+
+# Allergies the client declared, and a reaction to pigment at a session ---------------------
+
+
+def _intake(person, *, allergies, completed_at):
+    appointment = AppointmentFactory(client=person, kind=Appointment.Kind.CONSULTATION, start=completed_at)
+    return Intake.objects.create(client=person, appointment=appointment, allergies=allergies, completed_at=completed_at)
+
+
+def _done_session(place, person, *, start, reactions=()):
+    session = AppointmentFactory(
+        client=person,
+        location=place["location"],
+        technician=place["technician"],
+        kind=Appointment.Kind.TREATMENT_SESSION,
+        treatment=place["treatment"],
+        start=start,
+        end=start + timedelta(hours=2),
+        status=Appointment.Status.COMPLETED,
+        completed_at=start + timedelta(hours=2),
+    )
+    SessionNoteFactory(appointment=session, reactions=list(reactions))
+    return session
+
+
+@pytest.mark.parametrize(
+    ("declared", "refused"), [("Latex, and hair dye brought me out in a rash", True), ("None.", False), ("nkda", False)]
+)
+def test_allergies_declared_on_the_intake_call_for_a_patch_test(place, declared, refused):
+    place["treatment"].needs_patch_test = False
+    place["treatment"].save()
+    person = ClientFactory()
+    _intake(person, allergies=declared, completed_at=NOW - timedelta(days=3))
+    if refused:
+        with pytest.raises(BookingRefused, match="A patch test must be recorded clear") as refusal:
+            _book_first_session(place, person)
+        assert refusal.value.code == "patch_test_required"
+        assert not _sessions(person).exists()
+    else:
+        assert _book_first_session(place, person).start == START
+
+
+def test_the_newest_word_on_allergies_counts_assessment_or_intake(place):
+    place["treatment"].needs_patch_test = False
+    place["treatment"].save()
+    assessed_since, declared_since = ClientFactory(), ClientFactory()
+    # Declared, then assessed as none by the technician: the assessment is the newer word.
+    _intake(assessed_since, allergies="Nickel", completed_at=NOW - timedelta(days=10))
+    AssessmentFactory(client=assessed_since, allergies="None known", assessed_at=NOW - timedelta(days=5))
+    # Assessed as none, then a new intake form names one: the client's newer word.
+    AssessmentFactory(client=declared_since, allergies="", assessed_at=NOW - timedelta(days=10))
+    _intake(declared_since, allergies="Nickel", completed_at=NOW - timedelta(days=5))
+    assert _book_first_session(place, assessed_since).start == START
+    with pytest.raises(BookingRefused, match="A patch test must be recorded clear"):
+        _book_first_session(place, declared_since)
+
+
+def test_after_an_allergic_reaction_the_next_session_needs_a_patch_test_done_since(place):
+    place["treatment"].needs_patch_test = False
+    place["treatment"].save()
+    person = ClientFactory()
+    PatchTestFactory(client=person, tested_at=START - timedelta(days=40))  # clear, before session 1
+    _done_session(place, person, start=START - timedelta(days=21), reactions=[SessionNote.Reaction.ALLERGIC])
+
+    with pytest.raises(BookingRefused, match="allergic reaction to pigment at the session of 20 Oct 2026") as refused:
+        _book_first_session(place, person)
+    assert refused.value.code == "patch_test_after_reaction"
+    assert _sessions(person).count() == 1
+
+    since = PatchTestFactory(client=person, tested_at=START - timedelta(hours=47))
+    with pytest.raises(BookingRefused, match="less than 48 hours") as refused:
+        _book_first_session(place, person)
+    assert refused.value.code == "patch_test_too_recent"
+
+    since.tested_at = START - timedelta(hours=49)
+    since.save()
+    assert _book_first_session(place, person).start == START
+
+
+def test_other_reactions_or_a_reaction_after_the_time_asked_for_need_no_patch_test(place):
+    place["treatment"].needs_patch_test = False
+    place["treatment"].save()
+    person = ClientFactory()
+    _done_session(place, person, start=START - timedelta(days=21), reactions=[SessionNote.Reaction.REDNESS])
+    _done_session(place, person, start=START + timedelta(days=21), reactions=[SessionNote.Reaction.ALLERGIC])
+    assert _book_first_session(place, person).start == START
+
+
+def test_the_planner_puts_a_patch_test_before_the_next_session_after_a_reaction(place):
+    place["treatment"].needs_patch_test = False
+    place["treatment"].save()
+    person = ClientFactory()
+    _done_session(place, person, start=NOW - timedelta(days=14), reactions=[SessionNote.Reaction.ALLERGIC])
+    plan = _two_session_plan(place, person)
+    assert plan.patch_test_due
+    assert plan.patch_test is not None
+    assert plan.sessions[0].start - plan.patch_test.start >= timedelta(hours=48)
 
 
 # Three ways in: the client's own link, the workspace, the admin ------------------------------
@@ -265,14 +377,7 @@ def test_in_the_admin_a_first_session_after_a_clear_patch_test_is_booked(client,
 
 def test_the_planner_proposes_the_patch_test_at_least_48_hours_before_session_1(place):
     person = ClientFactory()
-    plan = planner.course_plan_with_patch_test(
-        client=person,
-        location=place["location"],
-        treatment=place["treatment"],
-        technician=place["technician"],
-        first_date=NOW.date() + timedelta(days=1),
-        sessions=2,
-    )
+    plan = _two_session_plan(place, person)
     assert plan.patch_test_due
     assert plan.patch_test is not None
     assert plan.sessions[0] is not None
