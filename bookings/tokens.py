@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .models import Appointment
 
@@ -60,8 +61,19 @@ class IdentityClaim:
     appointment_id: int
     reference: str
     client_id: int
-    email: str
+    email_digest: str
     marketing_opt_in: bool
+
+    def names_address(self, email: str) -> bool:
+        """Whether the link went to this address (any case)."""
+        return constant_time_compare(self.email_digest, identity_email_digest(email))
+
+
+def identity_email_digest(email: str) -> str:
+    """The address a confirmation link went to, as a keyed digest. A signed token is only base64
+    (anyone can read it) and URLs end up in access logs, Django's 404/410 warnings and browser
+    histories, so the link must not carry the address itself."""
+    return salted_hmac(IDENTITY_SALT, email.lower(), algorithm="sha256").hexdigest()[:32]
 
 
 def identity_token_make(*, appointment: Appointment, marketing_opt_in: bool) -> str:
@@ -69,7 +81,7 @@ def identity_token_make(*, appointment: Appointment, marketing_opt_in: bool) -> 
         "a": appointment.pk,
         "r": appointment.reference,
         "c": appointment.client_id,
-        "e": appointment.client.email,
+        "e": identity_email_digest(appointment.client.email),
         "m": int(bool(marketing_opt_in)),
     }
     return signing.dumps(payload, salt=IDENTITY_SALT, compress=True)
@@ -83,7 +95,8 @@ def identity_token_load(token: str) -> IdentityClaim:
             appointment_id=int(payload["a"]),
             reference=str(payload["r"]),
             client_id=int(payload["c"]),
-            email=str(payload["e"]),
+            # Links sent before the address became a digest (at most IDENTITY_MAX_AGE old) carry it.
+            email_digest=identity_email_digest(str(payload["e"])) if "@" in str(payload["e"]) else str(payload["e"]),
             marketing_opt_in=bool(payload["m"]),
         )
     except signing.SignatureExpired:

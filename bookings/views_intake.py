@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from clients.intake import intake_questions
@@ -46,6 +47,9 @@ def _closed(request: HttpRequest, appointment: Appointment, reason: str) -> Http
     )
 
 
+# The page shows the client's own answers (medicines, allergies, medical history) again: no
+# browser or proxy keeps a copy.
+@never_cache
 @require_http_methods(["GET", "POST"])
 def intake(request: HttpRequest, token: str) -> HttpResponse:
     try:

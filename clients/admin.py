@@ -31,6 +31,7 @@ from .services import (
     assessment_delete,
     assessment_save,
     audit_record,
+    client_delete,
     client_id_check_record,
     client_save,
     consent_give,
@@ -403,6 +404,9 @@ class ClientAdmin(QuickSelectAdminMixin, BigTableAdminMixin, ServiceAdminMixin, 
         if document:
             saved = client_id_check_record(client=saved, document=document, by=request.user)
         self.adopt(obj, saved)
+
+    def delete_model(self, request, obj):
+        client_delete(client=obj, by=request.user)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is Assessment:

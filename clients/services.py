@@ -278,6 +278,10 @@ def photos_add(
     return photos
 
 
+# Photos that only clinical staff ever see, through the permission-checked photo view.
+PRIVATE_PHOTO_PHASES = (Photo.Phase.INTAKE, Photo.Phase.PATCH_TEST)
+
+
 @transaction.atomic
 def photo_update(*, photo: Photo, data: dict[str, Any], by: AbstractBaseUser) -> Photo:
     """Change a photo's details (never its file). Marketing use needs the client's active consent."""
@@ -285,12 +289,32 @@ def photo_update(*, photo: Photo, data: dict[str, Any], by: AbstractBaseUser) ->
     before = model_to_dict(photo)
     for field, value in data.items():
         setattr(photo, field, value)
+    # Intake and patch-test photos are private whatever their flags: relabelling one "after"
+    # would put it on the results page.
+    if photo.phase != before["phase"] and {photo.phase, before["phase"]} & set(PRIVATE_PHOTO_PHASES):
+        raise ValidationError(
+            {
+                "phase": ValidationError(
+                    "An intake or patch-test photo keeps its phase, and no photo becomes one.",
+                    code="photo_phase_fixed",
+                )
+            }
+        )
     if photo.marketing_consent and photo.phase == Photo.Phase.INTAKE:
         raise ValidationError(
             {
                 "marketing_consent": ValidationError(
                     "A client's own intake photo stays private: it cannot appear on the results page.",
                     code="intake_photo_private",
+                )
+            }
+        )
+    if photo.marketing_consent and photo.phase == Photo.Phase.PATCH_TEST:
+        raise ValidationError(
+            {
+                "marketing_consent": ValidationError(
+                    "A patch-test photo stays private: it cannot appear on the results page.",
+                    code="patch_test_photo_private",
                 )
             }
         )
@@ -318,6 +342,18 @@ def photo_delete(*, photo: Photo, by: AbstractBaseUser) -> None:
     client_id, pk = photo.client_id, photo.pk
     photo.delete()
     audit_record(actor=by, action=AuditEvent.Action.DELETE, object_type="photo", object_id=pk, client_id=client_id)
+    transaction.on_commit(lambda: _delete_files(files))
+
+
+@transaction.atomic
+def client_delete(*, client: Client, by: AbstractBaseUser) -> None:
+    """Delete a client's row and, once that is committed, their photos' files (the rows go with
+    the client; the files would stay in private storage, health data nobody could see, export
+    or erase). Only a client without bookings, courses or payments can go: those protect it."""
+    files = [f for photo in client.photos.all() for f in (photo.image, photo.thumbnail) if f]
+    pk = client.pk
+    client.delete()
+    audit_record(actor=by, action=AuditEvent.Action.DELETE, object_type="client", object_id=pk, client_id=pk)
     transaction.on_commit(lambda: _delete_files(files))
 
 

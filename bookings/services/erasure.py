@@ -7,8 +7,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from bookings.models import Appointment, Course
+from bookings.models import Appointment, ClientMessage, Course, WaitlistEntry, WaitlistOffer
 from bookings.services.messaging import client_messages_cancel
 from clients.models import Client
 from clients.services import client_record_erase
@@ -23,6 +25,8 @@ logger = logging.getLogger(__name__)
 def client_erase(*, client: Client, by: AbstractBaseUser) -> Client:
     """Erase the client's personal data; idempotent. The treatment record stays, anonymous."""
     already = Client.objects.filter(pk=client.pk, erased_at__isnull=False).exists()
+    # Read before the record is blanked: the waiting list knows the client by their address.
+    email = Client.objects.filter(pk=client.pk).values_list("email", flat=True).first() or ""
     client, photo_count = client_record_erase(client=client, by=by)
     if already:
         return client
@@ -30,5 +34,36 @@ def client_erase(*, client: Client, by: AbstractBaseUser) -> Client:
     Course.objects.filter(client=client).update(notes="")
     # An erased client hears nothing more, essential aftercare included.
     cancelled = client_messages_cancel(client=client)
-    logger.info("client erased client=%s photos=%s messages_cancelled=%s", client.pk, photo_count, cancelled)
+    entries = _waitlist_erase(client=client, email=email)
+    logger.info(
+        "client erased client=%s photos=%s messages_cancelled=%s waitlist_entries=%s",
+        client.pk,
+        photo_count,
+        cancelled,
+        entries,
+    )
     return client
+
+
+def _waitlist_erase(*, client: Client, email: str) -> int:
+    """The waiting list's copies of the client's name, e-mail and phone: the entry that booked one
+    of their appointments and any other under their address. No offer or message goes to them
+    any more. Returns how many entries were erased."""
+    match = Q(appointment__client=client) | (Q(email__iexact=email) if email else Q(pk__in=[]))
+    ids = list(WaitlistEntry.objects.filter(match).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    now = timezone.now()
+    WaitlistOffer.objects.filter(entry_id__in=ids, status=WaitlistOffer.Status.OFFERED).update(
+        status=WaitlistOffer.Status.EXPIRED
+    )
+    ClientMessage.objects.filter(waitlist_entry_id__in=ids, status=ClientMessage.Status.PENDING).update(
+        status=ClientMessage.Status.CANCELLED, updated_at=now
+    )
+    WaitlistEntry.objects.filter(pk__in=ids, status=WaitlistEntry.Status.WAITING).update(
+        status=WaitlistEntry.Status.WITHDRAWN
+    )
+    WaitlistEntry.objects.filter(pk__in=ids).update(
+        first_name="Erased", last_name="client", email="", phone="", updated_at=now
+    )
+    return len(ids)

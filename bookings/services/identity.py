@@ -132,7 +132,7 @@ def _owner_is_holder(*, provisional: Client, claim: IdentityClaim) -> bool:
     """Whether confirming the address proves the booking is the holder's: the holder still has
     the address the link went to, and nobody is known to share it."""
     holder = provisional.match_of
-    if holder is None or holder.erased_at is not None or holder.email.lower() != claim.email.lower():
+    if holder is None or holder.erased_at is not None or not claim.names_address(holder.email):
         return False
     return not holder.possible_matches.filter(match_status=Client.MatchStatus.SEPARATE).exists()
 
@@ -166,7 +166,7 @@ def booking_identity_confirm(*, claim: IdentityClaim) -> Confirmed:
                 # person, so the booking waits for reception as before.
                 logger.info("identity confirmed, left for reception ref=%s", appointment.reference)
         # The opt-in is the address owner's: it lands only on a record that holds that address.
-        owns_address = client.erased_at is None and client.email.lower() == claim.email.lower()
+        owns_address = client.erased_at is None and claim.names_address(client.email)
         if claim.marketing_opt_in and owns_address and not client.marketing_email_opt_in:
             client.marketing_email_opt_in = True
             client.save(update_fields=["marketing_email_opt_in", "updated_at"])

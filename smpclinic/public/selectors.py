@@ -46,7 +46,8 @@ def photo_list_public() -> QuerySet[Photo]:
 
     All three must hold at the moment of the request: the photo is marked for marketing, the
     client has an unwithdrawn consent to marketing use of photos, and the client is not erased.
-    A client's own intake photos are private whatever their flags.
+    Only before and after photos: a client's own intake photos and patch-test photos are
+    private whatever their flags.
     """
     consent = ConsentRecord.objects.filter(
         client=OuterRef("client"),
@@ -56,7 +57,7 @@ def photo_list_public() -> QuerySet[Photo]:
     )
     return (
         Photo.objects.filter(marketing_consent=True, client__erased_at__isnull=True)
-        .exclude(phase=Photo.Phase.INTAKE)
+        .filter(phase__in=[Photo.Phase.BEFORE, Photo.Phase.AFTER])
         .filter(Exists(consent))
     )
 
