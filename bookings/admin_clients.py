@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import re
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.db.models import Exists, OuterRef, Q
+from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from clients.admin_paging import SharedChoicesFormSet
 from clients.models import Client
 
+from .admin_diary import booking_return
 from .admin_messages import ClientMessagesAdmin
 from .models import REFERENCE_ALPHABET, REFERENCE_PREFIX, Appointment, ClientMessage, Course
 from .zones import local
@@ -146,6 +149,17 @@ class ClientBookingsAdmin(ClientMessagesAdmin):
             ),
         )
         return format_html("<ul>{}</ul>", lines) if lines else "None yet."
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """A caller added from the diary's booking page goes back to it with the new client
+        chosen (one click to book), rather than to the client list."""
+        back = booking_return(request.GET.get("next", ""), client=obj)
+        if back is None or {"_continue", "_addanother", IS_POPUP_VAR} & set(request.POST):
+            return super().response_add(request, obj, post_url_continue)
+        self.message_user(
+            request, f"{obj.first_name} {obj.last_name} added: choose the kind and book.", messages.SUCCESS
+        )
+        return HttpResponseRedirect(back)
 
 
 admin.site.unregister(Client)

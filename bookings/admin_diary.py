@@ -12,7 +12,7 @@ the diary only decides which links to draw.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django import forms
 from django.contrib import messages
@@ -24,12 +24,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from clients.models import Client
+from clients.phones import phone_search_value
 from clients.selectors import client_search
 from treatments.models import Treatment
 
 from . import zones
 from .availability import local_instant
-from .diary import diary_grid, gap_kinds, usual_minutes, utc_param, week_start
+from .diary import diary_grid, gap_kinds, utc_param, week_start
 from .diary_html import diary_cells_render
 from .models import Appointment, Location, Technician
 from .selectors import BookingRequestError, booking_policy_for
@@ -121,7 +122,8 @@ class BookForm(forms.Form):
         min_value=15,
         max_value=12 * 60,
         required=False,
-        help_text="Empty: the usual length (a session: the treatment's longest).",
+        help_text="Empty: the usual length for the kind chosen (a session: the treatment's longest).",
+        widget=forms.NumberInput(attrs={"placeholder": "Usual length"}),
     )
     channel = forms.ChoiceField(
         choices=[(c.value, c.label) for c in STAFF_CHANNELS], initial=Appointment.Channel.PHONE, label="Booked by"
@@ -150,6 +152,44 @@ class MoveForm(forms.Form):
 def _link(name: str, **params) -> str:
     query = urlencode({k: v for k, v in params.items() if v not in (None, "")}, safe=":")
     return f"{reverse(f'admin:{name}')}?{query}" if query else reverse(f"admin:{name}")
+
+
+# What a booking page's address carries back after a new client is added from it.
+BOOK_RETURN_PARAMS = ("location", "technician", "start", "kind", "treatment", "length_minutes")
+
+
+def add_client_link(*, query: str, slot: dict | None) -> str:
+    """The client add page for a caller the search did not find: what reception typed prefilled
+    (an e-mail, a phone number or a name) and, given the gap, ``next`` back to its booking page
+    (ClientBookingsAdmin.response_add returns there with the new client chosen)."""
+    params: dict[str, str] = {}
+    if slot is not None:
+        start = utc_param(slot["start"])
+        params["next"] = _link(
+            BOOK_URL_NAME, location=slot["location"].pk, technician=slot["technician"].pk, start=start
+        )
+    term = " ".join(query.split())
+    if "@" in term:
+        params["email"] = term
+    elif phone_search_value(term):
+        params["phone"] = term
+    elif term and not any(c.isdigit() for c in term):  # a name, not a reference or a part of a number
+        params["first_name"], _, params["last_name"] = term.partition(" ")
+    add = reverse("admin:clients_client_add")
+    return f"{add}?{urlencode(params)}" if params else add
+
+
+def booking_return(url: str, *, client: Client) -> str | None:
+    """The diary booking page ``url`` names, with ``client`` chosen; None for any other address
+    (``next`` comes from the browser: only this site's booking page is followed)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed "[" in a host
+        return None
+    if parts.scheme or parts.netloc or parts.path != reverse(f"admin:{BOOK_URL_NAME}"):
+        return None
+    params = {k: v for k, v in parse_qsl(parts.query) if k in BOOK_RETURN_PARAMS}
+    return _link(BOOK_URL_NAME, **params, client=client.pk)
 
 
 class DiaryAdminMixin:
@@ -322,7 +362,6 @@ class DiaryAdminMixin:
             return ""
         kind = Appointment.Kind(fits[0])
         initial["kind"] = kind.value
-        initial.setdefault("length_minutes", usual_minutes(kind, policy))
         return (
             f"A {policy.consultation_minutes}-minute consultation does not fit this gap; "
             f"it has room for: {', '.join(str(Appointment.Kind(k).label).lower() for k in fits)}."
@@ -352,8 +391,8 @@ class DiaryAdminMixin:
         results = self._client_results(query)
         if chosen is not None and chosen not in results:
             results = [chosen, *results]
-        if not form.is_bound and "length_minutes" not in form.initial:
-            form.initial["length_minutes"] = policy.consultation_minutes
+        # The length is left empty (the chosen kind's usual length) rather than prefilled: a
+        # prefilled 45 stayed 45 when reception switched the kind to a touch-up, and was booked so.
         local_start = zones.local(start, location)
         context = {
             **self.admin_site.each_context(request),
@@ -374,6 +413,7 @@ class DiaryAdminMixin:
             "clients_url": reverse(f"admin:{CLIENTS_URL_NAME}"),
             "alternatives": getattr(form, "alternatives", []),
             "appointment_fields": [form[name] for name in APPOINTMENT_FIELDS],
+            "add_client_url": add_client_link(query=query, slot=slot),
         }
         response = TemplateResponse(request, "admin/bookings/appointment/diary_book.html", context)
         with timezone.override(location.tz):
@@ -471,10 +511,19 @@ class DiaryAdminMixin:
         if not self.has_add_permission(request):
             raise PermissionDenied
         query = (request.GET.get("q") or "").strip()[:100]
+        # The booking form sends its gap along (hx-include), for the "add them" link's way back.
+        fixed = SlotForm(request.GET)
+        slot = fixed.cleaned_data if fixed.is_valid() else None
         return TemplateResponse(
             request,
             "admin/bookings/appointment/diary_clients.html",
-            {"results": self._client_results(query), "searched": bool(query), "query": query, "chosen": None},
+            {
+                "results": self._client_results(query),
+                "searched": bool(query),
+                "query": query,
+                "chosen": None,
+                "add_client_url": add_client_link(query=query, slot=slot),
+            },
         )
 
     # Moving an appointment -------------------------------------------------------------

@@ -97,6 +97,7 @@ class SessionNoteForm(forms.ModelForm):
             "notes",
             "next_time_notes",
         ]
+        labels = {"duration_minutes": "Duration (minutes)", "numbing_used": "Numbing used (product, if any)"}
         widgets = {
             "depth": forms.RadioSelect,
             "notes": forms.Textarea(attrs={"rows": 3}),
@@ -204,7 +205,10 @@ class CoursePlanForm(forms.Form):
     price_band = forms.ChoiceField(choices=[("", "Not set"), *PriceBand.choices], required=False)
     # Typed in pounds ("1,250.00" or "1250"), cleaned to an integer of pence.
     price_agreed_minor = PoundsField(min_minor=0, required=False, label="Price agreed (£)")
-    first_date = DateWithinYearsField(label="First session on or after", widget=forms.DateInput(attrs={"type": "date"}))
+    # A date input shows only an ISO value; the en-GB "03/12/2026" would leave it blank.
+    first_date = DateWithinYearsField(
+        label="First session on or after", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

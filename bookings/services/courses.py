@@ -131,10 +131,40 @@ def _check_spacing(previous: date, start: datetime, treatment: Treatment, *, loc
         )
 
 
+@dataclass(frozen=True)
+class NextSessionBlock:
+    """Why no next session is booked from this appointment; ``later`` is the session to book it from."""
+
+    code: str
+    message: str
+    later: Appointment | None = None
+
+
+def next_session_blocked(*, appointment: Appointment, course: Course) -> NextSessionBlock | None:
+    """Every planned session booked, or a later session of the course booked already: the next one
+    counts its spacing from that later session and takes the number after it, so it is booked from there."""
+    booked = course.appointments.exclude(status=Appointment.Status.CANCELLED)
+    last = booked.aggregate(n=Max("session_number"))["n"] or 0
+    if last >= course.planned_sessions:
+        return NextSessionBlock(
+            "course_fully_booked", f"All {course.planned_sessions} planned sessions of this course are booked."
+        )
+    later = booked.filter(start__gt=appointment.start).select_related("location").order_by("-start").first()
+    if later is not None:
+        what = f"Session {later.session_number}" if later.session_number else "A later appointment of this course"
+        return NextSessionBlock(
+            "not_latest_session",
+            f"{what} is already booked after this one, on {local(later.start, later.location):%a %d %b %Y}: "
+            "book the next session from it.",
+            later,
+        )
+    return None
+
+
 def next_session_book(
     *, appointment: Appointment, start: datetime, technician: Technician, by: AbstractBaseUser
 ) -> Appointment:
-    """Book the course's next session after this one."""
+    """Book the course's next session after this one (the course's latest)."""
     course = appointment.course
     if course is None:
         raise ValidationError("This appointment is not part of a course: plan a course first.", code="not_in_course")
@@ -150,12 +180,10 @@ def next_session_book(
     with transaction.atomic():
         # Lock the course: two devices booking "the next session" at once must not both take number n+1.
         course = Course.objects.select_for_update().get(pk=course.pk)
+        if (blocked := next_session_blocked(appointment=appointment, course=course)) is not None:
+            raise ValidationError(blocked.message, code=blocked.code)
         last = course.appointments.exclude(status=Appointment.Status.CANCELLED).aggregate(n=Max("session_number"))["n"]
         number = (last or 0) + 1
-        if number > course.planned_sessions:
-            raise ValidationError(
-                f"All {course.planned_sessions} planned sessions of this course are booked.", code="course_fully_booked"
-            )
         booked = appointment_book(
             client=appointment.client,
             location=appointment.location,

@@ -72,3 +72,27 @@ def test_the_board_is_axe_clean_with_the_csp_in_force(page_factory, live_server)
         assert page.locator("button.board-arrive").count() == 2
         assert [e for e in page.console_errors if "Content Security Policy" in e] == []
         assert axe_violations(page) == []
+
+
+def test_on_a_phone_the_caption_runs_the_width_of_the_stacked_cards(page_factory, live_server):
+    """The table stacks into cards below 820 px; its caption must not stay a narrow table column
+    (it was wrapped a word a line, 'Appointments / at / Manchester / ...')."""
+    with time_machine.travel(NOW, tick=True):
+        clinic = LocationFactory(name="A Manchester", order=0)
+        user = staff_user(role="Reception", username="desk3")
+        AppointmentFactory(
+            location=clinic,
+            technician=TechnicianFactory(locations=[clinic]),
+            start=NOW + timedelta(minutes=30),
+            end=NOW + timedelta(minutes=75),
+        )
+        page = page_factory(viewport=PHONE, java_script_enabled=False)
+        page.goto(live_server.url + "/admin/login/?next=/admin/bookings/appointment/board/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", "a-long-test-password")
+        page.click("input[type=submit]")
+        page.wait_for_url("**/board/")
+        caption = page.locator(".board-caption").bounding_box()
+        card = page.locator(".board-row").first.bounding_box()
+        assert caption["width"] >= card["width"] * 0.9
+        assert caption["height"] < 60  # one or two lines, not one word a line

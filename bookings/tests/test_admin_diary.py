@@ -12,6 +12,7 @@ import time_machine
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.urls import reverse
 
 from bookings.diary import diary_grid
 from bookings.models import Appointment, ClientMessage, OpeningHours
@@ -25,7 +26,7 @@ from bookings.tests.factories import (
     UserFactory,
     technician_working,
 )
-from clients.models import AuditEvent
+from clients.models import AuditEvent, Client
 from clients.tests.factories import ClientFactory, staff_user
 from smpclinic.tests.logins import login_as
 from treatments.tests.factories import TreatmentFactory
@@ -231,7 +232,7 @@ def test_a_gap_links_to_the_booking_page_for_that_technician_and_time(client, cl
     assert page.status_code == 200
     text = page.content.decode()
     assert "Book Amara at A Manchester, Monday 23 November 2026 at 09:00" in text
-    assert 'name="length_minutes" value="45"' in text  # the consultation length, prefilled
+    assert _length_as_shown(text) == ""  # empty: the kind chosen's usual length
 
 
 def _selected_kind(html: str) -> str:
@@ -267,11 +268,10 @@ def test_a_free_time_is_a_gap_only_if_the_shortest_booking_fits_and_its_form_sta
     link = next(g for g in _gaps(html) if f"technician={amara.pk}&start=2026-11-23T16:30Z" in g)
     page = client.get(link).content.decode()
     assert _selected_kind(page) == Appointment.Kind.PATCH_TEST
-    assert 'name="length_minutes" value="15"' in page
+    assert _length_as_shown(page) == ""
     assert "A 45-minute consultation does not fit this gap; it has room for: patch test." in page
     page = client.get(next(g for g in _gaps(html) if "start=2026-11-23T13:15Z" in g)).content.decode()
     assert _selected_kind(page) == Appointment.Kind.CONSULTATION
-    assert 'name="length_minutes" value="45"' in page
 
     # Booking what the form starts on succeeds.
     nora = ClientFactory(first_name="Nora", last_name="Late")
@@ -431,6 +431,96 @@ def test_booking_into_a_gap_goes_through_the_staff_booking_service(client, clini
     [message] = get_messages(response.wsgi_request)
     assert "Booked Nora Booked" in message.message
     assert "11:00" in message.message
+
+
+def _length_as_shown(html: str) -> str:
+    field = re.search(r'<input[^>]*name="length_minutes"[^>]*>', html).group(0)
+    value = re.search(r'value="([^"]*)"', field)
+    return value.group(1) if value else ""
+
+
+def test_changing_the_kind_on_the_booking_page_books_the_new_kinds_usual_length(client, clinic, amara):
+    """The page opens on a consultation; reception switches to a touch-up and books without
+    touching the length: a 120-minute touch-up, not one cut to the consultation's 45 minutes."""
+    _login(client, "Reception")
+    monday = datetime(2026, 11, 23, tzinfo=LONDON)
+    page = client.get(BOOK, {"location": clinic.pk, "technician": amara.pk, "start": _z(monday.replace(hour=9))})
+    assert _selected_kind(page.content.decode()) == Appointment.Kind.CONSULTATION
+    nora = ClientFactory(first_name="Nora", last_name="Touchup")
+    data = _book_data(
+        clinic,
+        amara,
+        monday.replace(hour=9),
+        nora,
+        kind=Appointment.Kind.TOUCH_UP,
+        length_minutes=_length_as_shown(page.content.decode()),
+    )
+    assert client.post(BOOK, data).status_code == 302
+    assert Appointment.objects.get(client=nora).duration_minutes == 120
+
+    # A gap only a patch test fits opens on a patch test; switched to a consultation, it is refused
+    # as not fitting, not booked as a 15-minute consultation.
+    _at(clinic, amara, monday.replace(hour=16, minute=45), minutes=15)  # to 17:00, the end of her day
+    page = client.get(BOOK, {"location": clinic.pk, "technician": amara.pk, "start": _z(monday.replace(hour=16))})
+    assert _selected_kind(page.content.decode()) == Appointment.Kind.PATCH_TEST
+    olive = ClientFactory(first_name="Olive", last_name="Consult")
+    data = _book_data(
+        clinic, amara, monday.replace(hour=16), olive, length_minutes=_length_as_shown(page.content.decode())
+    )
+    response = client.post(BOOK, data)
+    assert response.status_code == 200
+    assert "Amara is not free for that long" in response.content.decode()
+    assert not Appointment.objects.filter(client=olive).exists()
+
+
+def test_a_caller_new_to_the_clinic_is_added_from_the_booking_page_and_comes_back_chosen(client, clinic, amara):
+    """No match for the caller: "add them" keeps the gap (and the name typed), and saving the new
+    client comes back to the same booking page with them chosen, not to the client list."""
+    _login(client, "Reception")
+    start = datetime(2026, 11, 23, 11, tzinfo=LONDON)
+    slot = {"location": clinic.pk, "technician": amara.pk, "start": _z(start)}
+    page = client.get(BOOK, {**slot, "q": "Nia Newcaller"}).content.decode()
+    assert "No client matches" in page
+    add = re.search(r'id="diary-add-client" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    form = client.get(add).content.decode()
+    assert re.search(r'name="first_name"[^>]*value="Nia"', form)
+    assert re.search(r'name="last_name"[^>]*value="Newcaller"', form)
+
+    response = client.post(
+        add,
+        {
+            "first_name": "Nia",
+            "last_name": "Newcaller",
+            "email": "nia@example.com",
+            "phone": "07700 900555",
+            "preferred_channel": "email",
+            "reminders_opt_in": "on",
+            "consents-TOTAL_FORMS": "0",
+            "consents-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    nia = Client.objects.get(email="nia@example.com")
+    back = response["Location"]
+    assert back.startswith(f"{BOOK}?")
+    page = client.get(back).content.decode()
+    assert "Book Amara at A Manchester, Monday 23 November 2026 at 11:00" in page
+    assert f'value="{nia.pk}" id="diary-client-{nia.pk}" checked' in page
+
+    # Anywhere but the diary's booking page, the admin's own redirect stands.
+    response = client.post(
+        reverse("admin:clients_client_add") + "?next=https://evil.example/",
+        {
+            "first_name": "Eve",
+            "last_name": "Elsewhere",
+            "email": "eve@example.com",
+            "preferred_channel": "email",
+            "consents-TOTAL_FORMS": "0",
+            "consents-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    assert "evil" not in response["Location"]
 
 
 def test_booking_a_time_already_taken_says_so_and_offers_the_nearest_free_times(client, clinic, amara):

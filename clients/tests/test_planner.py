@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -158,6 +159,16 @@ def test_sessions_closer_than_the_treatment_spacing_are_refused(open_clinic):
     assert not Course.objects.filter(price_agreed_minor=None, planned_sessions=2).exists()
 
 
+def test_the_course_page_opens_with_its_first_date_filled_in_for_the_date_picker(client, open_clinic):
+    """A date input shows only an ISO value: the en-GB "03/12/2026" left it blank, and "Propose
+    times" answered "This field is required." to a technician who had typed nothing wrong."""
+    client.login(username="tech", password=PASSWORD)
+    html = client.get(reverse("staff:course_plan", args=[open_clinic["consultation"].pk])).content.decode()
+    field = re.search(r'<input[^>]*name="first_date"[^>]*>', html).group(0)
+    week_on = timezone.localdate() + timedelta(days=7)
+    assert f'value="{week_on.isoformat()}"' in field
+
+
 def test_the_course_page_proposes_a_time_per_session_at_valid_spacing(client, open_clinic):
     PriceGuideFactory(
         treatment=open_clinic["course"].treatment, band="N4", price_from_minor=120000, price_to_minor=160000
@@ -198,3 +209,42 @@ def test_a_next_session_time_taken_meanwhile_is_reported_not_booked(client, open
     assert response.status_code == 400
     assert "Choose another time" in response.content.decode()
     assert not Appointment.objects.filter(course=session.course, session_number=3).exists()
+
+
+def test_the_next_session_is_booked_only_from_the_courses_latest_session(client, open_clinic):
+    """Session 2 is booked (today): "book the next session" from session 1 must not book session 3
+    14-21 days after session 1, a day or two after session 2, numbered out of order."""
+    session = open_clinic["session"]
+    first = Appointment.objects.get(course=session.course, session_number=1)
+    later = [p for p in planner.next_session_proposals(appointment=first) if p.slot.start > session.start]
+    assert later  # the window after session 1 reaches past today's session 2
+    with pytest.raises(ValidationError) as refused:
+        planner.next_session_book(
+            appointment=first, start=later[0].slot.start, technician=open_clinic["technician"], by=None
+        )
+    assert refused.value.code == "not_latest_session"
+
+    client.login(username="tech", password=PASSWORD)
+    url = reverse("staff:next_session", args=[first.pk])
+    page = client.get(url)
+    text = page.content.decode()
+    assert page.context["proposals"] == []
+    assert "Session 2 is already booked" in text
+    assert reverse("staff:next_session", args=[session.pk]) in text  # the way on: from the latest session
+    response = client.post(url, {"slot": later[0].value})
+    assert response.status_code == 400
+    assert not Appointment.objects.filter(course=session.course, session_number=3).exists()
+
+
+def test_a_fully_booked_course_says_so_instead_of_offering_times(client, open_clinic):
+    session = open_clinic["session"]
+    course = session.course
+    course.planned_sessions = 2
+    course.save(update_fields=["planned_sessions"])
+    client.login(username="tech", password=PASSWORD)
+    page = client.get(reverse("staff:next_session", args=[session.pk]))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert page.context["proposals"] == []
+    assert "All 2 planned sessions of this course are booked." in text
+    assert "Book this time" not in text

@@ -84,6 +84,12 @@ def test_a_bad_session_note_answers_400_with_the_reason(client, clinic):
     assert "ceiling" in response.content.decode()
 
 
+def test_the_session_note_form_says_the_duration_is_in_minutes(client, clinic):
+    page = login(client, "tech").get(reverse("staff:session_note", args=[clinic["session"].pk])).content.decode()
+    assert "Duration (minutes)" in page
+    assert "Duration minutes" not in page
+
+
 def test_consent_is_signed_with_a_typed_name_and_the_witness_and_version_recorded(client, clinic):
     ConsentWordingFactory(kind="clinical_photos", version=1, text="Old")
     current = ConsentWordingFactory(kind="clinical_photos", version=2, text="New")
@@ -101,6 +107,20 @@ def test_consent_is_signed_with_a_typed_name_and_the_witness_and_version_recorde
         "tablet",
     )
     assert record.given_at <= timezone.now()
+
+
+def test_the_consent_list_names_the_witness_as_the_form_did(client, clinic):
+    """The form says "Witnessed by Tess Tech"; the record it makes must not say "witnessed by tech"."""
+    user = clinic["technician"].user
+    user.first_name, user.last_name = "Tess", "Tech"
+    user.save(update_fields=["first_name", "last_name"])
+    wording = ConsentWordingFactory(kind="clinical_photos", version=1)
+    http = login(client, "tech")
+    url = reverse("staff:consents", args=[clinic["client"].pk])
+    assert http.post(url, {"wordings": [wording.pk], "signed_name": "Pat Client"}).status_code == 302
+    page = http.get(url).content.decode()
+    assert "witnessed by Tess Tech" in page
+    assert "witnessed by tech" not in page
 
 
 def test_an_old_wording_cannot_be_signed(client, clinic):

@@ -443,8 +443,17 @@ def _next_session(request: HttpRequest, appointment) -> HttpResponse:
     if appointment.course_id is None:
         messages.error(request, "This appointment is not part of a course: plan a course first.")
         return redirect("staff:course_plan", pk=appointment.pk)
-    proposals = planner.next_session_proposals(appointment=appointment)
+    # Said before any time is offered, not after the technician has picked one.
+    blocked = planner.next_session_blocked(appointment=appointment, course=appointment.course)
+    proposals = [] if blocked else planner.next_session_proposals(appointment=appointment)
     form = NextSessionForm(request.POST or None, proposals=proposals)
+    if blocked is not None:
+        return render(
+            request,
+            "staff/next_session.html",
+            {"appointment": appointment, "form": form, "proposals": proposals, "blocked": blocked},
+            status=400 if request.method == "POST" else 200,
+        )
     if request.method == "POST" and form.is_valid():
         try:
             start, technician_id = planner.parse_proposal(form.cleaned_data["slot"])
