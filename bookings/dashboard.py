@@ -92,9 +92,10 @@ ATTENDED_STATUSES = (Status.ARRIVED, Status.COMPLETED)
 TOUCH_UP_WINDOW_DAYS = 90
 TOUCH_UP_LIST_LIMIT = 50
 DEFAULT_WEEKS = 12
-# Part of every snapshot's cache key: bump it when Dashboard's fields change, so a snapshot
-# pickled by the previous release is never read back into the new one.
-SNAPSHOT_FORMAT = 1
+# Part of every snapshot's cache key: bump it when Dashboard's fields change or a class it holds
+# moves module (2: Money left bookings.payments), so a snapshot pickled by the previous release is
+# never read back into the new one.
+SNAPSHOT_FORMAT = 2
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils import timezone
 
 from bookings import zones
@@ -84,17 +86,26 @@ def patch_test_needed(*, client: Client, treatment: Treatment | None) -> bool:
 def allergic_reaction_before(
     *, client: Client, start: datetime, exclude_appointment_id: int | None = None
 ) -> datetime | None:
-    """The start of the client's latest pigment session before ``start`` whose note records an
-    allergic reaction to pigment, or None."""
+    """When the client's latest allergic reaction to pigment before ``start`` happened (a pigment
+    session's note records it), on that session's clinic clock, or None. ``exclude_appointment_id``
+    is the session being moved: its own reaction still counts, dated no later than its note was
+    last saved (the session may already stand at a later time than the one it reacted at)."""
     notes = (
-        SessionNote.objects.filter(
-            appointment__client=client, appointment__kind__in=PIGMENT_KINDS, appointment__start__lt=start
+        SessionNote.objects.filter(appointment__client=client, appointment__kind__in=PIGMENT_KINDS)
+        .filter(Q(appointment__start__lt=start) | Q(appointment_id=exclude_appointment_id))
+        .values_list(
+            "appointment_id", "appointment__start", "updated_at", "appointment__location__time_zone", "reactions"
         )
-        .exclude(appointment_id=exclude_appointment_id)
-        .order_by("-appointment__start")
-        .values_list("appointment__start", "reactions")
     )
-    return next((started for started, reactions in notes if SessionNote.Reaction.ALLERGIC in (reactions or ())), None)
+    reacted = []
+    for appointment_id, started, noted, zone, reactions in notes:
+        if SessionNote.Reaction.ALLERGIC not in (reactions or ()):
+            continue
+        # The session being moved reacted before its note was saved, wherever it stands now.
+        when = min(started, noted) if appointment_id == exclude_appointment_id else started
+        if when < start:
+            reacted.append(when.astimezone(ZoneInfo(zone)))
+    return max(reacted, default=None)
 
 
 def patch_test_hours(treatment: Treatment | None) -> int:
@@ -112,7 +123,12 @@ class PatchTestStatus:
 
 
 def patch_test_status(
-    *, client: Client, treatment: Treatment | None, start: datetime, reaction_at: datetime | None = None
+    *,
+    client: Client,
+    treatment: Treatment | None,
+    start: datetime,
+    reaction_at: datetime | None = None,
+    location: Location | None = None,
 ) -> PatchTestStatus:
     """Whether a first session may start at ``start``: the latest patch test recorded before it is
     clear and was done at least the treatment's hours before (a reaction after a clear test wins).
@@ -127,7 +143,7 @@ def patch_test_status(
             False,
             "patch_test_after_reaction",
             "The client had an allergic reaction to pigment at the session of "
-            f"{timezone.localtime(reaction_at):%d %b %Y}: record a clear patch test done after it, "
+            f"{reaction_at:%d %b %Y}: record a clear patch test done after it, "
             f"at least {hours} hours before the next session.",
         )
     if latest is None:
@@ -147,7 +163,7 @@ def patch_test_status(
         )
     earliest = latest.tested_at + timedelta(hours=hours)
     if start < earliest:
-        when = timezone.localtime(earliest)
+        when = zones.local(earliest, location) if location is not None else timezone.localtime(earliest)
         return PatchTestStatus(
             False,
             "patch_test_too_recent",
@@ -159,7 +175,12 @@ def patch_test_status(
 
 
 def patch_test_required(
-    *, client: Client, treatment: Treatment | None, start: datetime, exclude_appointment_id: int | None = None
+    *,
+    client: Client,
+    treatment: Treatment | None,
+    start: datetime,
+    exclude_appointment_id: int | None = None,
+    location: Location | None = None,
 ) -> PatchTestStatus | None:
     """For a pigment session at ``start``: None when it needs no patch test, else the patch-test
     status it must pass. It needs one when it follows a session with an allergic reaction to
@@ -171,7 +192,9 @@ def patch_test_required(
         and is_first_session(client=client, start=start, exclude_appointment_id=exclude_appointment_id)
     ):
         return None
-    return patch_test_status(client=client, treatment=treatment, start=start, reaction_at=reaction_at)
+    return patch_test_status(
+        client=client, treatment=treatment, start=start, reaction_at=reaction_at, location=location
+    )
 
 
 def patch_test_check(
@@ -181,15 +204,21 @@ def patch_test_check(
     treatment: Treatment | None,
     start: datetime,
     exclude_appointment_id: int | None = None,
+    location: Location | None = None,
 ) -> None:
-    """Refuse a pigment session that needs a patch test without a clear one in time."""
+    """Refuse a pigment session that needs a patch test without a clear one in time (times in the
+    refusal on ``location``'s clock)."""
     if kind not in PIGMENT_KINDS:
         return
     # Locked (callers are inside the booking's transaction): a result recorded at this moment
     # (patch_test_record locks the same row) is either seen here or recorded after the booking.
     list(Client.objects.select_for_update().filter(pk=client.pk).values_list("pk", flat=True))
     status = patch_test_required(
-        client=client, treatment=treatment, start=start, exclude_appointment_id=exclude_appointment_id
+        client=client,
+        treatment=treatment,
+        start=start,
+        exclude_appointment_id=exclude_appointment_id,
+        location=location,
     )
     if status is not None and not status.ok:
         raise BookingRefused("start", status.message, code=status.code)
@@ -207,7 +236,12 @@ def booking_safety_check(
     """Every booking and move: the age rule, then the patch-test rule."""
     age_check(client=client, start=start, location=location)
     patch_test_check(
-        client=client, kind=kind, treatment=treatment, start=start, exclude_appointment_id=exclude_appointment_id
+        client=client,
+        kind=kind,
+        treatment=treatment,
+        start=start,
+        exclude_appointment_id=exclude_appointment_id,
+        location=location,
     )
 
 
