@@ -57,6 +57,7 @@ from .services.appointments import (
     appointment_uncomplete,
     appointment_undo_cancel,
     appointment_undo_no_show,
+    may_transition,
 )
 from .services.booking import OVERLAP_CONSTRAINT, ChangeNotAllowed, SlotTaken
 from .services.courses import COURSE_CREATE_FIELDS, COURSE_UPDATE_FIELDS, course_create, course_update
@@ -373,6 +374,22 @@ class AppointmentAdmin(
         ),
         "deposit_override",
     ]
+
+    # Actions whose transition asks for more than changing appointments (clinical access, or the
+    # right to undo): offered only to those the transition table lets make it.
+    ACTION_TRANSITIONS = {
+        "complete": (Status.ARRIVED, Status.COMPLETED),
+        "undo_no_show": (Status.NO_SHOW, Status.BOOKED),
+        "undo_cancel": (Status.CANCELLED, Status.BOOKED),
+        "uncomplete": (Status.COMPLETED, Status.BOOKED),
+    }
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        for name, (current, target) in self.ACTION_TRANSITIONS.items():
+            if not may_transition(by=request.user, current=current, target=target):
+                actions.pop(name, None)
+        return actions
 
     READONLY = ["reference", "created_at", "updated_at", "cancelled_at", "completed_at"]
     READONLY += ["status_changed_at", "status_changed_by", "ics_sequence"]
