@@ -26,3 +26,24 @@ def test_the_shared_trail_names_the_page_as_the_current_one():
     assert '<ol class="breadcrumbs">' in html
     assert '<li><a href="/admin/x/">Batches</a></li>' in html
     assert '<li aria-current="page">Recall</li>' in html
+
+
+def test_a_page_of_a_models_action_names_its_app_as_djangos_own_pages_do():
+    from django.template.loader import render_to_string
+
+    from bookings.models import Appointment
+
+    html = render_to_string(
+        "admin/_crumbs.html",
+        {
+            "opts": Appointment._meta,
+            "parent_url": "/admin/bookings/appointment/",
+            "parent": "Appointments",
+            "current": "Move",
+        },
+    )
+    assert (
+        html.index(">Home<")
+        < html.index('<li><a href="/admin/bookings/">Bookings</a></li>')
+        < html.index(">Appointments<")
+    )
