@@ -22,7 +22,7 @@ from .admin_desk import DeskPaymentsAdminMixin
 from .admin_diary import DiaryAdminMixin
 from .admin_exports import ExportViewMixin
 from .admin_messages import MessageAdminMixin, MessageTemplateAdmin  # noqa: F401 - registers the template admin
-from .admin_moves import MoveActionMixin, WhenFilter
+from .admin_moves import CancelActionMixin, MoveActionMixin, WhenFilter, apply_to_each
 from .admin_payments import DepositOverrideActionMixin, PaymentInline
 from .models import (
     Appointment,
@@ -51,7 +51,6 @@ from .services.appointments import (
     appointment_mark_no_show,
     appointment_record_completed,
     appointment_staff_book,
-    appointment_staff_cancel,
     appointment_staff_move,
     appointment_status_change,
     appointment_uncomplete,
@@ -267,17 +266,7 @@ class AppointmentAdminForm(forms.ModelForm):
 
 def _status_action(service, *, name: str, description: str, done: str):
     def action(modeladmin, request, queryset):
-        changed = 0
-        for appointment in queryset.order_by("start"):
-            try:
-                service(appointment=appointment, by=request.user)
-            except (ValidationError, PermissionDenied, ChangeNotAllowed) as exc:
-                reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else (str(exc) or "not allowed")
-                modeladmin.message_user(request, f"{appointment.reference} not changed: {reason}", messages.ERROR)
-            else:
-                changed += 1
-        if changed:
-            modeladmin.message_user(request, f"{changed} appointment(s) {done}.", messages.SUCCESS)
+        apply_to_each(modeladmin, request, queryset.order_by("start"), service, done=done)
 
     action.__name__ = name
     return admin.action(description=description)(action)
@@ -308,6 +297,7 @@ class AppointmentAdmin(
     QuickSelectAdminMixin,
     AppointmentAttendanceAdminMixin,
     MoveActionMixin,
+    CancelActionMixin,
     DepositOverrideActionMixin,
     DiaryAdminMixin,
     DayBoardAdminMixin,
@@ -360,7 +350,7 @@ class AppointmentAdmin(
             appointment_mark_no_show, name="mark_no_show", description="Mark no-show", done="marked no-show"
         ),
         _status_action(appointment_undo_no_show, name="undo_no_show", description="Undo no-show", done="booked again"),
-        _status_action(appointment_staff_cancel, name="cancel", description="Cancel", done="cancelled"),
+        "cancel",
         _status_action(
             appointment_undo_cancel, name="undo_cancel", description="Undo cancellation", done="booked again"
         ),

@@ -1,5 +1,6 @@
-"""The appointment list's "when" filter and its "move" action (an intermediate page that asks
-for the new start and technician, then calls appointment_staff_move)."""
+"""The appointment list's "when" filter and its two actions with a second step: "move" (a page
+that asks for the new start and technician, then calls appointment_staff_move) and "cancel" (a
+page that says what cancelling each one now means, then calls appointment_staff_cancel)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from .models import Appointment, Technician
-from .selectors import BookingRequestError
-from .services.appointments import appointment_staff_move
-from .services.booking import ChangeNotAllowed, SlotTaken
+from .selectors import BookingRequestError, booking_policy_for
+from .services.appointments import appointment_staff_cancel, appointment_staff_move
+from .services.booking import ChangeNotAllowed, SlotTaken, cancellation_outcome
 from .zones import local
 
 
@@ -131,3 +132,79 @@ class MoveActionMixin:
             messages.SUCCESS,
         )
         return True
+
+
+# More than this in one go is a mistake with a filter, not a day's cancellations.
+CANCEL_AT_MOST = 100
+
+
+class CancelActionMixin:
+    """The "cancel" action: a page first says, for each appointment chosen, what cancelling it now
+    means, from the rules the cancel itself applies (a late cancellation recorded, and whether it
+    counts towards the online booking limit; a paid deposit refunded, kept or split; the client
+    told, with a calendar file that removes the event); "Yes, cancel" then cancels each through
+    appointment_staff_cancel (its transition, audit row and messages)."""
+
+    cancel_template = "admin/bookings/appointment/cancel.html"
+
+    @admin.action(description="Cancel", permissions=["change"])
+    def cancel(self, request, queryset):
+        chosen = list(
+            queryset.select_related("location", "client", "technician").order_by("start")[: CANCEL_AT_MOST + 1]
+        )
+        if len(chosen) > CANCEL_AT_MOST:
+            self.message_user(request, f"Choose at most {CANCEL_AT_MOST} appointments to cancel.", messages.WARNING)
+            return None
+        if "apply" in request.POST:
+            self._action_cancel(request, chosen)
+            return None
+        now = timezone.now()
+        policies: dict[int, object] = {}
+        rows = []
+        for appointment in chosen:
+            cancellable = appointment.status in (Appointment.Status.BOOKED, Appointment.Status.CONFIRMED)
+            outcome = None
+            if cancellable:
+                if appointment.location_id not in policies:
+                    policies[appointment.location_id] = booking_policy_for(appointment.location)
+                outcome = cancellation_outcome(
+                    appointment=appointment, policy=policies[appointment.location_id], now=now
+                )
+            rows.append(
+                {
+                    "appointment": appointment,
+                    "when": f"{local(appointment.start, appointment.location):%a %d/%m/%Y %H:%M} "
+                    f"({appointment.location.time_zone_label})",
+                    "cancellable": cancellable,
+                    "ahead": appointment.start > now,
+                    "outcome": outcome,
+                }
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel appointments?" if len(chosen) > 1 else f"Cancel {chosen[0].reference}?",
+            "opts": self.model._meta,
+            "rows": rows,
+            "any_cancellable": any(row["cancellable"] for row in rows),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, self.cancel_template, context)
+
+    def _action_cancel(self, request, chosen: list[Appointment]) -> None:
+        apply_to_each(self, request, chosen, appointment_staff_cancel, done="cancelled")
+
+
+def apply_to_each(modeladmin, request, appointments, service, *, done: str) -> None:
+    """Call ``service`` for each appointment in turn; a refusal is a message naming the
+    appointment and the others still change; then one message counts what changed."""
+    changed = 0
+    for appointment in appointments:
+        try:
+            service(appointment=appointment, by=request.user)
+        except (ValidationError, PermissionDenied, ChangeNotAllowed) as exc:
+            reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else (str(exc) or "not allowed")
+            modeladmin.message_user(request, f"{appointment.reference} not changed: {reason}", messages.ERROR)
+        else:
+            changed += 1
+    if changed:
+        modeladmin.message_user(request, f"{changed} appointment(s) {done}.", messages.SUCCESS)

@@ -97,7 +97,7 @@ def test_a_cancel_in_the_admin_removes_the_event_from_the_clients_calendar(booki
 
     response = reception.post(
         reverse("admin:bookings_appointment_changelist"),
-        {"action": "cancel", "index": 0, "_selected_action": [booking.pk]},
+        {"action": "cancel", "index": 0, "_selected_action": [booking.pk], "apply": "1"},
         follow=True,
     )
     assert response.status_code == 200

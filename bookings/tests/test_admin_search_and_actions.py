@@ -269,7 +269,7 @@ def test_resend_confirmation_refuses_a_past_appointment_with_a_message(client, d
 
 def test_cancel_tells_the_client_and_is_audited(client, desk, place):
     appointment = _booked(place)
-    _act(client, "cancel", appointment, index=0)
+    _act(client, "cancel", appointment, index=0, apply="1")
     appointment.refresh_from_db()
     assert appointment.status == S.CANCELLED
     assert ClientMessage.objects.filter(appointment=appointment, kind=K.CANCELLED, status="pending").exists()

@@ -72,7 +72,8 @@ def _appointment(place, state=S.BOOKED, start=PAST, **kwargs) -> Appointment:
 def _act(client, action: str, *appointments: Appointment):
     return client.post(
         reverse("admin:bookings_appointment_changelist"),
-        {"action": action, "index": 0, "_selected_action": [a.pk for a in appointments]},
+        # "apply": the second step of the actions that have one (move, cancel), confirmed.
+        {"action": action, "index": 0, "_selected_action": [a.pk for a in appointments], "apply": "1"},
         follow=True,
     )
 
