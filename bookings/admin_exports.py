@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 
 from .exports import EXPORTS, MONEY_EXPORTS, MONEY_PERMISSION, PERMISSION, ExportPeriod
 from .models import Location
@@ -31,8 +32,9 @@ CHOICES = [
 
 class ExportForm(forms.Form):
     what = forms.ChoiceField(choices=CHOICES)
-    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}))
+    # A date input shows only an ISO value (the en-GB 26/11/2026 would leave it blank).
+    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    date_to = forms.DateField(label="To (inclusive)", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     location = forms.ModelChoiceField(
         queryset=Location.objects.all(), required=False, empty_label="Every location", help_text="Optional."
     )
@@ -115,8 +117,14 @@ class ExportViewMixin(ExportLinkMixin):
                 response["Content-Disposition"] = f'attachment; filename="{period.filename(what)}"'
                 return response
         else:
+            today = timezone.localdate()
             form = ExportForm(
-                initial={"what": request.GET.get("what", "appointments")},
+                # This month so far, on the clinic's clock: the period asked for most.
+                initial={
+                    "what": request.GET.get("what", "appointments"),
+                    "date_from": today.replace(day=1),
+                    "date_to": today,
+                },
                 money=request.user.has_perm(MONEY_PERMISSION),
             )
         context = {

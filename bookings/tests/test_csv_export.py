@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 
 from bookings.exports import BOM, cell
 from bookings.tests.factories import AppointmentFactory, LocationFactory, TechnicianFactory
@@ -235,6 +236,13 @@ def test_the_form_page_opens_on_the_chosen_export(client, reception):
     page = client.get(URL + "?what=clients")
     assert page.status_code == 200
     assert '<option value="clients" selected>' in page.content.decode()
+
+
+def test_the_form_opens_on_this_month_so_far_in_the_date_pickers_format(client, reception, frozen_now):
+    today = timezone.localdate(frozen_now)
+    html = client.get(URL).content.decode()
+    assert f'name="date_from" value="{today.replace(day=1):%Y-%m-%d}"' in html
+    assert f'name="date_to" value="{today:%Y-%m-%d}"' in html
 
 
 @pytest.mark.parametrize(
