@@ -56,6 +56,7 @@ from .services.booking import (
 )
 from .services.deposits import PaymentUnavailable, deposit_checkout_start
 from .services.identity import Confirmed, booking_identity_confirm
+from .services.safety import BookingRefused
 from .tokens import (
     TokenExpired,
     TokenInvalid,
@@ -401,8 +402,11 @@ def _session_times(*, location: Location, treatment: Treatment, start: date) -> 
         days=MAX_DAYS_SHOWN,
     )
     today = local_today(location)
+    days = _group(slots, location)
     return {
-        "days": _group(slots, location),
+        "days": days,
+        # A week of "No free times this day" and nothing else leaves the client guessing.
+        "week_empty": not any(day["times"] for day in days),
         "later": start + timedelta(days=MAX_DAYS_SHOWN),
         "earlier": max(today, start - timedelta(days=MAX_DAYS_SHOWN)) if start > today else None,
         **_deposit_context(kind=Appointment.Kind.TREATMENT_SESSION, location=location, treatment=treatment),
@@ -465,6 +469,8 @@ def _book_session_post(request: HttpRequest) -> HttpResponse:
         except SlotTaken as exc:
             context["taken"] = exc
             status = 409
+        except BookingRefused as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, _client_refusal(exc, data["location"]))
         except BookingRequestError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
@@ -490,6 +496,19 @@ def _book_session_post(request: HttpRequest) -> HttpResponse:
     return _render_at(
         request, "bookings/book_session.html", _with_selection(context, request.POST), location, status=status
     )
+
+
+def _client_refusal(exc: BookingRefused, location: Location) -> str:
+    """The safety rules' refusal in the client's words. The patch-test messages are written for
+    staff ("record a clear patch test"), and an online booking always lands on a new record, with
+    no patch test on it: only the clinic can book such a session."""
+    if exc.code.startswith("patch_test"):
+        return (
+            "This treatment needs a clear patch test at the clinic before the session, so we can't "
+            f"book it online. Please call {location.name} on {location.phone} and we'll book the "
+            "patch test and the session with you."
+        )
+    return exc.message
 
 
 def _render_at(

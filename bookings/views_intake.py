@@ -101,6 +101,8 @@ def intake(request: HttpRequest, token: str) -> HttpResponse:
                 "max_photos": INTAKE_MAX_PHOTOS,
                 "photo_consent_needed": photo_consent_needed(appointment),
                 "photo_wording": wording,
+                # A refused form cannot give the chosen files back: say so, or they are lost unseen.
+                "photos_dropped": status == 400 and bool(request.FILES.getlist("photos")),
             },
             status=status,
         )

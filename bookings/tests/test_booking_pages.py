@@ -146,6 +146,24 @@ def test_consent_to_keep_health_data_is_required(client, location):
     assert not Client.objects.exists()
 
 
+def test_a_refused_booking_opens_on_a_focused_summary_and_ties_each_error_to_its_field(client, location):
+    html = _post(client, health_consent="", email="not-an-address", start="").content.decode()
+
+    summary = html[html.index('id="error-summary"') - 60 : html.index("</ul>", html.index('id="error-summary"'))]
+    assert 'role="alert" id="error-summary" tabindex="-1" autofocus' in summary
+    for link in ('href="#id_email"', 'href="#id_health_consent"', 'href="#day-picker"'):
+        assert link in summary
+    assert "Time: Choose a time." in summary
+    # The inline messages are the fields' descriptions, and the fields say they are invalid.
+    for field in ("id_email", "id_health_consent"):
+        assert f'id="{field}-error"' in html
+        tag = html[html.rindex("<input", 0, html.index(f'id="{field}"')) : html.index(">", html.index(f'id="{field}"'))]
+        assert f'aria-invalid="true" aria-describedby="{field}-error"' in tag
+    # What the client typed is still there.
+    assert 'value="Sam"' in html
+    assert "Receding at the temples." in html
+
+
 @pytest.mark.parametrize("phone", ["12345", "+1 415 555 0100", "07700 90012", "phone me"])
 def test_a_phone_number_must_be_a_uk_number(client, location, phone):
     response = _post(client, phone=phone)
@@ -316,6 +334,18 @@ def test_the_manage_page_refuses_a_made_up_time(client, booking):
     assert b"just taken" in taken.content
 
 
+def test_a_refused_move_or_booking_puts_the_focus_on_the_message(client, booking):
+    # The page reloads: the focus must land on what went wrong, and the times say they are at fault.
+    html = client.post(_manage(booking), {"action": "reschedule"}).content.decode()
+    assert 'role="alert" id="reschedule-error" tabindex="-1" autofocus>Choose a new time.' in html
+    assert '<fieldset class="mb-3" aria-describedby="reschedule-error">' in html
+    taken = client.post(_manage(booking), {"action": "reschedule", "start": "2026-12-01T03:00:00+00:00"})
+    assert 'id="taken" tabindex="-1" autofocus' in taken.content.decode()
+    nine = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    AppointmentFactory(technician=booking.technician, location=booking.location, start=nine)
+    assert 'id="taken" tabindex="-1" autofocus' in _post(client, start=nine.isoformat()).content.decode()
+
+
 @pytest.mark.parametrize("extra_technicians", [0, 5])
 def test_the_booking_page_has_a_fixed_query_budget(client, location, django_assert_max_num_queries, extra_technicians):
     for _ in range(extra_technicians):
@@ -358,3 +388,22 @@ def test_an_online_booking_leaves_an_audit_trail_without_personal_data(client, l
     assert ("consentrecord", "create", "online booking form") in events
     for event in AuditEvent.objects.all():
         assert booked.email not in str(event.__dict__)
+
+
+def test_a_session_week_without_a_free_time_says_so_and_gives_the_phone(client, location):
+    technician = location.technicians.get()
+    fits = TreatmentFactory(slug="scar", name="Scar camouflage", session_minutes_min=120, session_minutes_max=180)
+    # Longer than the technician's whole working day: no time, any week.
+    too_long = TreatmentFactory(
+        slug="hairline", name="Hairline design", session_minutes_min=480, session_minutes_max=540
+    )
+    technician.treatments.add(fits, too_long)
+    page = reverse("bookings:book_session")
+
+    empty = client.get(page, {"location": "manchester", "treatment": "hairline"}).content.decode()
+    free = client.get(page, {"location": "manchester", "treatment": "scar"}).content.decode()
+
+    assert 'id="no-times-week"' in empty
+    assert "call Manchester on" in empty
+    assert 'href="tel:01614960000"' in empty
+    assert 'id="no-times-week"' not in free

@@ -96,3 +96,31 @@ def test_a_phone_joins_the_waiting_list_from_the_booking_page(page_factory, live
     page.wait_for_url("**/book/waitlist/joined/")
     assert WaitlistEntry.objects.get().email == "jo@example.com"
     assert _csp_errors(page) == []
+
+
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 320, "height": 640}], ids=["phone", "small-phone"])
+def test_a_refused_booking_puts_the_focus_on_what_to_fix_and_keeps_what_was_typed(
+    page_factory, live_server, frozen_now, clinic, viewport
+):
+    page = page_factory(viewport=viewport)
+    page.goto(live_server.url + "/book/?location=manchester")
+    page.locator("#first-available label").click()
+    page.fill("#id_first_name", "Alex")
+    page.fill("#id_last_name", "Morgan")
+    page.fill("#id_email", "alex.morgan@example")
+    page.fill("#id_phone", "07700 900456")
+    page.fill("#id_date_of_birth", "1985-03-14")
+    page.click("#book-submit")
+
+    page.wait_for_selector("#error-summary")
+    # A screen reader lands on the summary, not at the top of a reloaded page.
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert "E-mail: Enter a valid email address." in page.locator("#error-summary").inner_text()
+    page.locator("#error-summary a[href='#id_health_consent']").click()
+    assert page.evaluate("document.activeElement.id") == "id_health_consent"
+    assert page.get_attribute("#id_health_consent", "aria-describedby") == "id_health_consent-error"
+    assert page.locator("#id_health_consent-error").is_visible()
+    assert page.locator("#id_first_name").input_value() == "Alex"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert axe_violations(page) == []
+    assert Appointment.objects.count() == 0

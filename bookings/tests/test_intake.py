@@ -289,6 +289,32 @@ def test_photos_need_the_clients_consent(client, questions, photo_wording):
     assert not Intake.objects.exists()
 
 
+def test_a_refused_form_says_the_photos_chosen_were_not_sent(client, questions, photo_wording):
+    appointment = _consultation()
+    data = _post_data(questions, photos=[_photo()], photo_consent="on")
+    del data[f"q{questions[0].pk}"]
+
+    response = client.post(_url(appointment), data)
+
+    # The browser cannot be given the files back: without a word the client resends without them.
+    assert response.status_code == 400
+    assert 'id="photos-not-sent"' in response.content.decode()
+    assert "choose them again" in response.content.decode()
+    without_photos = _post_data(questions)
+    del without_photos[f"q{questions[0].pk}"]
+    assert 'id="photos-not-sent"' not in client.post(_url(appointment), without_photos).content.decode()
+
+
+def test_the_error_summary_takes_the_focus_and_each_error_is_tied_to_its_field(client, questions, photo_wording):
+    appointment = _consultation()
+
+    html = client.post(_url(appointment), _post_data(questions, photos=[_photo()])).content.decode()
+
+    assert 'id="intake-errors" tabindex="-1" autofocus' in html
+    assert 'aria-describedby="id_photo_consent-error"' in html
+    assert 'id="id_photo_consent-error"' in html
+
+
 def test_every_question_needs_an_answer(client, questions):
     appointment = _consultation()
     data = _post_data(questions)

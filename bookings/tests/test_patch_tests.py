@@ -303,7 +303,11 @@ def test_the_public_session_page_refuses_a_session_without_a_clear_patch_test_an
         },
     )
     assert response.status_code == 400
-    assert "A patch test must be recorded clear before the first session" in response.content.decode()
+    html = response.content.decode()
+    # In the client's words, with what to do: the rule's own message is for staff ("recorded").
+    assert "needs a clear patch test at the clinic before the session" in html
+    assert "Please call Manchester on" in html
+    assert "must be recorded clear" not in html
     assert not Appointment.objects.exists()
     assert Client.objects.count() == clients_before  # the whole booking rolled back, its new record too
 

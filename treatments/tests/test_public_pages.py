@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import json
 import re
 from datetime import time
@@ -108,6 +109,20 @@ def test_touch_up_treatments_are_listed_apart_from_the_courses(client):
     TreatmentFactory(name="Touch-up", slug="touch-up", category="touch_up", sessions_min=1, sessions_max=1)
     html = client.get("/treatments/").content.decode()
     assert html.index("Hairline design") < html.index("Already treated?") < html.index("Touch-up")
+
+
+def test_no_public_page_skips_a_heading_level(client, frozen_now):
+    # A screen reader's list of headings is the page's outline: h1 straight to h3 reads as a gap.
+    seed_site_content()
+    detail = build_catalogue(2)[0].get_absolute_url()
+    TreatmentFactory(name="Touch-up", slug="touch-up", category="touch_up", sessions_min=1, sessions_max=1)
+    for url in [*PUBLIC_URLS, detail]:
+        html = client.get(url).content.decode()
+        main = html[html.index('<main id="main"') : html.index("</main>")]
+        levels = [int(level) for level in re.findall(r"<h([1-6])[\s>]", main)]
+        assert levels[0] == 1, url
+        jumps = [(a, b) for a, b in itertools.pairwise(levels) if b > a + 1]
+        assert jumps == [], (url, levels)
 
 
 def test_inactive_treatments_are_not_listed_and_their_page_is_gone(client):
