@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from treatments.models import Treatment
@@ -548,6 +549,8 @@ def _token_page(request: HttpRequest, token: str) -> tuple[Appointment | None, H
     return appointment, None
 
 
+# A client's own booking behind a signed link: no browser or shared cache keeps it.
+@never_cache
 @require_GET
 def booked(request: HttpRequest, token: str) -> HttpResponse:
     appointment, error = _token_page(request, token)
@@ -586,6 +589,8 @@ def _deposit_status(appointment: Appointment) -> dict:
     }
 
 
+# A client's own booking behind a signed link: no browser or shared cache keeps it.
+@never_cache
 @require_http_methods(["GET", "POST"])
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     appointment, error = _token_page(request, token)
@@ -665,6 +670,8 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     return _render_at(request, "bookings/manage.html", context, appointment.location, status=status)
 
 
+# A client's own booking behind a signed link: no browser or shared cache keeps it.
+@never_cache
 @require_http_methods(["GET", "POST"])
 def identity_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """The double opt-in link. GET only shows a button: mail scanners open links, and opening one
@@ -719,6 +726,8 @@ def waitlist_joined(request: HttpRequest) -> HttpResponse:
     return render(request, "bookings/waitlist_joined.html")
 
 
+# A client's own booking behind a signed link: no browser or shared cache keeps it.
+@never_cache
 @require_http_methods(["GET", "POST"])
 def waitlist_claim(request: HttpRequest, token: str) -> HttpResponse:
     """An offer's link. GET only shows the time and a button (mail scanners open links); the

@@ -1,4 +1,5 @@
-"""The intake page shows a client's medical answers again: no browser or shared cache keeps it."""
+"""The intake page and the booking pages behind a signed link show a client's own details: no
+browser or shared cache keeps them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.urls import reverse
 
 from bookings.models import Appointment
 from bookings.tests.factories import AppointmentFactory
-from bookings.tokens import intake_token_make
+from bookings.tokens import booking_token_make, intake_token_make
 from clients.models import Intake
 
 pytestmark = pytest.mark.django_db
@@ -37,5 +38,18 @@ def test_the_intake_page_with_saved_answers_is_never_stored(client):
 
     assert response.status_code == 200
     assert "Nickel and latex" in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("page", ["bookings:booked", "bookings:manage"])
+def test_the_booking_pages_behind_a_signed_link_are_never_stored(client, page):
+    start = NOW + timedelta(days=10)
+    booking = AppointmentFactory(kind=Appointment.Kind.CONSULTATION, start=start, end=start + timedelta(minutes=45))
+
+    response = client.get(reverse(page, kwargs={"token": booking_token_make(appointment=booking)}))
+
+    assert response.status_code == 200
+    assert booking.reference in response.content.decode()
     assert "no-store" in response["Cache-Control"]
     assert "private" in response["Cache-Control"]
