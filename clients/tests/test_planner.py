@@ -169,6 +169,18 @@ def test_the_course_page_opens_with_its_first_date_filled_in_for_the_date_picker
     assert f'value="{week_on.isoformat()}"' in field
 
 
+def test_a_course_planned_from_a_consultation_weeks_ahead_starts_a_week_after_it(client, open_clinic):
+    consultation = open_clinic["consultation"]  # 30 days ago: moved to 14 days ahead
+    consultation.start += timedelta(days=44)
+    consultation.end += timedelta(days=44)
+    consultation.save()
+    client.login(username="tech", password=PASSWORD)
+    html = client.get(reverse("staff:course_plan", args=[consultation.pk])).content.decode()
+    field = re.search(r'<input[^>]*name="first_date"[^>]*>', html).group(0)
+    week_after = timezone.localdate(consultation.start) + timedelta(days=7)
+    assert f'value="{week_after.isoformat()}"' in field
+
+
 def test_the_course_page_proposes_a_time_per_session_at_valid_spacing(client, open_clinic):
     PriceGuideFactory(
         treatment=open_clinic["course"].treatment, band="N4", price_from_minor=120000, price_to_minor=160000

@@ -26,6 +26,7 @@ from bookings.services.booking import SlotTaken
 from bookings.services.erasure import client_erase as client_erase_service
 from bookings.services.stock import client_export_with_stock, session_note_record
 from bookings.stock_selectors import LEGACY_FIELDS
+from bookings.zones import local_date
 from clients import selectors as records
 from clients import services
 from clients.ages import age_on
@@ -503,7 +504,10 @@ def _course_plan(request: HttpRequest, appointment) -> HttpResponse:
     initial = {
         "treatment": appointment.treatment,
         "price_band": assessment.stage if assessment else "",
-        "first_date": timezone.localdate() + timedelta(days=7),
+        # A week on from today, or from the appointment when it is still ahead (a course planned
+        # before the consultation starts from it, not from today).
+        "first_date": max(timezone.localdate(), local_date(appointment.start, appointment.location))
+        + timedelta(days=7),
     }
     form = CoursePlanForm(request.POST or None, initial=initial)
     proposed, guide, patch_plan = False, None, None
