@@ -128,6 +128,14 @@ class Diary:
     now: datetime
     shortest_minutes: int = 15  # the shortest booking a free cell must fit to be offered
 
+    @property
+    def no_show_count(self) -> int:
+        return sum(a.status == Appointment.Status.NO_SHOW for items in self.released.values() for a in items)
+
+    @property
+    def cancelled_count(self) -> int:
+        return sum(a.status == Appointment.Status.CANCELLED for items in self.released.values() for a in items)
+
 
 # The kinds reception books into a gap with no treatment chosen, in the order the booking form
 # prefers them (a treatment session needs a treatment, which the grid does not read).

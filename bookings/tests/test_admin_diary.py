@@ -726,6 +726,20 @@ def test_a_repeat_no_show_carries_a_badge_on_their_block(client, clinic, amara):
     assert "no-shows: 2" in html[html.index("Repeat") : html.index("Reliable")]
 
 
+def test_the_summary_counts_the_no_shows_and_cancellations_listed_under_the_grid(client, clinic, amara):
+    """The day board counts a no-show among the day's appointments; the diary lists it under the
+    grid, so its count says so rather than looking one short."""
+    _login(client, "Reception")
+    _at(clinic, amara, NOW.replace(hour=9, minute=0), status=S.NO_SHOW)
+    _at(clinic, amara, NOW.replace(hour=11, minute=0))
+    _at(clinic, amara, NOW.replace(hour=14, minute=0), status=S.CANCELLED)
+    _at(clinic, amara, NOW.replace(hour=15, minute=0), status=S.CANCELLED)
+
+    html = client.get(DIARY, {"date": "2026-11-20"}).content.decode()
+
+    assert "1 appointment at A Manchester on the grid, and 1 no-show and 2 cancelled listed below." in html
+
+
 # Queries -----------------------------------------------------------------------------
 
 
