@@ -472,7 +472,7 @@ class ClientAdmin(QuickSelectAdminMixin, BigTableAdminMixin, ServiceAdminMixin, 
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         response = super().change_view(request, object_id, form_url, extra_context)
-        # The assessments inline shows clinical notes: that is a view of them.
+        # The assessments and patch-test inlines show clinical notes: that is a view of them.
         if request.method == "GET" and response.status_code == 200 and access.can_view_clinical(request.user):
             original = getattr(response, "context_data", {}).get("original")
             if original is not None:
@@ -482,7 +482,7 @@ class ClientAdmin(QuickSelectAdminMixin, BigTableAdminMixin, ServiceAdminMixin, 
                     object_type="client_record",
                     object_id=original.pk,
                     client_id=original.pk,
-                    fields=["assessments"],
+                    fields=["assessments", "patch_tests"],
                     detail="admin",
                 )
         return response

@@ -102,6 +102,8 @@ def test_clinical_pages_in_the_admin_log_the_view(client, clinic):
     assert client.get(reverse("admin:clients_client_change", args=[clinic["client"].pk])).status_code == 200
     views = set(AuditEvent.objects.filter(action="view", actor=clinic["manager"]).values_list("object_type", "detail"))
     assert views == {("sessionnote", "admin"), ("client_record", "admin")}
+    record_view = AuditEvent.objects.get(action="view", object_type="client_record", actor=clinic["manager"])
+    assert record_view.fields == ["assessments", "patch_tests"]  # the clinical inlines the page shows
 
 
 def test_reception_opening_a_client_in_the_admin_is_not_a_clinical_view(client, clinic):
